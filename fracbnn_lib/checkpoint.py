@@ -1,0 +1,121 @@
+"""Checkpoints: atomic saving, safe (``weights_only``) and strict loading of ours and the release's.
+
+Our checkpoint is a dict with ``model`` (state dict), ``config``, ``epoch``, ``optimizer``,
+``scheduler`` and ``metrics``. The release saves a bare state dict, possibly with a
+``module.`` prefix (``nn.DataParallel``), the encoder's ``placeholder`` buffer, and for
+ImageNet a ``teacher.*`` sub-model and ``img_mean``/``img_std`` buffers; those known
+differences are mapped away and everything else must match exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+OFFICIAL_ONLY_KEYS = ("encoder.placeholder", "img_mean", "img_std")
+OFFICIAL_ONLY_PREFIXES = ("teacher.",)
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint file with ``weights_only=True``; a clear :class:`CheckpointError` otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt or unsafe files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {first}") from None
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict or checkpoint dict")
+    return dict(obj)
+
+
+def model_state(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The model state dict inside ``checkpoint`` (ours: its ``model`` entry; the release's: itself)."""
+    state = checkpoint.get("model", checkpoint)
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError("checkpoint holds no state dict of tensors (expected a 'model' entry or a bare state dict)")
+    return dict(state)
+
+
+def map_official_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip wrapper prefixes and drop the release's non-parameter entries (see module docstring)."""
+    mapped: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for prefix in WRAPPER_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+        if key in OFFICIAL_ONLY_KEYS or key.startswith(OFFICIAL_ONLY_PREFIXES):
+            continue
+        mapped[key] = value
+    return mapped
+
+
+def _describe(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
+
+
+def load_checkpoint(path_or_state_dict: str | Path | Mapping[str, Any], model: nn.Module) -> dict[str, Any]:
+    """Load weights into ``model`` strictly, from our checkpoint or the release's layout.
+
+    Accepts a file path, one of our checkpoint dicts, or a state dict. Raises
+    :class:`CheckpointError` listing missing, unexpected and mis-shaped keys; ``model`` is left
+    unchanged in that case. Returns the checkpoint dict (for ``config``, ``epoch``, ``metrics``).
+    """
+    if isinstance(path_or_state_dict, (str, Path)):
+        checkpoint = read_checkpoint(path_or_state_dict)
+        source = str(path_or_state_dict)
+    else:
+        checkpoint = dict(path_or_state_dict)
+        source = "the given state dict"
+    state = map_official_keys(model_state(checkpoint))
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mis_shaped = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_describe(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_describe(unexpected)}")
+    if mis_shaped:
+        problems.append(f"shape mismatches: {_describe(mis_shaped)}")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint from {source} does not fit {type(model).__name__} ({'; '.join(problems)}); "
+            "is it a checkpoint of this architecture?"
+        )
+    model.load_state_dict(state, strict=True)
+    return checkpoint
