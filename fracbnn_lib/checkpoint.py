@@ -61,7 +61,9 @@ def model_state(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """The model state dict inside ``checkpoint`` (ours: its ``model`` entry; the release's: itself)."""
     state = checkpoint.get("model", checkpoint)
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError("checkpoint holds no state dict of tensors (expected a 'model' entry or a bare state dict)")
+        raise CheckpointError(
+            "checkpoint holds no state dict of tensors (expected a 'model' entry or a bare state dict)"
+        )
     return dict(state)
 
 

@@ -68,9 +68,7 @@ def pack_thermometer(encoded: torch.Tensor | np.ndarray, colour_channels: int = 
     """
     code = encoded.detach().cpu().numpy() if isinstance(encoded, torch.Tensor) else np.asarray(encoded)
     if code.ndim != 4 or code.shape[1] % colour_channels:
-        raise ValueError(
-            f"pack_thermometer expects N x (C*L) x H x W with C={colour_channels}, got shape {code.shape}"
-        )
+        raise ValueError(f"pack_thermometer expects N x (C*L) x H x W with C={colour_channels}, got shape {code.shape}")
     n, cl, h, w = code.shape
     levels = cl // colour_channels
     if levels > WORD_BITS:
