@@ -26,7 +26,7 @@ class _Gate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s: torch.Tensor, sparse: bool) -> torch.Tensor:
         mask = s > 0.5
-        ctx.save_for_backward(mask if sparse else s.new_empty(0))
+        ctx.save_for_backward(s >= 0.5 if sparse else s.new_empty(0))
         ctx.sparse = sparse
         return mask.to(s.dtype)
 
