@@ -6,7 +6,8 @@ import torch
 
 from fracbnn_lib import BinaryConv2d, PGBinaryConv2d, fracbnn_reactnet, fracbnn_resnet20
 
-OFFICIAL_KEYS = Path(__file__).resolve().parents[1].parent / "shared/reference/official_cifar10_state_dict_keys.txt"
+# The release's CIFAR-10 state-dict keys, in order (without encoder.placeholder).
+OFFICIAL_KEYS = Path(__file__).with_name("data") / "official_cifar10_state_dict_keys.txt"
 
 
 def _official_keys() -> list[str]:
