@@ -1,0 +1,265 @@
+"""Command line: ``python -m fracbnn_lib <command>`` or the ``fracbnn`` console script.
+
+Commands:
+
+- ``train``: the staged recipe (:mod:`fracbnn_lib.training`) on a data set; multi-GPU with
+  ``torchrun --nproc_per_node N -m fracbnn_lib train ...``.
+- ``test``: accuracy and gating sparsity of a checkpoint on the test set.
+- ``data synth``: write the synthetic data set (CIFAR-10 layout, or a tiny ImageFolder tree).
+- ``pipeline``, ``export``, ``deploy``: forward their arguments to ``fracbnn_lib.pipeline``,
+  ``fracbnn_lib.hw.export`` and ``fracbnn_lib.board.deploy`` (imported only when used).
+
+The release's script options map as follows: ``--test`` -> ``fracbnn test --checkpoint``;
+``--resume PATH`` (load weights) -> ``--init-from PATH``; ``--finetune`` -> ``--stage 2`` (or 3);
+``--gtarget`` -> ``--gating-target``; ``--init_lr`` -> ``--lr``; ``--num_epoch`` -> ``--epochs``;
+``--batch_size``, ``--weight_decay``, ``--data_dir`` -> the same names with dashes; ``--save``
+-> always on (``--save-dir``); ``--last_epoch``/``--load_states`` -> automatic exact resume from
+``<stage>_last.pt`` (``--no-resume`` to start over); ``--which_gpus`` -> ``--device`` or torchrun.
+Errors in the input are one line: usage errors exit with 2 (nothing written), a missing data set
+or a checkpoint that does not fit the model exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+DELEGATES = {
+    "pipeline": ("fracbnn_lib.pipeline", "run notebooks 01-05 with papermill into runs/<name>/"),
+    "export": ("fracbnn_lib.hw.export", "export a trained CIFAR-10 FracBNN to HLS headers and test vectors"),
+    "deploy": ("fracbnn_lib.board.deploy", "evaluate an exported accelerator (PYNQ board or C-simulation)"),
+}
+DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line: ``<prog>: error: <message> (see <prog> --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    from .data import DATASETS
+
+    parser.add_argument("--dataset", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
+    parser.add_argument("--data-dir", type=Path, help="data set folder (default: data/<dataset>)")
+    parser.add_argument("--download", action="store_true", help="let torchvision download CIFAR-10 if missing")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: 128, ImageNet 256)")
+    parser.add_argument("--workers", type=int, default=2, help="data-loader worker processes (default: 2)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fracbnn`` argument parser (delegating commands are listed but parsed by their modules)."""
+    parser = _Parser(prog="fracbnn", description="FracBNN companion: train, test, data, pipeline, export, deploy.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train the staged recipe (paper: 3 stages; release: 2)")
+    _data_options(train)
+    train.add_argument("--variant", choices=("paper", "release"), default="paper", help="recipe (default: paper)")
+    train.add_argument("--stage", choices=("all", "1", "2", "3"), default="all", help="stage(s) to run (default: all)")
+    train.add_argument(
+        "--init-from", type=Path, help="checkpoint to start the first stage from (the release's --resume)"
+    )
+    train.add_argument("--no-resume", action="store_true", help="ignore <stage>_last.pt and start the stage over")
+    train.add_argument("--epochs", type=int, help="epochs of every stage (default: 250 CIFAR-10, 120 ImageNet)")
+    train.add_argument("--lr", type=float, help="learning rate of every stage (default: recipe's)")
+    train.add_argument("--weight-decay", type=float, help="Adam's coupled weight decay of every stage")
+    train.add_argument("--gating-target", type=float, default=0.0, help="gating target g (default: 0)")
+    train.add_argument("--save-dir", type=Path, help="checkpoint folder (default: runs/train-<dataset>/checkpoints)")
+    train.add_argument("--teacher", type=Path, help="ImageNet: ResNet-50 state dict (.pth) for distillation")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    test = commands.add_parser("test", help="test accuracy and gating sparsity of a checkpoint")
+    _data_options(test)
+    test.add_argument("--checkpoint", type=Path, required=True, help="ours or the release's checkpoint")
+
+    data = commands.add_parser("data", help="data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION", parser_class=_Parser)
+    synth = data_commands.add_parser("synth", help="write the synthetic data set")
+    synth.add_argument("--out", type=Path, required=True, help="folder to write into")
+    synth.add_argument("--layout", choices=("cifar10", "imagefolder"), default="cifar10", help="default: cifar10")
+    synth.add_argument("--train-per-class", type=int, help="training images per class (default: 250; imagefolder 4)")
+    synth.add_argument("--test-per-class", type=int, help="test images per class (default: 50; imagefolder 2)")
+    synth.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
+
+    for name, (_, summary) in DELEGATES.items():
+        commands.add_parser(name, help=f"{summary} (options: fracbnn {name} --help)", add_help=False)
+    return parser
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """Cross-option checks (usage errors, found before anything is written); None if all is well."""
+    minimum = {"epochs": 1, "batch_size": 1, "workers": 0, "train_per_class": 1, "test_per_class": 1}
+    for name, low in minimum.items():
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            return f"--{name.replace('_', '-')} must be at least {low}, got {value}"
+    if args.command == "train" and args.variant == "release" and args.stage == "3":
+        return "the release variant has stages 1 and 2 (--stage 3 needs --variant paper)"
+    if args.command == "train" and args.dataset == "imagenet" and args.teacher is None:
+        return "ImageNet trains by knowledge distillation: pass --teacher PATH (a ResNet-50 state dict)"
+    return None
+
+
+def _build_model(dataset: str):
+    from .models import fracbnn_reactnet, fracbnn_resnet20
+
+    return fracbnn_reactnet() if dataset == "imagenet" else fracbnn_resnet20()
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import atomic_save, read_checkpoint
+    from .data import make_loaders
+    from .models.imagenet import load_teacher
+    from .training import init_distributed, recipe, train_stage
+
+    rank, world_size = init_distributed()
+    data_dir = args.data_dir or Path("data") / args.dataset
+    save_dir = args.save_dir or Path("runs") / f"train-{args.dataset}" / "checkpoints"
+    stages = recipe(
+        args.dataset,
+        args.variant,
+        epochs=args.epochs,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        gating_target=args.gating_target,
+    )
+    first = 0 if args.stage == "all" else int(args.stage) - 1
+    selected = stages if args.stage == "all" else [stages[first]]
+    init_from = args.init_from
+    if init_from is None and first > 0:
+        init_from = save_dir / f"{stages[first - 1].name}.pt"
+        if not init_from.is_file():
+            raise FileNotFoundError(
+                f"{stages[first].name} starts from {stages[first - 1].name}'s checkpoint {init_from}: "
+                f"run --stage {first} first or pass --init-from"
+            )
+    teacher = load_teacher(args.teacher) if args.dataset == "imagenet" else None
+    train_loader, test_loader = make_loaders(
+        args.dataset,
+        data_dir,
+        batch_size=args.batch_size or DEFAULT_BATCH[args.dataset],
+        workers=args.workers,
+        distributed=world_size > 1,
+        seed=args.seed,
+        download=args.download,
+    )
+    torch.manual_seed(args.seed)
+    model = _build_model(args.dataset)
+    for stage in selected:
+        result = train_stage(
+            model,
+            stage,
+            train_loader,
+            test_loader,
+            out_dir=save_dir,
+            device=args.device,
+            seed=args.seed,
+            init_from=init_from,
+            resume=not args.no_resume,
+            teacher=teacher,
+            progress=not args.no_progress,
+        )
+        init_from = result.checkpoint
+        last = result.history.iloc[-1]
+        if rank == 0:
+            print(
+                f"{stage.name}: test accuracy {result.test_accuracy:.3f} (best {result.best_test_accuracy:.3f}), "
+                f"train loss {result.final_train_loss:.3f}, sparsity {last['sparsity']:.3f} -> {result.checkpoint}"
+            )
+    if selected[-1] == stages[-1] and rank == 0:
+        final = atomic_save(read_checkpoint(init_from), save_dir / "final.pt")
+        print(f"final model: {final}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from torch.utils.data import DataLoader
+
+    from .checkpoint import load_checkpoint
+    from .data import make_dataset
+    from .layers import set_binary_weights, set_gating
+    from .training import evaluate_with_gating, resolve_device
+
+    model = _build_model(args.dataset)
+    checkpoint = load_checkpoint(args.checkpoint, model)
+    stage = (checkpoint.get("config") or {}).get("stage") or {}
+    set_binary_weights(model, stage.get("binary_weights", True))
+    set_gating(model, stage.get("gating", True))
+    test_set = make_dataset(
+        args.dataset, args.data_dir or Path("data") / args.dataset, train=False, download=args.download
+    )
+    batch_size = args.batch_size or DEFAULT_BATCH[args.dataset]
+    test_loader = DataLoader(test_set, batch_size=batch_size, num_workers=args.workers)
+    device = resolve_device(args.device)
+    accuracy, stats = evaluate_with_gating(model.to(device), test_loader, device)
+    print(f"test accuracy {accuracy:.4f} on {len(test_set)} images, gating sparsity {stats.sparsity:.4f}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from .data import (
+        SYNTHETIC_TEST_PER_CLASS,
+        SYNTHETIC_TRAIN_PER_CLASS,
+        write_synthetic_cifar10,
+        write_synthetic_imagefolder,
+    )
+
+    if args.layout == "imagefolder":
+        folder = write_synthetic_imagefolder(
+            args.out, per_class=args.train_per_class or 4, val_per_class=args.test_per_class or 2, seed=args.seed
+        )
+    else:
+        folder = write_synthetic_cifar10(
+            args.out,
+            train_per_class=args.train_per_class or SYNTHETIC_TRAIN_PER_CLASS,
+            test_per_class=args.test_per_class or SYNTHETIC_TEST_PER_CLASS,
+            seed=args.seed,
+        )
+    print(f"synthetic data set written to {folder}")
+    return 0
+
+
+def _delegate(command: str, argv: list[str]) -> int:
+    module_name = DELEGATES[command][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name is None or not module_name.startswith(err.name):
+            raise
+        print(f"fracbnn {command}: error: {module_name} is not available in this installation", file=sys.stderr)
+        return 1
+    return int(module.main(argv) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``fracbnn`` / ``python -m fracbnn_lib``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATES:
+        return _delegate(argv[0], argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = _usage_problem(args)
+    if problem:
+        prog = f"fracbnn {args.command}" + (f" {args.data_command}" if args.command == "data" else "")
+        print(f"{prog}: error: {problem} (see '{prog} --help')", file=sys.stderr)
+        return 2
+
+    from .checkpoint import CheckpointError
+    from .data import DatasetNotFoundError
+
+    run = {"train": _train, "test": _test, "data": _data}[args.command]
+    try:
+        return run(args)
+    except (CheckpointError, DatasetNotFoundError, FileNotFoundError) as err:
+        print(f"fracbnn {args.command}: error: {err}", file=sys.stderr)
+        return 1
