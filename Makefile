@@ -26,12 +26,12 @@ reproduce: setup
 	$(PY) -m fracbnn_lib pipeline --params $(PARAMS) $(if $(DATA),--data-dir $(DATA)) $(if $(RUN),--run-name $(RUN))
 
 test: setup
-	$(PY) -m ruff check fracbnn_lib tests
+	$(PY) -m ruff check fracbnn_lib tests benchmarks notebooks conftest.py
 	$(PY) -m pytest -q
 
 lint: setup
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check fracbnn_lib tests
+	$(PY) -m ruff format --check fracbnn_lib tests benchmarks notebooks conftest.py
 
 clean:
 	rm -rf runs build deploy .pytest_cache

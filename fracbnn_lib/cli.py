@@ -9,12 +9,7 @@ Commands:
 - ``pipeline``, ``export``, ``deploy``: forward their arguments to ``fracbnn_lib.pipeline``,
   ``fracbnn_lib.hw.export`` and ``fracbnn_lib.board.deploy`` (imported only when used).
 
-The release's script options map as follows: ``--test`` -> ``fracbnn test --checkpoint``;
-``--resume PATH`` (load weights) -> ``--init-from PATH``; ``--finetune`` -> ``--stage 2`` (or 3);
-``--gtarget`` -> ``--gating-target``; ``--init_lr`` -> ``--lr``; ``--num_epoch`` -> ``--epochs``;
-``--batch_size``, ``--weight_decay``, ``--data_dir`` -> the same names with dashes; ``--save``
--> always on (``--save-dir``); ``--last_epoch``/``--load_states`` -> automatic exact resume from
-``<stage>_last.pt`` (``--no-resume`` to start over); ``--which_gpus`` -> ``--device`` or torchrun.
+The release's script options and ours: :data:`RELEASE_OPTIONS` (shown by ``fracbnn --help``).
 Errors in the input are one line: usage errors exit with 2 (nothing written), a missing data set
 or a checkpoint that does not fit the model exits with 1.
 """
@@ -34,6 +29,13 @@ DELEGATES = {
     "deploy": ("fracbnn_lib.board.deploy", "evaluate an exported accelerator (PYNQ board or C-simulation)"),
 }
 DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256}
+RELEASE_OPTIONS = """\
+the release's cifar10.py options, here:
+  --test -> fracbnn test --checkpoint PATH      --resume PATH -> train --init-from PATH
+  --finetune -> train --stage 2 (or 3)          --gtarget -> --gating-target
+  --init_lr -> --lr    --num_epoch -> --epochs  --batch_size, --weight_decay, --data_dir -> dashed names
+  --last_epoch/--load_states -> automatic exact resume from <stage>_last.pt (--no-resume to start over)
+  --which_gpus -> --device, or torchrun --nproc_per_node N -m fracbnn_lib train ..."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,7 +58,12 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``fracbnn`` argument parser (delegating commands are listed but parsed by their modules)."""
-    parser = _Parser(prog="fracbnn", description="FracBNN companion: train, test, data, pipeline, export, deploy.")
+    parser = _Parser(
+        prog="fracbnn",
+        description="FracBNN companion: train, test, data, pipeline, export, deploy.",
+        epilog=RELEASE_OPTIONS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train the staged recipe (paper: 3 stages; release: 2)")

@@ -1,0 +1,371 @@
+"""The papermill pipeline: notebooks 01 -> 05 for one params file, into ``runs/<name>/``.
+
+``python -m fracbnn_lib pipeline --params params/synthetic.yaml [--data-dir D] [--run-name N]
+[--set key=value ...] [--only 01,02]`` executes the notebooks in order with the ``python3``
+kernel and the notebooks' folder as working directory, writes each executed notebook into the
+run directory, records the ``run`` section of ``metrics.json`` and prints the run's numbers
+beside the paper's.
+
+A params file is a YAML mapping of notebook parameters (each notebook receives only the names
+its ``parameters`` cell declares) plus an optional ``pipeline`` mapping with ``run_name`` and
+``cell_timeout`` (seconds; ``null`` for none). Relative paths in :data:`PATH_PARAMETERS` (from the
+file or ``--set``) are relative to the project root (the notebooks folder's parent);
+``--data-dir`` is relative to the current directory. Everything is checked before the first
+notebook starts: unknown parameter names, values whose type does not match the notebook's
+default, and a missing real data set fail with a one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+import shutil
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .metrics import environment_info, read_metrics, update_metrics
+
+SLOTS: dict[str, str] = {
+    "01": "thermometer encoding",
+    "02": "stage 1 training",
+    "03": "stages 2-3 and gating analysis",
+    "04": "HLS export and C-simulation",
+    "05": "board evaluation",
+}
+"""Notebook slots in execution order: ``notebooks/<slot>_*.ipynb``."""
+
+KERNEL_NAME = "python3"
+PIPELINE_KEYS = ("run_name", "cell_timeout")
+PATH_PARAMETERS = ("data_dir", "teacher_weights")
+"""Parameters holding paths: relative values (params file, ``--set``) are taken from the project root."""
+
+
+class PipelineError(RuntimeError):
+    """A problem found before or while running the pipeline (its message is one line)."""
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One present notebook: its slot, file and declared parameters (name -> papermill's description)."""
+
+    slot: str
+    path: Path
+    parameters: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def find_notebooks(folder: Path, slots: Sequence[str]) -> tuple[list[Notebook], list[str]]:
+    """Present notebooks for ``slots`` (in order) and the slots with no notebook.
+
+    Raises :class:`PipelineError` if a slot matches more than one file.
+    """
+    import papermill
+
+    present, missing = [], []
+    for slot in slots:
+        matches = sorted(folder.glob(f"{slot}_*.ipynb"))
+        if len(matches) > 1:
+            raise PipelineError(f"several notebooks for slot {slot} in {folder}: {', '.join(p.name for p in matches)}")
+        if not matches:
+            missing.append(slot)
+            continue
+        present.append(Notebook(slot, matches[0], papermill.inspect_notebook(str(matches[0]))))
+    return present, missing
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` -> dict, each value parsed as YAML (``epochs=3`` is an int, ``tag=a`` a string)."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PipelineError(f"--set expects key=value, got {item!r}")
+        try:
+            overrides[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            raise PipelineError(f"--set {key.strip()}: cannot parse {value!r} as a YAML value") from None
+    return overrides
+
+
+def load_params(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a params file: (notebook parameters, pipeline settings)."""
+    if not path.is_file():
+        raise PipelineError(f"params file not found: {path} (see params/ for one per data set)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise PipelineError(f"params file {path} is not valid YAML{line}") from None
+    if not isinstance(data, dict):
+        raise PipelineError(f"params file {path} must hold a mapping of parameter names to values")
+    settings = data.pop("pipeline", None) or {}
+    unknown = sorted(set(settings) - set(PIPELINE_KEYS))
+    if unknown:
+        raise PipelineError(
+            f"unknown pipeline setting(s) {', '.join(unknown)} in {path}; known: {', '.join(PIPELINE_KEYS)}"
+        )
+    return data, settings
+
+
+def _default_value(info: Mapping[str, Any]) -> Any:
+    """The literal default of a declared parameter (papermill gives its source text), or None."""
+    try:
+        return ast.literal_eval(str(info.get("default", "None")))
+    except (ValueError, SyntaxError):
+        return None
+
+
+def _type_matches(value: Any, default: Any) -> bool:
+    """Whether ``value`` may replace ``default`` (ints pass for floats; a ``None`` default takes anything)."""
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def check_parameters(params: Mapping[str, Any], notebooks: Sequence[Notebook], missing: Sequence[str]) -> None:
+    """Every name must be declared by some present notebook, with a value of its default's type."""
+    declared: dict[str, Mapping[str, Any]] = {}
+    for nb in notebooks:
+        for name, info in nb.parameters.items():
+            declared.setdefault(name, info)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        absent = f" (notebooks {', '.join(missing)} are missing)" if missing else ""
+        raise PipelineError(
+            f"unknown parameter(s) {', '.join(unknown)}: no notebook declares them{absent}; "
+            f"known: {', '.join(sorted(declared))}"
+        )
+    for name, value in params.items():
+        default = _default_value(declared[name])
+        if not _type_matches(value, default):
+            raise PipelineError(
+                f"parameter {name} expects {type(default).__name__} (notebook default {declared[name]['default']}), "
+                f"got {type(value).__name__} {value!r}"
+            )
+
+
+def check_data(dataset: str, data_dir: str | None) -> None:
+    """A real data set must be in place before anything runs (the synthetic set is generated by notebook 01)."""
+    from .data import DATASETS, DatasetNotFoundError, prepare_dataset
+
+    if dataset not in DATASETS:
+        raise PipelineError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if dataset == "synthetic":
+        return
+    if data_dir is None:
+        raise PipelineError(f"dataset {dataset} needs its folder: pass --data-dir (or set data_dir in the params file)")
+    try:
+        prepare_dataset(dataset, Path(data_dir))
+    except DatasetNotFoundError as err:
+        raise PipelineError(str(err).strip().splitlines()[0]) from None
+
+
+def _format_value(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if float(value).is_integer() and abs(value) >= 100:
+        return f"{int(value):,}"
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+def summary_text(metrics: Mapping[str, Any], dataset: str) -> str:
+    """The run's numbers beside the paper's, and the wall time per notebook, as plain text."""
+    from .analysis import run_vs_paper
+
+    table = run_vs_paper(metrics, dataset)
+    table["run"] = table["run"].map(_format_value)
+    table["paper"] = table["paper"].map(_format_value)
+    lines = [table.to_string(index=False)]
+    wall = metrics.get("run", {}).get("wall_s", {})
+    if wall:
+        lines.append("")
+        lines += [f"{name:<32} {seconds:8.1f} s" for name, seconds in wall.items()]
+        lines.append(f"{'total':<32} {sum(wall.values()):8.1f} s")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fracbnn pipeline",
+        description="Run notebooks 01 -> 05 with papermill for one params file into runs/<name>/.",
+    )
+    parser.add_argument("--params", type=Path, default=Path("params/synthetic.yaml"), help="params YAML file")
+    parser.add_argument("--data-dir", type=Path, help="data set folder (overrides data_dir of the params file)")
+    parser.add_argument("--run-name", help="run folder name under --runs-dir (default: the params file's name)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a notebook parameter (repeatable; value parsed as YAML)")  # fmt: skip
+    parser.add_argument("--only", help="comma-separated notebook slots to run, e.g. 01,02")
+    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="notebooks folder")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="folder holding the run folders")
+    parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the params file's, else none)")
+    parser.add_argument("--fresh", action="store_true", help="delete the run folder first instead of resuming in it")
+    parser.add_argument("--log-output", action="store_true", help="stream the notebooks' output while they run")
+    return parser
+
+
+def _resolve_slots(only: str | None) -> list[str]:
+    if not only:
+        return list(SLOTS)
+    slots = [s.strip().zfill(2) for s in only.split(",") if s.strip()]
+    unknown = [s for s in slots if s not in SLOTS]
+    if unknown:
+        raise PipelineError(f"unknown notebook slot(s) {', '.join(unknown)} in --only; slots are {', '.join(SLOTS)}")
+    return [s for s in SLOTS if s in slots]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a pipeline run will do, fully checked: notebooks in order, missing slots, parameters, run dir."""
+
+    notebooks: list[Notebook]
+    missing: list[str]
+    params: dict[str, Any]
+    run_dir: Path
+    cell_timeout: float | None
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """Resolve and check everything before a notebook runs; raises :class:`PipelineError`."""
+    notebooks_dir = args.notebooks.resolve()
+    if not notebooks_dir.is_dir():
+        raise PipelineError(f"notebooks folder not found: {args.notebooks} (run from the repository root)")
+    params, settings = load_params(args.params)
+    params.update(parse_overrides(args.overrides))
+    if "run_dir" in params:
+        raise PipelineError("the run folder is chosen with --run-name and --runs-dir, not with a run_dir parameter")
+    for name in PATH_PARAMETERS:
+        if params.get(name):
+            params[name] = str((notebooks_dir.parent / str(params[name])).resolve())
+    if args.data_dir is not None:
+        params["data_dir"] = str(args.data_dir.resolve())
+    run_dir = (args.runs_dir / (args.run_name or settings.get("run_name") or args.params.stem)).resolve()
+    params["run_dir"] = str(run_dir)
+
+    present, missing = find_notebooks(notebooks_dir, list(SLOTS))
+    if not present:
+        raise PipelineError(f"no notebooks found in {args.notebooks} (expected 01_*.ipynb ... 05_*.ipynb)")
+    check_parameters(params, present, missing)
+    check_data(str(params.get("dataset", "synthetic")), params.get("data_dir"))
+    slots = _resolve_slots(args.only)
+    timeout = args.cell_timeout if args.cell_timeout is not None else settings.get("cell_timeout")
+    return Plan(
+        notebooks=[nb for nb in present if nb.slot in slots],
+        missing=[s for s in missing if s in slots],
+        params=params,
+        run_dir=run_dir,
+        cell_timeout=timeout,
+    )
+
+
+def _run_section(name: str, params: Mapping[str, Any], wall: Mapping[str, float]) -> dict[str, Any]:
+    env = environment_info()
+    return {
+        "name": name,
+        "dataset": params.get("dataset", "synthetic"),
+        "seed": params.get("seed", 0),
+        **env,
+        "wall_s": dict(wall),
+    }
+
+
+def _first_line(text: str | None) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[0].strip() if lines else ""
+
+
+def _last_started_cell(executed: Path) -> tuple[int, int | None, str] | None:
+    """(index, execution count, source) of the last cell papermill started in ``executed``, if any."""
+    import nbformat
+
+    if not executed.is_file():
+        return None
+    cells = nbformat.read(executed, as_version=4).cells
+    started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return None
+    cell = cells[started[-1]]
+    return started[-1], cell.get("execution_count"), cell.source
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the current directory when inside it (for messages)."""
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the pipeline; returns the process exit status (0 ok, 1 a notebook failed, 2 bad input)."""
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    try:
+        run = plan(args)
+    except PipelineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if args.fresh and run.run_dir.exists():
+        shutil.rmtree(run.run_dir)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    for slot in run.missing:
+        print(f"notebook {slot} ({SLOTS[slot]}) not found in {args.notebooks}: skipped")
+    dataset = str(run.params.get("dataset", "synthetic"))
+    print(f"pipeline: {len(run.notebooks)} notebook(s) -> {_shown(run.run_dir)} (dataset {dataset})")
+
+    wall: dict[str, float] = dict(read_metrics(run.run_dir).get("run", {}).get("wall_s", {}))
+    update_metrics(run.run_dir, "run", _run_section(run.run_dir.name, run.params, wall))
+    for i, nb in enumerate(run.notebooks, 1):
+        out = run.run_dir / nb.path.name
+        print(f"[{i}/{len(run.notebooks)}] {nb.path.name} ({SLOTS[nb.slot]}) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(nb.path),
+                str(out),
+                parameters={k: v for k, v in run.params.items() if k in nb.parameters},
+                kernel_name=KERNEL_NAME,
+                cwd=str(nb.path.parent),
+                progress_bar=True,
+                log_output=args.log_output,
+                execution_timeout=run.cell_timeout,
+            )
+        except Exception as err:  # a failing cell, a cell timeout or a dead kernel: name the cell, keep the notebook
+            if isinstance(err, PapermillExecutionError):
+                where = (err.cell_index, err.exec_count, err.source)
+                what = f"{err.ename}: {err.evalue}"
+            else:
+                where = _last_started_cell(out)
+                what = f"{type(err).__name__}: {_first_line(str(err))}"
+            cell = f"cell {where[0]} (In [{where[1]}]: {_first_line(where[2])})" if where else "before its first cell"
+            print(
+                f"error: {nb.path.name} failed after {time.perf_counter() - start:.1f} s in {cell}: {what}; "
+                f"the partially executed notebook is {_shown(out)}",
+                file=sys.stderr,
+            )
+            return 1
+        wall[nb.name] = round(time.perf_counter() - start, 1)
+        print(f"[{i}/{len(run.notebooks)}] {nb.path.name} done in {wall[nb.name]:.1f} s", flush=True)
+        update_metrics(run.run_dir, "run", {"wall_s": wall})
+
+    print()
+    print(summary_text(read_metrics(run.run_dir), dataset))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

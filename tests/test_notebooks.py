@@ -1,0 +1,73 @@
+"""The committed notebooks follow the conventions that keep them runnable in JupyterLab, papermill and nbval.
+
+The outputs themselves are compared by nbval (``pytest --nbval notebooks/ --nbval-sanitize-with
+tests/nbval_sanitize.cfg``), which re-executes every notebook; these checks are static and fast.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[1-5]_*.ipynb"))
+SHARED = {
+    "dataset": "synthetic",
+    "data_dir": "../data/synthetic",
+    "run_dir": "../runs/default",
+    "seed": 0,
+    "device": "cpu",
+}
+ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:home|tmp|work|root|Users|private|var)/")
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _outputs_text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts.append(out.get("data", {}).get("text/plain", ""))
+    return "".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+def test_the_first_three_notebooks_are_committed():
+    assert [p.name[:2] for p in NOTEBOOKS][:3] == ["01", "02", "03"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_kernelspec_and_parameters_cell(path):
+    nb = _read(path)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    values = {}
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, "plain assignments only"
+        values[node.targets[0].id] = ast.literal_eval(node.value)  # raises on anything but a literal
+    for name, default in SHARED.items():
+        assert values.get(name) == default, f"shared parameter {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_outputs_are_from_one_clean_run(path):
+    nb = _read(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), "executed top to bottom once, counts kept for nbval"
+    assert any(c.outputs for c in code), "outputs committed"
+    for cell in code:
+        text = _outputs_text(cell)
+        assert not any(o.output_type == "error" for o in cell.outputs), "no errors"
+        assert not ABSOLUTE_PATH.search(text), f"absolute path in the output of: {cell.source[:60]!r}"
+        assert not any(o.get("name") == "stderr" for o in cell.outputs), "no stderr (warnings, progress bars)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_sys_path_hacks(path):
+    source = "\n".join(c.source for c in _read(path).cells if c.cell_type == "code")
+    assert "sys.path" not in source and "os.chdir" not in source

@@ -1,0 +1,217 @@
+"""The papermill pipeline: parameter routing and checks on throwaway notebooks, then the real run end to end."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fracbnn_lib import pipeline
+from fracbnn_lib.metrics import read_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PARAMS_CELL = """\
+dataset = "synthetic"
+data_dir = "../data/synthetic"
+run_dir = "../runs/default"
+seed = 0
+"""
+
+
+def _notebook(path: Path, parameters: str, *bodies: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, *(nbformat.v4.new_code_cell(body) for body in bodies)]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project with notebooks 01 and 02 (03-05 absent) and a params file."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    record = """\
+from pathlib import Path
+from fracbnn_lib.metrics import update_metrics
+update_metrics(Path(run_dir), "{section}", {{"value": {value}, "cwd": Path.cwd().name, "seed": seed}})
+"""
+    _notebook(notebooks / "01_first.ipynb", PARAMS_CELL + "width = 1\n", record.format(section="first", value="width"))
+    _notebook(
+        notebooks / "02_second.ipynb",
+        PARAMS_CELL + "depth = 2.0\nfail = False\npause = 0.0\n",
+        "import time\n\ntime.sleep(pause)",
+        "if fail:\n    raise ValueError('asked to fail')\n" + record.format(section="second", value="depth"),
+    )
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "tiny.yaml").write_text(
+        "dataset: synthetic\nseed: 3\nwidth: 4\npipeline:\n  cell_timeout: 120\n"
+    )
+    return tmp_path
+
+
+def _run(project: Path, *extra: str) -> int:
+    return pipeline.main(
+        [
+            "--params",
+            str(project / "params" / "tiny.yaml"),
+            "--notebooks",
+            str(project / "notebooks"),
+            "--runs-dir",
+            str(project / "runs"),
+            *extra,
+        ]
+    )
+
+
+def test_runs_notebooks_in_order_with_only_their_parameters(project, capsys):
+    assert _run(project, "--set", "depth=0.5", "--run-name", "r1") == 0
+    out = capsys.readouterr().out
+    run_dir = project / "runs" / "r1"
+    metrics = read_metrics(run_dir)
+    assert metrics["first"] == {"value": 4, "cwd": "notebooks", "seed": 3}  # YAML value, cwd = notebooks folder
+    assert metrics["second"] == {"value": 0.5, "cwd": "notebooks", "seed": 3}  # --set override
+    run = metrics["run"]
+    assert run["name"] == "r1" and run["dataset"] == "synthetic" and run["seed"] == 3
+    assert {"torch", "fracbnn_lib", "git_commit", "device"} <= set(run)
+    assert list(run["wall_s"]) == ["01_first", "02_second"] and all(t > 0 for t in run["wall_s"].values())
+    # each notebook got only the names it declares (papermill's injected cell)
+    first = nbformat.read(run_dir / "01_first.ipynb", as_version=4)
+    injected = next(c for c in first.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "width = 4" in injected.source and "depth" not in injected.source and "fail" not in injected.source
+    assert first.metadata["kernelspec"]["name"] == "python3"
+    for slot in ("03", "04", "05"):
+        assert f"notebook {slot} (" in out and "skipped" in out
+    assert "02_second.ipynb done in" in out
+    assert "stage 3 (final) test accuracy" in out and "0.891" in out  # the summary beside the paper
+
+
+def test_only_runs_the_chosen_slots(project, capsys):
+    assert _run(project, "--only", "2", "--run-name", "r2") == 0
+    run_dir = project / "runs" / "r2"
+    assert sorted(p.name for p in run_dir.glob("*.ipynb")) == ["02_second.ipynb"]
+    assert "first" not in read_metrics(run_dir)
+    assert "notebook 03" not in capsys.readouterr().out  # slots outside --only are not reported
+
+
+def test_a_failing_notebook_stops_the_pipeline_and_is_kept(project, tmp_path, capsys):
+    (project / "notebooks" / "03_third.ipynb").write_text((project / "notebooks" / "01_first.ipynb").read_text())
+    assert _run(project, "--set", "fail=true", "--run-name", "r3") == 1
+    err = capsys.readouterr().err
+    assert "02_second.ipynb failed" in err and "ValueError: asked to fail" in err and "In [" in err
+    run_dir = project / "runs" / "r3"
+    partial = nbformat.read(run_dir / "02_second.ipynb", as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in partial.cells for o in c.get("outputs", []))
+    assert not (run_dir / "03_third.ipynb").exists()
+    assert list(read_metrics(run_dir)["run"]["wall_s"]) == ["01_first"]
+
+
+def test_a_cell_timeout_names_the_cell(project, capsys):
+    assert _run(project, "--only", "02", "--set", "pause=10", "--cell-timeout", "2", "--run-name", "r4") == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: 02_second.ipynb failed") and "cell 2 (In [3]: import time)" in err
+    assert "CellTimeoutError" in err and (project / "runs" / "r4" / "02_second.ipynb").is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "widht=3"], "unknown parameter(s) widht: no notebook declares them (notebooks 03, 04, 05"),
+        (["--set", "width=wide"], "parameter width expects int"),
+        (["--set", "depth"], "--set expects key=value"),
+        (["--set", "depth=[1,"], "--set depth: cannot parse '[1,' as a YAML value"),
+        (["--set", "run_dir=/tmp/x"], "--run-name and --runs-dir"),
+        (["--set", "dataset=cifar100"], "unknown dataset 'cifar100'"),
+        (["--only", "07"], "unknown notebook slot(s) 07"),
+    ],
+)
+def test_bad_input_fails_before_anything_runs(project, capsys, extra, message):
+    assert _run(project, *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (project / "runs").exists()
+
+
+def test_a_missing_real_data_set_fails_before_anything_runs(project, capsys):
+    missing = project / "no-cifar-here"
+    assert _run(project, "--set", "dataset=cifar10", "--data-dir", str(missing)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "no-cifar-here" in err
+    assert not (project / "runs").exists()
+
+
+def test_unknown_params_file_and_pipeline_setting(project, capsys):
+    assert pipeline.main(["--params", str(project / "nope.yaml"), "--notebooks", str(project / "notebooks")]) == 2
+    assert "params file not found" in capsys.readouterr().err
+    bad = project / "params" / "bad.yaml"
+    bad.write_text("pipeline:\n  timeout: 3\n")
+    assert pipeline.main(["--params", str(bad), "--notebooks", str(project / "notebooks")]) == 2
+    assert "unknown pipeline setting(s) timeout" in capsys.readouterr().err
+    bad.write_text("seed: [1,\n")
+    assert pipeline.main(["--params", str(bad), "--notebooks", str(project / "notebooks")]) == 2
+    assert "is not valid YAML (line 2)" in capsys.readouterr().err
+
+
+def test_parse_overrides_reads_yaml_values():
+    assert pipeline.parse_overrides(["a=3", "b=0.5", "c=[0.0, 1.0]", "d=cpu", "e=true", "f="]) == {
+        "a": 3,
+        "b": 0.5,
+        "c": [0.0, 1.0],
+        "d": "cpu",
+        "e": True,
+        "f": "",
+    }
+
+
+def test_summary_text_sets_the_run_beside_the_paper():
+    metrics = {
+        "stage3": {"test_accuracy": 0.8125},
+        "model": {"parameters": 287146, "memory_bytes": 59368.0},
+        "run": {"wall_s": {"01_a": 1.5, "02_b": 2.25}},
+    }
+    rows = {line[:30].strip(): line[30:].split() for line in pipeline.summary_text(metrics, "cifar10").splitlines()}
+    assert rows["stage 3 (final) test accuracy"] == ["0.812", "0.891", "paper"]
+    assert rows["parameters"] == ["287,146", "287,146", "paper"]
+    assert rows["model size (KiB)"] == ["57.977", "-"]
+    assert rows["board FPS"] == ["-", "2,806.9", "as", "reported"]
+    assert rows["02_b"] == ["2.2", "s"] and rows["total"] == ["3.8", "s"]
+
+
+@pytest.mark.parametrize("name", ["synthetic", "cifar10", "imagenet"])
+def test_shipped_params_files_only_name_declared_parameters(name):
+    present, missing = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS))
+    params, settings = pipeline.load_params(ROOT / "params" / f"{name}.yaml")
+    assert params["dataset"] == name
+    pipeline.check_parameters({k: v for k, v in params.items() if k != "run_dir"}, present, missing)
+    assert set(settings) <= set(pipeline.PIPELINE_KEYS)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the pipeline test runs the notebooks on Linux/macOS CI")
+def test_pipeline_end_to_end_on_the_embedded_default(tmp_path, capsys, monkeypatch):
+    """``make reproduce``'s run: every notebook present, metrics.json with DESIGN.md's keys and plausible values."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert pipeline.main(["--params", "params/synthetic.yaml", "--runs-dir", str(tmp_path), "--run-name", "e2e"]) == 0
+    run_dir = tmp_path / "e2e"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    present, _ = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS))
+    assert list(metrics["run"]["wall_s"]) == [nb.name for nb in present]
+    for nb in present:
+        assert (run_dir / nb.path.name).is_file()
+    assert {"name", "dataset", "seed", "torch", "fracbnn_lib", "git_commit", "device", "wall_s"} <= set(metrics["run"])
+    assert metrics["encoding"] == {"resolution": 8, "levels": 32, "input_channels": 96}
+    assert metrics["model"]["parameters"] == 287_146
+    assert {"binary_weight_bits", "float_weight_bits", "memory_bytes"} <= set(metrics["model"])
+    for stage in ("stage1", "stage2", "stage3"):
+        assert {"epochs", "test_accuracy", "best_test_accuracy", "final_train_loss"} <= set(metrics[stage])
+        assert metrics[stage]["test_accuracy"] > 0.2, f"{stage} is not above chance (0.1)"
+    gating = metrics["gating"]
+    assert 0.0 < gating["sparsity"] < 1.0 and len(gating["per_layer"]) == 18
+    assert all(0.0 <= s <= 1.0 for s in gating["per_layer"].values())
+    assert (run_dir / "checkpoints" / "final.pt").is_file()
+    assert any((run_dir / "figures").glob("*.png"))
+    assert os.path.getsize(run_dir / "03_step2_binary.ipynb") > 0
