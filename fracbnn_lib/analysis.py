@@ -96,6 +96,8 @@ def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
     """The run's headline numbers beside the paper's (columns quantity, run, paper, paper_source).
 
     ``metrics`` is the run's ``metrics.json`` content; absent sections give NaN in the run column.
+    Board rows measured on a backend other than a PYNQ board say so (``board [C-simulation] FPS``):
+    a C-simulation figure is not a board figure.
     """
 
     def get(section: str, key: str) -> float:
@@ -105,6 +107,8 @@ def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
     sparsity = get("gating", "sparsity")
     ref = PAPER_DATASET.get(dataset, dataset)
     board_source = "as reported"
+    backend = metrics.get("board", {}).get("backend")
+    board = "board" if backend in (None, "pynq") else f"board [{'C-simulation' if backend == 'csim' else backend}]"
     rows = [
         ("stage 1 test accuracy", get("stage1", "test_accuracy"), None, ""),
         ("stage 2 test accuracy", get("stage2", "test_accuracy"), None, ""),
@@ -114,8 +118,8 @@ def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
         ("parameters", get("model", "parameters"), paper_value(ref, "parameters"), "paper"),
         ("model size (KiB)", get("model", "memory_bytes") / 1024, None, ""),
         ("HLS C-sim accuracy", get("hls", "accuracy_csim"), None, ""),
-        ("board accuracy", get("board", "accuracy"), None, ""),
-        ("board FPS", get("board", "fps"), paper_value(ref, "fps", board_source), board_source),
+        (f"{board} accuracy", get("board", "accuracy"), None, ""),
+        (f"{board} FPS", get("board", "fps"), paper_value(ref, "fps", board_source), board_source),
     ]
     return pd.DataFrame(
         [{"quantity": q, "run": r, "paper": math.nan if p is None else p, "paper_source": s} for q, r, p, s in rows]

@@ -43,7 +43,7 @@ SLOTS: dict[str, str] = {
 
 KERNEL_NAME = "python3"
 PIPELINE_KEYS = ("run_name", "cell_timeout")
-PATH_PARAMETERS = ("data_dir", "teacher_weights")
+PATH_PARAMETERS = ("data_dir", "teacher_weights", "export_dir", "bitstream")
 """Parameters holding paths: relative values (params file, ``--set``) are taken from the project root."""
 
 

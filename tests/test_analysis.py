@@ -173,6 +173,9 @@ def test_run_vs_paper_table():
     assert table.loc["effective activation bits", "run"] == pytest.approx(1.4)
     assert math.isnan(table.loc["stage 1 test accuracy", "run"]) and math.isnan(table.loc["board FPS", "run"])
     assert table.loc["board FPS", "paper_source"] == "as reported"
+    simulated = A.run_vs_paper({**metrics, "board": {"backend": "csim", "fps": 20.0}}, "cifar10")
+    assert simulated.set_index("quantity").loc["board [C-simulation] FPS", "run"] == 20.0  # never passed off as a board
+    assert "board FPS" not in set(simulated["quantity"])
 
 
 # --------------------------------------------------------------------------- figures
