@@ -11,7 +11,7 @@ DATA   ?=
 RUN    ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup reproduce test lint clean
+.PHONY: setup reproduce test notebooks lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ reproduce: setup
 test: setup
 	$(PY) -m ruff check fracbnn_lib tests benchmarks notebooks conftest.py
 	$(PY) -m pytest -q
+
+# Re-execute the committed notebooks in place from a clean embedded-default run (what nbval compares
+# against); commit the result after a change that moves their outputs.
+notebooks: setup
+	rm -rf runs/default data/synthetic
+	for nb in notebooks/0[1-5]_*.ipynb; do \
+		TQDM_DISABLE=1 $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 \
+			--ClearMetadataPreprocessor.enabled=True --ClearMetadataPreprocessor.clear_notebook_metadata=False \
+			--ClearMetadataPreprocessor.preserve_cell_metadata_mask=tags $$nb || exit 1; \
+	done
 
 lint: setup
 	$(PY) -m ruff check .

@@ -7,17 +7,24 @@ stored on the modules (see :mod:`fracbnn_lib.gating` for measuring sparsity).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
-from .quantizers import sign_ste
+from .encoding import thermometer_conv2d, thermometer_levels
+from .quantizers import LEVEL_DTYPE, SIGN_STE_CLIP, clipped_identity, sign_ste
 
 MSB_SCALE = 2.0 / 3.0
 """Weight of the MSB plane in a 2-bit activation: ``x = 2/3 * msb + 1/3 * lsb``."""
 
 GATE_SHARPNESS = 5.0
 """The gate's surrogate is ``sigmoid(5 * (msb - threshold))``."""
+
+TWO_BIT_STEP = 2.0 / 3.0
+"""Spacing of the 2-bit activation grid {-1, -1/3, 1/3, 1} (:func:`quant_sign` with 2 bits)."""
 
 
 class _Gate(torch.autograd.Function):
@@ -52,6 +59,133 @@ def precision_gate(msb: torch.Tensor, threshold: torch.Tensor, sparse: bool = Tr
     return _Gate.apply(torch.sigmoid(GATE_SHARPNESS * (msb - threshold)), sparse)
 
 
+class ConvGeometry(NamedTuple):
+    """``conv2d``'s geometry arguments: stride, padding, dilation and groups."""
+
+    stride: tuple[int, ...]
+    padding: tuple[int, ...] | str
+    dilation: tuple[int, ...]
+    groups: int
+
+
+def _conv_backward(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, geometry: ConvGeometry, need: tuple[bool, bool]
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Input and/or weight gradient of ``conv2d(x, weight)`` for the output gradient ``grad``."""
+    grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
+        grad, x, weight, None, geometry.stride, geometry.padding, geometry.dilation, False, [0], geometry.groups,
+        [need[0], need[1], False],
+    )  # fmt: skip
+    return grad_x, grad_w
+
+
+def _two_bit_levels(x: torch.Tensor) -> torch.Tensor | None:
+    """``k`` (int8, 0..3) with ``x == k * 2/3 - 1`` exactly (the floats ``quant_sign`` makes), or None if ``x`` is off.
+
+    ``k = round((x + 1) * 3/2)``; the check recomputes the grid value as ``quant_sign`` does.
+    """
+    k = (x + 1.0).mul_(1.5).round_()
+    if not torch.equal(k * TWO_BIT_STEP - 1.0, x):
+        return None
+    return k.to(LEVEL_DTYPE)
+
+
+def _from_levels(levels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The 2-bit activation ``k * 2/3 - 1`` back from its levels (the same floats quant_sign gave)."""
+    return levels.to(dtype).mul_(TWO_BIT_STEP).sub_(1.0)
+
+
+class _TwoBitConv(torch.autograd.Function):
+    """A conv on a 2-bit activation, with the precision gate on or off, and its pseudo-gradients in one node.
+
+    Gate off: ``out = conv(x, w)``. Gate on (``w`` the effective weight; two convolutions and a
+    few element-wise passes): ``M = conv(sign(x), w)``, ``msb = 2/3 M``, ``full = conv(x, w)``,
+    ``d = msb - θ``, ``out = msb + 1[d > 0] * (full - msb)``.
+
+    Backward (gate on), with ``g = dL/dout``, ``mask = 1[d > 0]`` and the gate's surrogate
+    ``s = sigmoid(5 d)``: ``g_gate = 5 s (1 - s) * g * (full - msb)`` (times ``1[s >= 0.5]`` when
+    sparse), ``dL/dθ = -sum_{N,H,W} g_gate``, ``g_full = g * mask``,
+    ``g_msb = 2/3 (g * (1 - mask) + g_gate)``; ``dL/dw = conv_w(x, g_full) + conv_w(sign(x), g_msb)``
+    and ``dL/dx = conv_x(g_full) + 1[|x| < 1.3] * conv_x(g_msb)`` (sign STE), which is one transposed
+    convolution of ``g_full + g_msb`` when every ``|x| < 1.3`` (always so for a 2-bit activation).
+
+    Kept for the backward pass: ``x`` as int8 levels when it lies on the 2-bit grid (else as is);
+    with binary weights and a 2-bit ``x``, the integer sums ``M`` and ``L = 3 (full - msb)``
+    (the LSB plane's sum) as int16, so ``msb = 2/3 M`` exactly and ``full - msb = L/3`` up to
+    rounding; otherwise ``msb`` and ``full - msb``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx,
+        x: torch.Tensor,
+        levels: torch.Tensor | None,
+        weight: torch.Tensor,
+        threshold: torch.Tensor,
+        geometry: ConvGeometry,
+        switches: tuple[bool, bool, bool, bool],
+    ) -> torch.Tensor:
+        gating, sparse, binary, keep = switches
+        ctx.geometry, ctx.gating, ctx.sparse, ctx.dtype = geometry, gating, sparse, x.dtype
+        if keep and levels is None:
+            levels = _two_bit_levels(x)
+        kept_x = x if levels is None else levels
+        if not gating:
+            if keep:
+                ctx.save_for_backward(kept_x, weight)
+            return F.conv2d(x, weight, None, *geometry)
+        full = F.conv2d(x, weight, None, *geometry)
+        msb_sum = F.conv2d(torch.sign(x), weight, None, *geometry)
+        ctx.compact = keep and binary and levels is not None and weight[0].numel() <= torch.iinfo(torch.int16).max
+        msb_kept = msb_sum.to(torch.int16) if ctx.compact else None
+        msb = msb_sum.mul_(MSB_SCALE)
+        diff = full.sub_(msb)
+        diff_kept = (diff * 3.0).round_().to(torch.int16) if ctx.compact else None
+        out = torch.ops.aten.threshold_backward(diff, msb - threshold, 0).add_(msb)
+        if keep:
+            ctx.save_for_backward(kept_x, weight, threshold, *((msb_kept, diff_kept) if ctx.compact else (msb, diff)))
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        kept_x, weight, *gate_state = ctx.saved_tensors
+        two_bit = not kept_x.is_floating_point()
+        x = _from_levels(kept_x, ctx.dtype) if two_bit else kept_x
+        need_x, _, need_w, need_theta = ctx.needs_input_grad[:4]
+        geometry = ctx.geometry
+        if not ctx.gating:
+            grad_x, grad_w = _conv_backward(grad, x, weight, geometry, (need_x, need_w))
+            return grad_x, None, grad_w, None, None, None
+        threshold, msb, diff = gate_state
+        # d = msb - θ; with the int16 sums, msb = 2/3 M (as in the forward) and diff = L/3: the 1/3 joins `scale`
+        d = (msb.to(ctx.dtype).mul_(MSB_SCALE) if ctx.compact else msb).sub(threshold)
+        scale = GATE_SHARPNESS / 3.0 if ctx.compact else GATE_SHARPNESS
+        grad_full = torch.ops.aten.threshold_backward(grad, d, 0)
+        s = d.mul_(GATE_SHARPNESS).sigmoid_()
+        grad_gate = grad * diff.to(ctx.dtype)
+        if ctx.sparse:
+            below_half = 0.5 - torch.finfo(s.dtype).eps / 4  # s > below_half <=> s >= 0.5, exactly
+            grad_gate = torch.ops.aten.threshold_backward(grad_gate, s, below_half)
+        grad_gate = torch.ops.aten.sigmoid_backward(grad_gate, s)  # dL/dθ and g_msb take it times `scale`
+        grad_theta = grad_gate.sum((0, 2, 3), keepdim=True).mul_(-scale) if need_theta else None
+        grad_msb = (grad - grad_full).add_(grad_gate, alpha=scale)  # g_msb / (2/3)
+        grad_x = grad_w = None
+        if need_w:
+            grad_w = _conv_backward(grad_full, x, weight, geometry, (False, True))[1]
+            grad_w_msb = _conv_backward(grad_msb, torch.sign(x), weight, geometry, (False, True))[1]
+            grad_w.add_(grad_w_msb, alpha=MSB_SCALE)
+        if need_x:
+            if two_bit or bool(x.abs().amax() < SIGN_STE_CLIP):
+                grad_in = grad_full.add_(grad_msb, alpha=MSB_SCALE)
+                grad_x = _conv_backward(grad_in, x, weight, geometry, (True, False))[0]
+            else:
+                grad_x = _conv_backward(grad_full, x, weight, geometry, (True, False))[0]
+                grad_msb_x = _conv_backward(grad_msb, x, weight, geometry, (True, False))[0]
+                grad_x.add_(clipped_identity(grad_msb_x, x, SIGN_STE_CLIP), alpha=MSB_SCALE)
+        return grad_x, None, grad_w, grad_theta, None, None
+
+
 class BinaryConv2d(nn.Conv2d):
     """Convolution whose weights are binarised with :func:`sign_ste` (stage 2 on).
 
@@ -71,11 +205,52 @@ class BinaryConv2d(nn.Conv2d):
         """``conv2d`` with this layer's geometry (stride, padding, dilation, groups, bias)."""
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
+    def geometry(self) -> ConvGeometry:
+        """Stride, padding, dilation and groups as ``conv2d`` takes them (string padding resolved)."""
+        padding = self.padding
+        if isinstance(padding, str):
+            if padding == "valid":
+                padding = (0, 0)
+            elif all(d * (k - 1) % 2 == 0 for d, k in zip(self.dilation, self.kernel_size, strict=True)):
+                padding = tuple(d * (k - 1) // 2 for d, k in zip(self.dilation, self.kernel_size, strict=True))
+            else:
+                raise ValueError(f"{type(self).__name__} supports padding='same' only with odd kernel extents")
+        return ConvGeometry(tuple(self.stride), tuple(padding), tuple(self.dilation), self.groups)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x, self.effective_weight())
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, binary_weights={self.binary_weights}"
+
+
+class ThermometerConv2d(BinaryConv2d):
+    """The binary input layer: a :class:`BinaryConv2d` over the thermometer code of its input images.
+
+    ``forward(images)`` with images N x C x H x W in [0, 1] equals
+    ``conv2d(thermometer_encode(images, resolution), w)`` (``w = sign(W)``, or ``W`` in stage 1),
+    computed by :func:`fracbnn_lib.encoding.thermometer_conv2d` without materialising the code.
+    ``in_channels`` counts code channels (``C * L``, e.g. 96), so the weight is
+    ``out x C*L x k x k`` as in the release and in the hardware export; ``forward`` takes the
+    ``C = in_channels / L`` colour channels.
+    """
+
+    def __init__(self, *args, resolution: int = 8, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.resolution = resolution
+        self.levels = thermometer_levels(resolution)
+        if self.in_channels % self.levels or self.groups != 1 or self.dilation != (1, 1) or self.bias is not None:
+            raise ValueError(
+                f"ThermometerConv2d needs in_channels a multiple of the {self.levels} thermometer levels, "
+                "groups=1, dilation=1 and no bias"
+            )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        geometry = self.geometry()
+        return thermometer_conv2d(images, self.effective_weight(), self.resolution, geometry.stride, geometry.padding)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, resolution={self.resolution}"
 
 
 class PGBinaryConv2d(BinaryConv2d):
@@ -116,14 +291,17 @@ class PGBinaryConv2d(BinaryConv2d):
         msb = self.msb_conv(x, self.effective_weight())
         return msb > self.threshold if self.gating else torch.ones_like(msb, dtype=torch.bool)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, levels: torch.Tensor | None = None) -> torch.Tensor:
+        """Gated (or plain) conv of the 2-bit activation ``x``.
+
+        ``levels``: optionally the int8 level indices ``k`` of ``x`` (``x = k * 2/3 - 1``, as
+        :func:`fracbnn_lib.quantizers.quant_sign_with_levels` returns them); they spare the layer
+        deriving (and checking) them for its backward pass.
+        """
         weight = self.effective_weight()
-        full = self.conv(x, weight)
-        if not self.gating:
-            return full
-        msb = self.msb_conv(x, weight)
-        mask = precision_gate(msb, self.threshold, self.sparse_bp)
-        return msb + mask * (full - msb)
+        keep = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or self.threshold.requires_grad)
+        switches = (self.gating, self.sparse_bp, self.binary_weights, keep)
+        return _TwoBitConv.apply(x, levels, weight, self.threshold, self.geometry(), switches)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, gating={self.gating}, sparse_bp={self.sparse_bp}"

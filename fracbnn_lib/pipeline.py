@@ -12,7 +12,8 @@ its ``parameters`` cell declares) plus an optional ``pipeline`` mapping with ``r
 file or ``--set``) are relative to the project root (the notebooks folder's parent);
 ``--data-dir`` is relative to the current directory. Everything is checked before the first
 notebook starts: unknown parameter names, values whose type does not match the notebook's
-default, and a missing real data set fail with a one-line error.
+default, and a missing real data set fail with a one-line error. The accelerator notebooks (04, 05)
+run the CIFAR-10 network: for ImageNet the pipeline stops after notebook 03 and says so.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ SLOTS: dict[str, str] = {
     "05": "board evaluation",
 }
 """Notebook slots in execution order: ``notebooks/<slot>_*.ipynb``."""
+
+ACCELERATOR_SLOTS = ("04", "05")
+ACCELERATOR_DATASETS = ("synthetic", "cifar10")
+"""Data sets of the CIFAR-10 network, the only one the HLS accelerator (notebooks 04, 05) implements."""
 
 KERNEL_NAME = "python3"
 PIPELINE_KEYS = ("run_name", "cell_timeout")
@@ -237,6 +242,7 @@ class Plan:
     params: dict[str, Any]
     run_dir: Path
     cell_timeout: float | None
+    not_applicable: list[str]
 
 
 def plan(args: argparse.Namespace) -> Plan:
@@ -262,6 +268,9 @@ def plan(args: argparse.Namespace) -> Plan:
     check_parameters(params, present, missing)
     check_data(str(params.get("dataset", "synthetic")), params.get("data_dir"))
     slots = _resolve_slots(args.only)
+    dataset = str(params.get("dataset", "synthetic"))
+    not_applicable = [s for s in slots if s in ACCELERATOR_SLOTS and dataset not in ACCELERATOR_DATASETS]
+    slots = [s for s in slots if s not in not_applicable]
     timeout = args.cell_timeout if args.cell_timeout is not None else settings.get("cell_timeout")
     return Plan(
         notebooks=[nb for nb in present if nb.slot in slots],
@@ -269,6 +278,7 @@ def plan(args: argparse.Namespace) -> Plan:
         params=params,
         run_dir=run_dir,
         cell_timeout=timeout,
+        not_applicable=not_applicable,
     )
 
 
@@ -325,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for slot in run.missing:
         print(f"notebook {slot} ({SLOTS[slot]}) not found in {args.notebooks}: skipped")
     dataset = str(run.params.get("dataset", "synthetic"))
+    for slot in run.not_applicable:
+        print(
+            f"notebook {slot} ({SLOTS[slot]}) skipped: the accelerator implements the CIFAR-10 network, not {dataset}"
+        )
     print(f"pipeline: {len(run.notebooks)} notebook(s) -> {_shown(run.run_dir)} (dataset {dataset})")
 
     wall: dict[str, float] = dict(read_metrics(run.run_dir).get("run", {}).get("wall_s", {}))

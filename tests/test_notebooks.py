@@ -35,8 +35,8 @@ def _outputs_text(cell: nbformat.NotebookNode) -> str:
     return "".join(p if isinstance(p, str) else "".join(p) for p in parts)
 
 
-def test_the_first_three_notebooks_are_committed():
-    assert [p.name[:2] for p in NOTEBOOKS][:3] == ["01", "02", "03"]
+def test_all_five_notebooks_are_committed():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -61,6 +61,7 @@ def test_committed_outputs_are_from_one_clean_run(path):
     assert counts == list(range(1, len(code) + 1)), "executed top to bottom once, counts kept for nbval"
     assert any(c.outputs for c in code), "outputs committed"
     for cell in code:
+        assert "execution" not in cell.metadata, "no per-cell timing metadata (make notebooks leaves none)"
         text = _outputs_text(cell)
         assert not any(o.output_type == "error" for o in cell.outputs), "no errors"
         assert not ABSOLUTE_PATH.search(text), f"absolute path in the output of: {cell.source[:60]!r}"

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from fracbnn_lib import pipeline
+from fracbnn_lib.data import write_synthetic_imagefolder
 from fracbnn_lib.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,20 @@ def test_runs_notebooks_in_order_with_only_their_parameters(project, capsys):
         assert f"notebook {slot} (" in out and "skipped" in out
     assert "02_second.ipynb done in" in out
     assert "stage 3 (final) test accuracy" in out and "0.891" in out  # the summary beside the paper
+
+
+def test_accelerator_notebooks_run_for_cifar_networks_only(project, capsys):
+    """Notebooks 04/05 implement the CIFAR-10 network: an ImageNet run stops after 03 and says why."""
+    record = "from pathlib import Path\nfrom fracbnn_lib.metrics import update_metrics\n"
+    _notebook(project / "notebooks" / "04_hw.ipynb", PARAMS_CELL, record + "update_metrics(Path(run_dir), 'hw', {})")
+    imagenet = project / "imagenet"
+    write_synthetic_imagefolder(imagenet, classes=2, per_class=1, val_per_class=1, size=8)
+    assert _run(project, "--set", "dataset=imagenet", "--data-dir", str(imagenet), "--run-name", "in") == 0
+    out = capsys.readouterr().out
+    assert "notebook 04 (HLS export and C-simulation) skipped: the accelerator implements the CIFAR-10 network" in out
+    assert "hw" not in read_metrics(project / "runs" / "in") and not (project / "runs" / "in" / "04_hw.ipynb").exists()
+    assert _run(project, "--run-name", "syn") == 0
+    assert "hw" in read_metrics(project / "runs" / "syn")
 
 
 def test_only_runs_the_chosen_slots(project, capsys):
@@ -215,3 +230,12 @@ def test_pipeline_end_to_end_on_the_embedded_default(tmp_path, capsys, monkeypat
     assert (run_dir / "checkpoints" / "final.pt").is_file()
     assert any((run_dir / "figures").glob("*.png"))
     assert os.path.getsize(run_dir / "03_step2_binary.ipynb") > 0
+    hls = metrics["hls"]  # 04: the export's C-simulation reproduces the fixed-point reference bit for bit
+    assert hls["images"] == 200 and hls["csim_reference_mismatched_logits"] == 0
+    assert hls["accuracy_csim"] == hls["accuracy_reference"] and hls["argmax_agreement_float_reference"] >= 0.99
+    assert {"images.npy", "labels.npy", "expected_logits.npy", "manifest.json"} <= {
+        p.name for p in (run_dir / "export").iterdir()
+    }
+    board = metrics["board"]  # 05 off-board: the C-simulation backend behind the board's driver interface
+    assert board["backend"] == "csim" and board["mismatched_logits"] == 0 and board["images"] == hls["images"]
+    assert board["accuracy"] == hls["accuracy_csim"] and board["fps"] > 0

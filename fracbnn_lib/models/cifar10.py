@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..encoding import ThermometerEncoder
-from ..layers import BinaryConv2d, PGBinaryConv2d, set_binary_weights, set_gating
-from ..quantizers import RPReLU, quant_sign
+from ..layers import PGBinaryConv2d, ThermometerConv2d, set_binary_weights, set_gating
+from ..quantizers import RPReLU, quant_sign_with_levels
 from .shortcuts import DuplicateChannels
 
 
@@ -48,20 +48,26 @@ class BasicBlock(nn.Module):
         self.bn4 = nn.BatchNorm2d(planes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn3(self.rprelu1(self.bn1(self.conv1(quant_sign(x)))) + self.shortcut(x))
-        return self.bn4(self.rprelu2(self.bn2(self.conv2(quant_sign(x)))) + x)
+        q, levels = quant_sign_with_levels(x)  # the PG convs keep the int8 levels for their backward pass
+        x = self.bn3(self.rprelu1(self.bn1(self.conv1(q, levels=levels))) + self.shortcut(x))
+        q, levels = quant_sign_with_levels(x)
+        return self.bn4(self.rprelu2(self.bn2(self.conv2(q, levels=levels))) + x)
 
 
 class FracBNNResNet20(nn.Module):
     """Thermometer encoder -> binary input conv (96->16) + BN -> 3 x 3 BasicBlocks -> pool -> FC.
 
     Input: images N x 3 x 32 x 32 in [0, 1] (no mean/std normalisation). Output: logits N x classes.
+    ``encoder`` describes the code (resolution, levels); ``conv1`` (:class:`ThermometerConv2d`)
+    takes the images and computes ``conv1(encoder(x))`` without materialising the 96-channel code.
     """
 
     def __init__(self, num_classes: int = 10, resolution: int = 8) -> None:
         super().__init__()
         self.encoder = ThermometerEncoder(resolution)
-        self.conv1 = BinaryConv2d(3 * self.encoder.levels, 16, kernel_size=3, stride=1, padding=1)
+        self.conv1 = ThermometerConv2d(
+            3 * self.encoder.levels, 16, kernel_size=3, stride=1, padding=1, resolution=resolution
+        )
         self.bn1 = nn.BatchNorm2d(16)
         self.layer1 = self._make_layer(16, 16, stride=1)
         self.layer2 = self._make_layer(16, 32, stride=2)
@@ -74,7 +80,7 @@ class FracBNNResNet20(nn.Module):
         return nn.Sequential(*(BasicBlock(in_planes if i == 0 else planes, planes, s) for i, s in enumerate(strides)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn1(self.conv1(self.encoder(x)))
+        out = self.bn1(self.conv1(x))  # conv1(encoder(x)), by lookup: ThermometerConv2d encodes its input
         out = self.layer3(self.layer2(self.layer1(out)))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
         return self.linear(out)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..encoding import ThermometerEncoder
-from ..layers import BinaryConv2d, PGBinaryConv2d, set_binary_weights, set_gating
+from ..layers import PGBinaryConv2d, ThermometerConv2d, set_binary_weights, set_gating
 from ..quantizers import RPReLU, quant_sign
 from .shortcuts import DuplicateChannels
 
@@ -65,7 +65,8 @@ class BuildingBlock(nn.Module):
 class FracBNNReActNet(nn.Module):
     """Encoder (224x224) -> binary conv 96->32 stride 2 + BN -> 13 blocks -> AvgPool(7) -> FC 1024->classes.
 
-    Input: normalised images N x 3 x 224 x 224. Output: logits N x classes.
+    Input: normalised images N x 3 x 224 x 224. Output: logits N x classes. ``encoder`` describes
+    the code; ``model[0][0]`` (:class:`ThermometerConv2d`) encodes the de-normalised images itself.
     """
 
     def __init__(self, num_classes: int = 1000, resolution: int = 8) -> None:
@@ -74,7 +75,9 @@ class FracBNNReActNet(nn.Module):
         self.register_buffer("img_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("img_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         layers: list[nn.Module] = [
-            nn.Sequential(BinaryConv2d(3 * self.encoder.levels, 32, 3, 2, 1), nn.BatchNorm2d(32))
+            nn.Sequential(
+                ThermometerConv2d(3 * self.encoder.levels, 32, 3, 2, 1, resolution=resolution), nn.BatchNorm2d(32)
+            )
         ]
         layers += [BuildingBlock(i, o, s) for i, o, s in REACTNET_BLOCKS]
         layers.append(nn.AdaptiveAvgPool2d(1))
@@ -82,7 +85,7 @@ class FracBNNReActNet(nn.Module):
         self.fc = nn.Linear(1024, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.encoder(x * self.img_std + self.img_mean)
+        x = x * self.img_std + self.img_mean  # model[0][0] (ThermometerConv2d) encodes the images itself
         return self.fc(self.model(x).flatten(1))
 
 

@@ -1,0 +1,90 @@
+"""Inference throughput of one model on the same images: PyTorch (eval) vs the bit-exact reference vs C-simulation.
+
+    .venv/bin/python benchmarks/bench_inference.py [--checkpoint runs/default/checkpoints/final.pt]
+        [--images 200] [--seconds 3] [--formats default]
+
+Every backend runs in this one process on the same images, one after another, so the printed ratios
+compare like with like (absolute rates depend on the machine and its load). C-simulation runs with
+one thread and with one thread per available core. The issue's bar: at least 40 images/s for
+C-simulation on 2 cores (the paper's own HLS code, compiled the same way, simulates about 4.4 images/s
+on one core). The library is built (or found in the cache) before timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fracbnn_lib import fracbnn_resnet20, pack_thermometer, thermometer_encode
+from fracbnn_lib.hw import (
+    build_library,
+    csim_forward,
+    fold_model,
+    load_export_model,
+    quantize_params,
+    reference_forward,
+    resolve_formats,
+)
+from fracbnn_lib.hw.analysis import images_per_second
+from fracbnn_lib.hw.csim import default_threads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _images(n: int, data_dir: Path) -> tuple[torch.Tensor, str]:
+    if (data_dir / "cifar-10-batches-py").is_dir():
+        from fracbnn_lib.data import load_test_images
+
+        return load_test_images("synthetic", data_dir, n)[0], f"{n} synthetic test images"
+    torch.manual_seed(0)
+    return torch.rand(n, 3, 32, 32), f"{n} random images"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "default" / "checkpoints" / "final.pt")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "synthetic")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per backend")
+    parser.add_argument("--formats", default="default")
+    args = parser.parse_args(argv)
+
+    if args.checkpoint.is_file():
+        model, source = load_export_model(args.checkpoint), "trained checkpoint"
+    else:
+        torch.manual_seed(0)
+        model, source = fracbnn_resnet20().eval(), "random initialisation (no checkpoint found)"
+    images, what = _images(args.images, args.data_dir)
+    packed = pack_thermometer(thermometer_encode(images))
+    params = quantize_params(fold_model(model), resolve_formats(args.formats))
+    build_library(params.formats, params.levels)
+    cores = default_threads()
+    print(f"model: {source}; {what}; formats {args.formats}; {cores} cores; torch threads {torch.get_num_threads()}")
+
+    def pytorch(batch: np.ndarray) -> None:
+        with torch.no_grad():
+            model(images[: len(batch)])
+
+    backends = {
+        "PyTorch eval (float32)": pytorch,
+        "fixed-point reference (numpy)": lambda batch: reference_forward(params, batch),
+        "C-simulation, 1 thread": lambda batch: csim_forward(params, batch, 1),
+        f"C-simulation, {cores} threads": lambda batch: csim_forward(params, batch, cores),
+    }
+    rates = {name: images_per_second(run, packed, args.seconds) for name, run in backends.items()}
+    base = rates["PyTorch eval (float32)"]
+    print(f"{'backend':<34} {'images/s':>10} {'vs PyTorch':>11}")
+    for name, rate in rates.items():
+        print(f"{name:<34} {rate:>10.1f} {rate / base:>10.3f}x")
+    single = rates["C-simulation, 1 thread"]
+    print(f"C-simulation scaling {cores} threads / 1 thread: {rates[f'C-simulation, {cores} threads'] / single:.2f}x")
+    print(f"C-simulation vs the paper's HLS code (~4.4 images/s on one core): {single / 4.4:.1f}x per core")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Training-step throughput and peak memory: FracBNN ResNet-20 per stage vs a plain float ResNet-20.
+
+One step is forward + cross-entropy (+ the gating regulariser when the gate is on, as
+``fracbnn_lib.training`` adds it) + backward + Adam step, on a fixed batch of random images.
+The plain ResNet-20 has FracBNN's topology (3x3 stem conv 3->16 + BN + ReLU, 3 x 3 basic
+blocks with 16/32/64 channels, the same average-pool + channel-duplication shortcuts, global
+pool, linear 64->10) with one float conv per layer and ReLU; it runs both in NCHW and in
+channels-last memory format, and the faster of the two is the baseline of every ratio.
+
+Timing: warm-up steps, then ``--reps`` rounds; each round times one step of every model, in an
+order rotated from round to round, so all models see the same machine state; the table gives
+the median per model. Peak memory (CPU): each model runs in a fresh process (glibc's mmap
+threshold set to 128 KiB, so freed tensors leave the resident set); after a warm-up step the
+kernel's resident-set high-water mark is reset (``/proc/self/clear_refs``) and the figure is
+``VmHWM - VmRSS`` across one step: the memory a step adds on top of model, optimiser and batch.
+CUDA (when present): ``torch.cuda.max_memory_allocated`` growth across one step.
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_train.py [--batch 128] [--reps 5] [--device cpu|cuda|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import fracbnn_lib
+from fracbnn_lib import fracbnn_resnet20
+from fracbnn_lib.training import GATING_REG, gating_penalty
+
+STAGES = {"stage1": (False, False), "stage2": (True, False), "stage3": (True, True)}
+"""FracBNN stages: (binary weights, gate on)."""
+PLAIN = {"plain": torch.contiguous_format, "plain_cl": torch.channels_last}
+MODELS = (*PLAIN, *STAGES)
+LABELS = {
+    "plain": "plain ResNet-20 (NCHW)",
+    "plain_cl": "plain ResNet-20 (channels-last)",
+    "stage1": "FracBNN stage 1 (float W, gate off)",
+    "stage2": "FracBNN stage 2 (binary W, gate off)",
+    "stage3": "FracBNN stage 3 (binary W, gate on)",
+}
+
+
+# --------------------------------------------------------------------------- the plain baseline
+
+
+class PlainShortcut(nn.Module):
+    """FracBNN's downsampling shortcut: 2x2 average pool, result concatenated with itself."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.avg_pool2d(x, 2)
+        return torch.cat((x, x), dim=1)
+
+
+class PlainBlock(nn.Module):
+    """``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`` with float 3x3 convs."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = PlainShortcut() if stride != 1 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class PlainResNet20(nn.Module):
+    """Float ResNet-20 with FracBNN's topology: input N x 3 x 32 x 32, logits N x classes."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        blocks = []
+        for in_planes, planes, stride in ((16, 16, 1), (16, 32, 2), (32, 64, 2)):
+            blocks += [
+                PlainBlock(in_planes, planes, stride),
+                PlainBlock(planes, planes, 1),
+                PlainBlock(planes, planes, 1),
+            ]
+        self.layers = nn.Sequential(*blocks)
+        self.linear = nn.Linear(64, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+# --------------------------------------------------------------------------- one training step
+
+
+def build(name: str, batch: int, device: torch.device) -> Callable[[], None]:
+    """Model ``name`` with Adam and a fixed batch on ``device``; returns a function running one step."""
+    torch.manual_seed(0)
+    images = torch.rand(batch, 3, 32, 32, device=device)
+    labels = torch.randint(0, 10, (batch,), device=device)
+    if name in PLAIN:
+        model = PlainResNet20().to(device, memory_format=PLAIN[name])
+        images = images.contiguous(memory_format=PLAIN[name])
+        gated = False
+    else:
+        binary, gated = STAGES[name]
+        model = fracbnn_resnet20(binary_weights=binary, gating=gated).to(device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        loss = F.cross_entropy(model(images), labels)
+        if gated:
+            loss = loss + GATING_REG * gating_penalty(model)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(names: list[str], batch: int, device: torch.device, warmup: int, reps: int) -> dict[str, list[float]]:
+    """Seconds per step for each model: ``reps`` rounds, each round one step per model, order rotated."""
+    steps = {name: build(name, batch, device) for name in names}
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    _sync(device)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(reps):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            steps[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+# --------------------------------------------------------------------------- peak memory
+
+
+def _proc_status_kib(key: str) -> int:
+    match = re.search(rf"^{key}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"/proc/self/status has no {key}")
+    return int(match.group(1))
+
+
+def step_peak_bytes(name: str, batch: int, device: torch.device) -> int:
+    """Memory one step adds at its peak (this process; see the module docstring for the method)."""
+    step = build(name, batch, device)
+    step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    base = _proc_status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    step()
+    return (_proc_status_kib("VmHWM") - base) * 1024
+
+
+def measure_memory(names: list[str], batch: int, device: torch.device, threads: int) -> dict[str, float]:
+    """Peak step memory per model, each measured in a fresh process (NaN where it cannot be measured)."""
+    if device.type == "cpu" and not Path("/proc/self/clear_refs").exists():
+        return {name: float("nan") for name in names}
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    peaks = {}
+    for name in names:
+        command = [sys.executable, __file__, "--memory-worker", name, "--batch", str(batch), "--device", str(device)]
+        command += ["--threads", str(threads)]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        peaks[name] = json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
+    return peaks
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine_info(threads: int) -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        cpu = match.group(1) if match else cpu
+    lines = [
+        f"CPU: {cpu}, {os.cpu_count()} logical cores, torch threads {threads}",
+        f"python {platform.python_version()}, torch {torch.__version__}, fracbnn_lib {fracbnn_lib.__version__}"
+        f" ({_git_commit()}), {platform.system()} {platform.release()}",
+    ]
+    if hasattr(os, "getloadavg"):
+        lines.append("load average before the run (1/5/15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    if torch.cuda.is_available():
+        lines.append(f"CUDA: {torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}")
+    return "\n".join(lines)
+
+
+def _git_commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        )
+    except OSError:
+        return "no git"
+    commit = result.stdout.strip() or "unknown commit"
+    return commit + (" + local changes" if dirty.stdout.strip() else "")
+
+
+def report(device: torch.device, times: dict[str, list[float]], peaks: dict[str, float], batch: int) -> str:
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    plain = [name for name in PLAIN if name in medians]
+    base = min(plain, key=medians.__getitem__) if plain else None
+    base_peak = peaks.get(base, float("nan")) if base else float("nan")
+    rows = [
+        f"{device.type.upper()}, batch {batch}, {len(next(iter(times.values())))} timed rounds (median); "
+        f"baseline: {LABELS[base] if base else 'none'}",
+        f"{'model':<38} {'step s':>7} {'img/s':>7} {'ratio':>6} {'spread':>7} {'peak MiB':>9} {'ratio':>6}",
+    ]
+    for name, median in medians.items():
+        spread = (max(times[name]) - min(times[name])) / median
+        ratio = f"{median / medians[base]:6.2f}" if base else "     -"
+        peak = peaks.get(name, float("nan"))
+        mem_ratio = peak / base_peak if base_peak == base_peak and base_peak > 0 else float("nan")
+        rows.append(
+            f"{LABELS[name]:<38} {median:7.3f} {batch / median:7.1f} {ratio} {spread:7.1%} "
+            f"{peak / 2**20:9.1f} {mem_ratio:6.2f}"
+        )
+    rows.append("ratio: step time (peak memory) / the baseline's; spread: (max - min) / median over rounds")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--reps", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per model first (default 1)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all", help="all: CPU, and CUDA if present")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--memory-worker", choices=MODELS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.memory_worker:
+        peak = step_peak_bytes(args.memory_worker, args.batch, torch.device(args.device))
+        print(json.dumps({"peak_bytes": peak}))
+        return 0
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda needs a CUDA device; none is visible (use --device cpu)")
+    devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
+    if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
+        devices.append(torch.device("cuda"))
+    print(machine_info(args.threads))
+    for device in devices:
+        times = time_steps(names, args.batch, device, args.warmup, args.reps)
+        peaks = {} if args.no_memory else measure_memory(names, args.batch, device, args.threads)
+        print()
+        print(report(device, times, peaks, args.batch))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

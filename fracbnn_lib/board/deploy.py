@@ -1,0 +1,269 @@
+"""The deploy bundle: everything a PYNQ board needs to run notebook 05, written to ``deploy/<name>/``.
+
+``python -m fracbnn_lib deploy [--run-dir runs/default] [--export-dir DIR] [--out-dir deploy]
+[--name NAME] [--bitstream path/to/FracNet_T.bit] [--force]`` writes::
+
+    deploy/<name>/
+        05_board_eval.ipynb     notebook 05, outputs cleared, parameters set for the board
+                                (target "auto", export_dir "vectors", bitstream "FracNet_T.bit", no run_dir)
+        fracnet_board/          the driver and its report (numpy + matplotlib only; no PyTorch)
+        vectors/                a copy of the run's export/: images.npy, labels.npy,
+                                expected_logits.npy, manifest.json (and the headers, for csim)
+        FracNet_T.bit/.hwh      only with --bitstream (the .hwh must sit beside the .bit)
+        README.md               PYNQ images supported, where the bitstream goes, scp and run steps
+        bundle.json             name, source run, vector count, every file with its size and sha256
+
+The bundle is built in a temporary folder beside the target and renamed into place, so an
+interrupted run leaves no half-written bundle; an existing bundle is replaced only with ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
+
+BUNDLE_PACKAGE = "fracnet_board"
+CARRIED_MODULES = ("__init__.py", "driver.py", "report.py")
+"""Modules of :mod:`fracbnn_lib.board` the bundle carries (each imports only numpy/matplotlib)."""
+NOTEBOOK = "05_board_eval.ipynb"
+BITSTREAM = "FracNet_T.bit"
+BUNDLE_PARAMETERS = {"run_dir": "", "export_dir": BUNDLE_VECTORS, "target": "auto", "bitstream": BITSTREAM}
+"""Notebook-05 parameters as the bundle sets them (the board has no run folder)."""
+PYNQ_IMAGES = ("PYNQ 2.7 (Python 3.8)", "PYNQ 3.0 / 3.1 (Python 3.10)")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def board_notebook(source: str | Path, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Notebook 05 as the bundle carries it: outputs and counts cleared, ``parameters`` set in its parameters cell."""
+    notebook = json.loads(Path(source).read_text())
+    values = BUNDLE_PARAMETERS if parameters is None else parameters
+    tagged = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise BoardError(f"{source} needs exactly one cell tagged 'parameters', found {len(tagged)}")
+    lines = "".join(tagged[0]["source"]).splitlines()
+    for name, value in values.items():
+        pattern = re.compile(rf"^{re.escape(name)}\s*=")
+        matches = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if len(matches) != 1:
+            raise BoardError(f"{source}: the parameters cell does not declare {name} once")
+        lines[matches[0]] = f"{name} = {json.dumps(value)}"
+    tagged[0]["source"] = "\n".join(lines)
+    for cell in notebook["cells"]:
+        cell.get("metadata", {}).pop("execution", None)
+        cell.get("metadata", {}).pop("papermill", None)
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    notebook.get("metadata", {}).pop("papermill", None)
+    return notebook
+
+
+def readme_text(name: str, images: int, source: str, bitstream: bool) -> str:
+    """The bundle's README for the board."""
+    where = (
+        "`FracNet_T.bit` and `FracNet_T.hwh` are in this folder."
+        if bitstream
+        else "Put `FracNet_T.bit` and `FracNet_T.hwh` (same base name, side by side) into this folder."
+    )
+    return f"""# FracBNN board evaluation bundle `{name}`
+
+Runs notebook 05 on a PYNQ board (Ultra96v2): {images} test vectors exported from `{source}`,
+the FracNet_T driver and its report. Nothing here needs PyTorch or a network connection.
+
+Supported board images: {", ".join(PYNQ_IMAGES)}; they ship numpy, matplotlib, pandas and Jupyter.
+
+## Contents
+
+| path | what |
+|---|---|
+| `05_board_eval.ipynb` | notebook 05 with `target = "auto"` (board when `pynq` and the bitstream are present) |
+| `fracnet_board/` | the driver (`pynq.Overlay`, `pynq.allocate`, register map, `ap_start`/`ap_done`) and report |
+| `{BUNDLE_VECTORS}/` | the export: `images.npy`, `labels.npy`, `expected_logits.npy`, `manifest.json`, `params.bin` |
+| `bundle.json` | every file with its size and sha256 |
+
+## 1. The bitstream
+
+{where} Build them with `make vivado` in `hls/cifar10/` of the repository (Vivado, Ultra96v2
+block design at 250 MHz; `hls/cifar10/bitstream/README.md`), or add them when writing the bundle:
+`python -m fracbnn_lib deploy --bitstream path/to/FracNet_T.bit`. PYNQ reads the IP's register map
+and the clock from the `.hwh`, so both files must have the same base name.
+
+A bitstream built from the official release's sources (`FracNet_T_0.bit`, IP `FracNet_T_0`) has the
+same interface and works too: rename its `.bit` and `.hwh` to `FracNet_T.*`. It carries the
+release's own weights, so compare its accuracy with the labels, not its logits with
+`expected_logits.npy`.
+
+## 2. Copy to the board
+
+    scp -r deploy/{name} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}
+
+(user `xilinx`, password `xilinx` on a fresh image; the board's Jupyter is at `http://<board-ip>:9090`.)
+
+## 3. Run
+
+In Jupyter: open `fracbnn-{name}/05_board_eval.ipynb` and run all cells. The notebook prints the
+backend it used; a line saying "C-simulation" means it did not find `pynq` or the bitstream.
+
+Without Jupyter (over ssh; loading an overlay needs root and PYNQ's Python environment):
+
+    sudo -i
+    source /etc/profile.d/pynq_venv.sh    # the PYNQ environment, on images that have one
+    cd /home/xilinx/jupyter_notebooks/fracbnn-{name}
+    jupyter nbconvert --to notebook --execute --inplace 05_board_eval.ipynb
+
+Results: the executed notebook, `metrics.json` (section `board`: backend, images, accuracy, median
+and p95 latency, FPS) and `figures/`; copy them back with `scp`.
+
+## The same notebook off the board
+
+With the repository installed (`pip install -e .`, g++), `target = "csim"` runs the same vectors
+through the HLS C++ compiled with g++: the logits must equal `expected_logits.npy` bit for bit, and
+a board run must equal them too (the last rung of the verification ladder). C-simulation timings
+are the host CPU's, not the board's.
+"""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bundle_files(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every file under ``folder`` (POSIX relative path -> size and sha256), ``bundle.json`` excluded."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative != "bundle.json" and "__pycache__" not in relative:
+            files[relative] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return files
+
+
+def write_bundle(
+    export_dir: str | Path,
+    out: str | Path,
+    *,
+    source: str = "",
+    bitstream: str | Path = "",
+    notebook: str | Path = REPO_ROOT / "notebooks" / NOTEBOOK,
+    overwrite: bool = False,
+) -> Path:
+    """Write the deploy bundle for ``export_dir``'s test vectors to ``out``; returns ``out`` as a Path.
+
+    ``source`` names the run in the README; ``bitstream`` (``.bit`` with its ``.hwh`` beside it) is
+    copied as ``FracNet_T.bit``/``.hwh``; ``notebook`` is notebook 05. Everything is checked before
+    anything is written.
+    """
+    export_dir, out, notebook = Path(export_dir), Path(out), Path(notebook)
+    vectors = load_vectors(export_dir)
+    bit = check_bitstream(bitstream) if str(bitstream) else None
+    if not notebook.is_file():
+        raise BoardError(f"notebook 05 not found at {notebook}: run from a checkout of the repository")
+    if out.exists() and not overwrite:
+        raise BoardError(f"{out} exists: pass --force to replace it")
+    board_package = Path(__file__).resolve().parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=str(out.parent)))
+    try:
+        shutil.copytree(export_dir, staging / BUNDLE_VECTORS, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        (staging / BUNDLE_PACKAGE).mkdir()
+        for module in CARRIED_MODULES:
+            shutil.copy2(board_package / module, staging / BUNDLE_PACKAGE / module)
+        (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook), indent=1) + "\n")
+        if bit is not None:
+            shutil.copy2(bit, staging / BITSTREAM)
+            shutil.copy2(bit.with_suffix(".hwh"), staging / Path(BITSTREAM).with_suffix(".hwh"))
+        name = out.name
+        (staging / "README.md").write_text(readme_text(name, len(vectors), source or export_dir.name, bit is not None))
+        manifest = {
+            "name": name,
+            "source": source or export_dir.name,
+            "images": len(vectors),
+            "bitstream": bit is not None,
+            "pynq_images": list(PYNQ_IMAGES),
+            "files": bundle_files(staging),
+        }
+        (staging / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Rename ``staging`` to ``out``, moving an existing ``out`` aside first and deleting it afterwards."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=str(out.parent)))
+        os.replace(out, old / out.name)
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fracbnn deploy",
+        description="Write the deploy bundle for a PYNQ board: notebook 05, the driver, the test vectors, a README.",
+    )
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/default"), help="run folder (default: runs/default)")
+    parser.add_argument("--export-dir", type=Path, help="export folder with the test vectors (default: RUN_DIR/export)")
+    parser.add_argument("--out-dir", type=Path, default=Path("deploy"), help="folder of the bundles (default: deploy)")
+    parser.add_argument("--name", help="bundle name (default: the run folder's name)")
+    parser.add_argument("--bitstream", type=Path, help="FracNet_T .bit to include (its .hwh must sit beside it)")
+    parser.add_argument("--notebook", type=Path, default=REPO_ROOT / "notebooks" / NOTEBOOK, help=argparse.SUPPRESS)
+    parser.add_argument("--force", action="store_true", help="replace an existing bundle of the same name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``fracbnn deploy``: returns 0 on success, 1 on a problem with the inputs (one line on stderr), 2 on usage."""
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    export_dir = args.export_dir or args.run_dir / "export"
+    name = args.name or (args.run_dir.resolve().name if args.export_dir is None else export_dir.resolve().parent.name)
+    out = args.out_dir / name
+    if args.export_dir is None and not export_dir.is_dir():
+        print(
+            f"fracbnn deploy: error: no export in {export_dir}: run notebook 04 (or 'fracbnn export') first, "
+            "or pass --export-dir",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        write_bundle(
+            export_dir,
+            out,
+            source=args.run_dir.name if args.export_dir is None else str(export_dir),
+            bitstream=args.bitstream or "",
+            notebook=args.notebook,
+            overwrite=args.force,
+        )
+    except (BoardError, OSError) as err:
+        print(f"fracbnn deploy: error: {err}", file=sys.stderr)
+        return 1
+    manifest = json.loads((out / "bundle.json").read_text())
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    files = len(manifest["files"])
+    print(f"deploy bundle {out}: {manifest['images']} test vectors, {files} files, {size / 1e6:.1f} MB")
+    if not manifest["bitstream"]:
+        print("add FracNet_T.bit and FracNet_T.hwh (make vivado in hls/cifar10), or rerun with --bitstream")
+    print(f"copy it to the board: scp -r {out} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

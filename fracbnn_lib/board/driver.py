@@ -1,0 +1,449 @@
+"""Driver of the FracNet_T accelerator: one interface, two backends (a PYNQ board, or its C-simulation twin).
+
+The accelerator's top function is ``FracNet_T(uint64 image[3][32][32], float output[10])`` (the
+paper's interface, kept by ``hls/cifar10``): the thermometer-packed input words of one image (level ``b`` of
+colour ``c`` at pixel ``(row, col)`` is bit ``63 - b`` of ``image[c][row][col]``) go in through an
+AXI master port, the 10 logits come out through another, and an AXI-lite port carries the control
+register and the two buffer addresses.
+
+Backends:
+
+- ``pynq``: loads the overlay (``FracNet_T.bit`` with its ``FracNet_T.hwh`` beside it) with
+  ``pynq.Overlay``, allocates the two buffers with ``pynq.allocate``, writes their physical
+  addresses into the IP's register map and then, per image: copy the words in, ``sync_to_device``,
+  write ``ap_start`` into the control register, poll it until ``ap_done`` (or ``ap_idle`` with
+  ``ap_start`` cleared), ``sync_from_device``, copy the logits out.
+- ``csim``: the same words through the g++-built HLS C++ (``fracbnn_lib.hw.csim_predict``, imported
+  only when this backend is used), one image per call, so the timing loop is the board's.
+- ``auto``: ``pynq`` when the ``pynq`` package is importable and the bitstream exists, else ``csim``.
+
+This module imports nothing but numpy and the standard library, and keeps to Python 3.8 syntax and
+APIs: it runs on PYNQ board images (Python 3.8 on PYNQ 2.7, 3.10 on PYNQ 3.x), which have no PyTorch.
+The deploy bundle carries it as ``fracnet_board/driver.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+IP_TYPE = "FracNet_T"
+"""The HLS top function, hence the IP's name in the Vivado catalogue (``xilinx.com:hls:FracNet_T:1.0``)."""
+IMAGE_SHAPE = (3, 32, 32)
+NUM_CLASSES = 10
+TARGETS = ("auto", "pynq", "csim")
+VECTOR_FILES = ("images.npy", "labels.npy", "expected_logits.npy")
+BUNDLE_VECTORS = "vectors"
+"""Folder of the test vectors inside a deploy bundle (a copy of a run's ``export/``)."""
+
+CTRL_OFFSET = 0x00
+AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
+"""The HLS block-level control register (``ap_ctrl_hs``) sits at offset 0x00 of the AXI-lite port in every
+HLS version: bit 0 ``ap_start``, bit 1 ``ap_done`` (clears on read), bit 2 ``ap_idle``. The driver
+accesses it with ``ip.read``/``ip.write``, one bus access each: PYNQ's register-map field setters
+read-modify-write, and their spelling differs between versions."""
+
+PORT_REGISTERS = {
+    "image": ("image_V", "image"),
+    "output": ("output_r", "output", "out_r", "out"),
+}
+"""Register-name spellings of the two address ports, in order of preference.
+
+Vivado HLS appends ``_V`` to an ``ap_uint`` port (``image_V``), Vitis HLS keeps the name
+(``image``); a port named after an HDL keyword gets ``_r`` (``output_r``, or ``out_r`` for a port
+named ``out``). A 64-bit address is one 64-bit register (PYNQ 3.x) or two 32-bit ones,
+``<name>_1`` (low word) and ``<name>_2`` (high word), as PYNQ 2.x lists them from a Vitis HLS
+handoff file.
+"""
+
+
+class BoardError(RuntimeError):
+    """A problem with the board, the overlay or the test vectors; the message is one line and says what to do."""
+
+
+# --------------------------------------------------------------------------- test vectors
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Test vectors exported by notebook 04 (or carried by a deploy bundle).
+
+    ``images``: ``uint64[N, 3, 32, 32]`` input words; ``labels``: ``int64[N]``;
+    ``expected_logits``: ``float32[N, 10]`` (the C-simulation's logits, equal to the bit-exact
+    reference's); ``manifest``: the export's ``manifest.json`` (empty if absent); ``total``: how many
+    vectors the folder holds (``N <= total`` when a subset was asked for).
+    """
+
+    folder: Path
+    images: np.ndarray
+    labels: np.ndarray
+    expected_logits: np.ndarray
+    manifest: dict = field(default_factory=dict)
+    total: int = 0
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def find_vectors(export_dir: str | Path = "", run_dir: str | Path = "") -> Path:
+    """The folder holding the test vectors.
+
+    ``export_dir`` when given; else ``run_dir/export`` (what notebook 04 writes) when it exists;
+    else ``./vectors`` (the folder a deploy bundle carries beside notebook 05).
+    """
+    if str(export_dir):
+        folder = Path(export_dir)
+        if not folder.is_dir():
+            files = ", ".join(VECTOR_FILES)
+            raise BoardError(f"export folder {folder} not found: run notebook 04 first, or pass the folder of {files}")
+        return folder
+    candidates = [Path(run_dir) / "export"] if str(run_dir) else []
+    candidates.append(Path(BUNDLE_VECTORS))
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    tried = " or ".join(str(c) for c in candidates)
+    raise BoardError(f"no test vectors in {tried}: run notebook 04 with the same run_dir first, or set export_dir")
+
+
+def _load_array(folder: Path, name: str) -> np.ndarray:
+    path = folder / name
+    if not path.is_file():
+        files = ", ".join(VECTOR_FILES)
+        raise BoardError(f"test vectors incomplete: {folder} has no {name} (notebook 04 writes {files})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        raise BoardError(f"{path} is not a plain .npy array ({err})") from None
+
+
+def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
+    """Load and check the test vectors of ``folder``; the first ``max_images`` of them (0: all)."""
+    folder = Path(folder)
+    if max_images < 0:
+        raise BoardError(f"max_images must be 0 (all) or positive, got {max_images}")
+    images = _load_array(folder, "images.npy")
+    labels = _load_array(folder, "labels.npy")
+    expected = _load_array(folder, "expected_logits.npy")
+    check_images(images, f"{folder / 'images.npy'}")
+    n = images.shape[0]
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        raise BoardError(f"{folder / 'labels.npy'}: expected {n} integer labels, got {labels.dtype} {labels.shape}")
+    if expected.shape != (n, NUM_CLASSES):
+        raise BoardError(
+            f"{folder / 'expected_logits.npy'}: expected {n} x {NUM_CLASSES} logits, "
+            f"got {expected.dtype} {expected.shape}"
+        )
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    keep = n if max_images == 0 else min(max_images, n)
+    return Vectors(
+        folder=folder,
+        images=np.ascontiguousarray(images[:keep]),
+        labels=labels[:keep].astype(np.int64),
+        expected_logits=expected[:keep].astype(np.float32),
+        manifest=manifest,
+        total=n,
+    )
+
+
+def check_images(images: np.ndarray, what: str = "images") -> None:
+    """Raise :class:`BoardError` unless ``images`` is ``uint64[N, 3, 32, 32]`` (N >= 1)."""
+    array = isinstance(images, np.ndarray)
+    if not array or images.dtype != np.uint64 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
+        got = f"{images.dtype} {images.shape}" if array else type(images).__name__
+        raise BoardError(
+            f"{what}: expected uint64 N x 3 x 32 x 32 thermometer words (as fracbnn_lib.pack_thermometer makes them), "
+            f"got {got}"
+        )
+    if images.shape[0] == 0:
+        raise BoardError(f"{what}: no images")
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-image round-trip times and the batch's wall time, in seconds.
+
+    A round trip is what one image costs the host: words in, run, logits back. ``fps`` is
+    ``N / wall_s`` over the whole batch (loop overhead included).
+    """
+
+    latencies_s: np.ndarray
+    wall_s: float
+
+    @property
+    def latency_ms_median(self) -> float:
+        return float(np.median(self.latencies_s) * 1e3)
+
+    @property
+    def latency_ms_p95(self) -> float:
+        return float(np.percentile(self.latencies_s, 95) * 1e3)
+
+    @property
+    def fps(self) -> float:
+        return float(len(self.latencies_s) / self.wall_s) if self.wall_s > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :meth:`FracNetDriver.run` returns: ``logits`` ``float32[N, 10]``, the timing and the backend's name."""
+
+    logits: np.ndarray
+    timing: Timing
+    backend: str
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def _address(buffer: Any) -> int:
+    """Physical address of a ``pynq.allocate`` buffer (``physical_address``; ``device_address`` on newer PYNQ)."""
+    value = getattr(buffer, "physical_address", None)
+    return int(value if value is not None else buffer.device_address)
+
+
+class PynqBackend:
+    """The accelerator on a PYNQ board (see the module docstring for the exact register sequence)."""
+
+    name = "pynq"
+
+    def __init__(self, bitstream: str | Path, ip_name: str = "", timeout_s: float = 1.0) -> None:
+        bit = check_bitstream(bitstream)
+        try:
+            pynq = importlib.import_module("pynq")
+        except ImportError:
+            raise BoardError(
+                "target 'pynq' needs the pynq package of a PYNQ board image; elsewhere use target='csim'"
+            ) from None
+        self.timeout_s = timeout_s
+        self.bitstream = bit
+        self.overlay = pynq.Overlay(str(bit))
+        self.ip_name = find_ip(self.overlay.ip_dict, ip_name)
+        self.ip = self.overlay
+        for part in self.ip_name.split("/"):
+            self.ip = getattr(self.ip, part)
+        registers = self.overlay.ip_dict[self.ip_name].get("registers", {})
+        self.regs = self.ip.register_map
+        ctrl = self.ip.read(CTRL_OFFSET)
+        if not ctrl & AP_IDLE:
+            raise BoardError(f"{self.ip_name} is busy before the first start (CTRL=0x{ctrl:x}): reload the overlay")
+        for port in PORT_REGISTERS:  # the register names are checked before anything is allocated
+            address_writes(registers, port, 0, self.ip_name)
+        self.in_buffer = pynq.allocate(shape=IMAGE_SHAPE, dtype=np.uint64)
+        self.out_buffer = pynq.allocate(shape=(NUM_CLASSES,), dtype=np.float32)
+        try:
+            for port, buffer in (("image", self.in_buffer), ("output", self.out_buffer)):
+                for register, value in address_writes(registers, port, _address(buffer), self.ip_name):
+                    setattr(self.regs, register, value)
+        except BaseException:
+            self.close()
+            raise
+
+    def __call__(self, words: np.ndarray) -> np.ndarray:
+        np.copyto(self.in_buffer, words)
+        self.in_buffer.sync_to_device()
+        self.ip.write(CTRL_OFFSET, AP_START)
+        deadline = time.perf_counter() + self.timeout_s
+        while True:
+            ctrl = self.ip.read(CTRL_OFFSET)  # one read per poll: ap_done clears on read
+            if ctrl & AP_DONE or (ctrl & AP_IDLE and not ctrl & AP_START):
+                break
+            if time.perf_counter() > deadline:
+                raise BoardError(
+                    f"{self.ip_name} did not finish within {self.timeout_s} s (CTRL=0x{ctrl:x}): "
+                    "is the overlay built from hls/cifar10 (or the release's FracNet_T)?"
+                )
+        self.out_buffer.sync_from_device()
+        return np.array(self.out_buffer, dtype=np.float32)
+
+    def close(self) -> None:
+        for name in ("in_buffer", "out_buffer"):
+            buffer = self.__dict__.pop(name, None)
+            free = getattr(buffer, "freebuffer", None) or getattr(buffer, "close", None)
+            if free is not None:
+                free()
+
+    def describe(self) -> str:
+        return f"PYNQ board: IP {self.ip_name} of overlay {self.bitstream.name}"
+
+
+def check_bitstream(bitstream: str | Path) -> Path:
+    """The bitstream's path, after checking that it and its ``.hwh`` (same base name) exist."""
+    if not str(bitstream):
+        raise BoardError("target 'pynq' needs bitstream='FracNet_T.bit' (with FracNet_T.hwh beside it)")
+    bit = Path(bitstream)
+    if bit.suffix != ".bit":
+        raise BoardError(f"bitstream {bit.name} should be a .bit file (FracNet_T.bit, with FracNet_T.hwh beside it)")
+    if not bit.is_file():
+        raise BoardError(
+            f"bitstream {bit} not found: build it with 'make vivado' in hls/cifar10 (hls/cifar10/bitstream/README.md) "
+            "and copy FracNet_T.bit and FracNet_T.hwh beside the notebook"
+        )
+    hwh = bit.with_suffix(".hwh")
+    if not hwh.is_file():
+        raise BoardError(
+            f"{hwh.name} not found beside {bit.name}: PYNQ reads the IP's register map from it; copy it from the "
+            "Vivado build (hw_handoff/*.hwh, renamed to the bitstream's base name)"
+        )
+    return bit
+
+
+def find_ip(ip_dict: dict, ip_name: str = "") -> str:
+    """The overlay's FracNet_T instance: ``ip_name`` if given, else the one IP whose type is ``*:FracNet_T:*``."""
+    if ip_name:
+        if ip_name not in ip_dict:
+            raise BoardError(f"no IP named {ip_name!r} in the overlay; it has: {', '.join(sorted(ip_dict)) or 'none'}")
+        return ip_name
+    found = sorted(name for name, info in ip_dict.items() if f":{IP_TYPE}:" in str(info.get("type", "")))
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)} ({', '.join(found)})"
+        raise BoardError(
+            f"{what} {IP_TYPE} IP in the overlay (it has: {', '.join(sorted(ip_dict)) or 'none'}); pass ip_name"
+        )
+    return found[0]
+
+
+def address_writes(registers: dict, port: str, address: int, ip_name: str = IP_TYPE) -> list[tuple[str, int]]:
+    """The register writes that set the address of ``port`` (``"image"`` or ``"output"``), in order.
+
+    ``registers`` is the IP's ``ip_dict[...]["registers"]`` (name -> ``{"size": bits, ...}``). A
+    single register takes the whole address (it must be wide enough); a split pair takes the low
+    word in ``<name>_1`` first, then the high word in ``<name>_2``.
+    """
+    for name in PORT_REGISTERS[port]:
+        if name in registers:
+            bits = int(registers[name].get("size", 32))
+            if address >> bits:
+                raise BoardError(f"address 0x{address:x} of {port} does not fit the {bits}-bit register {name}")
+            return [(name, address)]
+        if f"{name}_1" in registers:
+            high = address >> 32
+            if f"{name}_2" not in registers and high:
+                raise BoardError(f"address 0x{address:x} of {port} needs {name}_2, which {ip_name} does not have")
+            writes = [(f"{name}_1", address & 0xFFFFFFFF)]
+            return writes + ([(f"{name}_2", high)] if f"{name}_2" in registers else [])
+    expected = ", ".join(PORT_REGISTERS[port])
+    raise BoardError(
+        f"{ip_name} has no address register for port {port!r} (looked for {expected}, alone or as _1/_2 pairs; "
+        f"it has {', '.join(sorted(registers)) or 'none'}): is it FracNet_T(image, output)?"
+    )
+
+
+class CsimBackend:
+    """The HLS C++ compiled with g++ (``fracbnn_lib.hw.csim_predict``), one image per call like the board."""
+
+    name = "csim"
+
+    def __init__(self, export_dir: str | Path) -> None:
+        self.export_dir = Path(export_dir)
+        try:
+            hw = importlib.import_module("fracbnn_lib.hw")
+        except ImportError as err:
+            raise BoardError(
+                f"target 'csim' needs fracbnn_lib and its hardware side ({err}); on a board use target='pynq'"
+            ) from None
+        self._predict = hw.csim_predict
+        self._predict(self.export_dir, np.zeros((1, *IMAGE_SHAPE), dtype=np.uint64))  # builds or finds the library
+
+    def __call__(self, words: np.ndarray) -> np.ndarray:
+        return np.asarray(self._predict(self.export_dir, words[None]), dtype=np.float32)[0]
+
+    def close(self) -> None:
+        """Nothing to release (the shared library stays cached for the process)."""
+
+    def describe(self) -> str:
+        return "C-simulation of the HLS C++ on the host CPU (not a board measurement)"
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+def pynq_available() -> bool:
+    """Whether the ``pynq`` package can be imported here (a PYNQ board image)."""
+    return importlib.util.find_spec("pynq") is not None
+
+
+def resolve_target(target: str, bitstream: str | Path = "") -> str:
+    """``pynq`` or ``csim`` for ``target``; ``auto`` is ``pynq`` when pynq is installed and the bitstream exists."""
+    if target not in TARGETS:
+        raise BoardError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    if target != "auto":
+        return target
+    return "pynq" if str(bitstream) and Path(bitstream).is_file() and pynq_available() else "csim"
+
+
+class FracNetDriver:
+    """The FracNet_T accelerator behind one interface, on a board (``pynq``) or in C-simulation (``csim``).
+
+    ``bitstream``: ``FracNet_T.bit`` (``.hwh`` beside it) for ``pynq``; ``export_dir``: an export
+    folder (``params.bin`` and headers) for ``csim``; ``ip_name``: the IP instance (default: the
+    overlay's only ``FracNet_T``); ``timeout_s``: how long one image may take on the board.
+
+    >>> with FracNetDriver("csim", export_dir="runs/default/export") as accel:  # doctest: +SKIP
+    ...     result = accel.run(images)  # uint64[N, 3, 32, 32] -> BatchResult (logits float32[N, 10], timing)
+    """
+
+    def __init__(
+        self,
+        target: str = "auto",
+        *,
+        bitstream: str | Path = "",
+        export_dir: str | Path = "",
+        ip_name: str = "",
+        timeout_s: float = 1.0,
+    ) -> None:
+        self.target = resolve_target(target, bitstream)
+        if self.target == "pynq":
+            self.backend: PynqBackend | CsimBackend = PynqBackend(bitstream, ip_name, timeout_s)
+        else:
+            if not str(export_dir):
+                raise BoardError("target 'csim' needs export_dir (the export folder of notebook 04, with params.bin)")
+            self.backend = CsimBackend(export_dir)
+
+    @property
+    def name(self) -> str:
+        """The backend that computes: ``"pynq"`` or ``"csim"``."""
+        return self.backend.name
+
+    def describe(self) -> str:
+        """One line saying what computes the logits (board or C-simulation)."""
+        return self.backend.describe()
+
+    def run(self, images: np.ndarray) -> BatchResult:
+        """Run ``images`` (``uint64[N, 3, 32, 32]``, or one ``[3, 32, 32]`` image) one at a time, timing each."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        check_images(images)
+        logits = np.empty((images.shape[0], NUM_CLASSES), dtype=np.float32)
+        latencies = np.empty(images.shape[0], dtype=np.float64)
+        start = time.perf_counter()
+        for i in range(images.shape[0]):
+            begin = time.perf_counter()
+            logits[i] = self.backend(images[i])
+            latencies[i] = time.perf_counter() - begin
+        return BatchResult(logits, Timing(latencies, time.perf_counter() - start), self.name)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Logits ``float32[N, 10]`` of ``images`` (see :meth:`run` for the timing)."""
+        return self.run(images).logits
+
+    def close(self) -> None:
+        """Release the board's buffers (no-op for the C-simulation)."""
+        self.backend.close()
+
+    def __enter__(self) -> FracNetDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,293 @@
+"""Analyses of the accelerator for notebook 04: ladder agreement, formats, per-layer error, sparsity, memory.
+
+Everything returns pandas DataFrames or matplotlib ``Figure`` objects built without pyplot (save
+them with :func:`fracbnn_lib.analysis.save_figure`).
+
+Agreement conventions: *argmax agreement* is the share of images whose top-1 class is the same;
+*mismatched logits* counts logits whose float32 bit patterns differ; a *code flip* is an activation
+whose 2-bit code (the input of the next binary layer) differs between two models.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from ..gating import GatingStats
+from ..quantizers import quant_sign
+from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
+from .fold import FoldedFracBNN, FoldedParams
+from .layout import IMAGE_SIZE, PG_LAYERS, STEM_CHANNELS, WORD_BITS
+from .params import AcceleratorParams, quantize_params
+from .reference import ReferenceTrace, reference_forward
+
+LAYERS = ("conv1", *(layer.name for layer in PG_LAYERS))
+"""The layers whose outputs both models expose: the input conv and the 18 PG convs."""
+
+RELEASE_ON_CHIP_BITS = {"weights": 535_000, "feature maps": 1_950_000}
+"""On-chip memory of the release's CIFAR-10 design, counted from its sources (DESIGN.md)."""
+
+
+def argmax_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of rows whose argmax is the same in ``a`` and ``b`` (N x classes)."""
+    return float((np.asarray(a).argmax(1) == np.asarray(b).argmax(1)).mean())
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float((np.asarray(logits).argmax(1) == np.asarray(labels)).mean())
+
+
+def mismatched_logits(a: np.ndarray, b: np.ndarray) -> int:
+    """Logits whose float32 bit patterns differ (0 means bit-identical)."""
+    a, b = np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32)
+    return int((a.view(np.uint32) != b.view(np.uint32)).sum())
+
+
+def ladder_table(
+    labels: np.ndarray, logits: Mapping[str, np.ndarray], float_key: str, reference_key: str
+) -> pd.DataFrame:
+    """One row per rung: accuracy, argmax agreement with the float model, logits differing from the reference.
+
+    ``logits``: rung name -> N x 10 logits (in ladder order). ``max_abs_diff_float``: the largest
+    logit difference to the float model.
+    """
+    rows = []
+    for name, value in logits.items():
+        rows.append(
+            {
+                "rung": name,
+                "accuracy": accuracy(value, labels),
+                "argmax_agreement_float": argmax_agreement(value, logits[float_key]),
+                "logits_differing_from_reference": mismatched_logits(value, logits[reference_key]),
+                "max_abs_diff_float": float(np.abs(np.asarray(value, np.float64) - logits[float_key]).max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sweep_candidates(fractional_bits: tuple[int, ...] = (9, 13, 17, 21)) -> dict[str, Formats]:
+    """The paper's formats, then formats shaped like ``default`` with ``F`` fractional bits for feature maps.
+
+    For each ``F``: fm ``<F+7, 7>``, BN scales with ``F+7`` fractional bits (at most 32 wide), other
+    parameters with ``F+1``; ``F = 21`` is the ``default`` preset.
+    """
+    candidates = {"paper": FORMAT_PRESETS["paper"]}
+    for f in fractional_bits:
+        try:
+            formats = Formats(
+                FixedFormat(f + 7, 7), FixedFormat(min(f + 11, 32), 4), FixedFormat(f + 5, 4), FixedFormat(32, 12)
+            )
+        except FormatError:
+            continue
+        name = next((k for k, v in FORMAT_PRESETS.items() if v == formats), f"F={f}")
+        candidates[name] = formats
+    return candidates
+
+
+def format_sweep(
+    folded: FoldedParams,
+    packed: np.ndarray,
+    labels: np.ndarray,
+    float_logits: np.ndarray,
+    candidates: Mapping[str, Formats],
+) -> pd.DataFrame:
+    """The bit-exact reference under each candidate format set, against the float model.
+
+    Columns: formats, fm/scale/param formats, argmax agreement, accuracy, mean and max absolute
+    logit difference to the float model, saturated values, and on-chip kbit for the feature-map
+    buffer and the parameters.
+    """
+    rows = []
+    for name, formats in candidates.items():
+        params = quantize_params(folded, formats)
+        trace = ReferenceTrace()
+        logits = reference_forward(params, packed, trace)
+        diff = np.abs(logits.astype(np.float64) - float_logits)
+        bits = params.memory_bits()
+        words = bits.pop("conv1_weight") + bits.pop("pg_weight")
+        rows.append(
+            {
+                "formats": name,
+                "fm": str(formats.fm),
+                "scale": str(formats.scale),
+                "param": str(formats.param),
+                "argmax_agreement": argmax_agreement(logits, float_logits),
+                "accuracy": accuracy(logits, labels),
+                "mean_abs_diff": float(diff.mean()),
+                "max_abs_diff": float(diff.max()),
+                "saturated": trace.total_saturated() + sum(params.saturated.values()),
+                "fm_buffer_kbit": STEM_CHANNELS * IMAGE_SIZE * IMAGE_SIZE * formats.fm.width / 1000,
+                "param_kbit": sum(bits.values()) / 1000,
+                "weight_kbit": words / 1000,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_format_sweep(sweep: pd.DataFrame) -> Figure:
+    """Argmax agreement and mean logit error per candidate format set (left to right as in ``sweep``)."""
+    fig = Figure(figsize=(9, 3.4))
+    left, right = fig.subplots(1, 2)
+    x = np.arange(len(sweep))
+    labels = [f"{r.formats}\nfm {r.fm}" for r in sweep.itertuples()]
+    left.bar(x, sweep["argmax_agreement"], color=["C3" if f == "paper" else "C0" for f in sweep["formats"]])
+    left.axhline(0.99, color="k", linestyle=":", label="99%")
+    left.set_ylim(min(0.8, float(sweep["argmax_agreement"].min()) - 0.02), 1.0)
+    left.set_ylabel("argmax agreement with float")
+    left.legend(fontsize=8, loc="lower right")
+    right.bar(x, sweep["mean_abs_diff"], color="C1")
+    right.set_yscale("log")
+    right.set_ylabel("mean |logit - float logit|")
+    for ax in (left, right):
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """The 2-bit codes 0..3 that the float quantiser gives ``values`` (what the next layer sees)."""
+    return torch.round((quant_sign(torch.as_tensor(values)) + 1.0) * 1.5).numpy().astype(np.int8)
+
+
+def layer_error_table(folded: FoldedFracBNN, params: AcceleratorParams, packed: np.ndarray) -> pd.DataFrame:
+    """Per layer, the fixed-point reference's outputs against the folded float model's (both run end to end).
+
+    Columns: ``layer``, ``max_abs_error``, ``rms_error`` (of the layer's output ``x``),
+    ``code_flips`` (share of its activations whose 2-bit code differs) and ``saturated`` (values
+    clamped while computing the layer).
+    """
+    float_trace: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        folded.forward_packed(packed, float_trace)
+    trace = ReferenceTrace(keep_values=True)
+    reference_forward(params, packed, trace)
+    rows = []
+    for name in LAYERS:
+        fixed = trace.layer_values(name)
+        exact = float_trace[name].double().numpy().reshape(fixed.shape)
+        error = fixed - exact
+        rows.append(
+            {
+                "layer": name,
+                "max_abs_error": float(np.abs(error).max()),
+                "rms_error": float(np.sqrt((error**2).mean())),
+                "code_flips": float((_codes(fixed) != _codes(exact)).mean()),
+                "saturated": trace.saturated[name],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_layer_errors(tables: Mapping[str, pd.DataFrame]) -> Figure:
+    """RMS error (left, log scale) and share of flipped 2-bit codes (right) per layer, one line per format set."""
+    fig = Figure(figsize=(12, 3.8))
+    left, right = fig.subplots(1, 2)
+    for name, table in tables.items():
+        x = np.arange(len(table))
+        left.plot(x, table["rms_error"].clip(lower=1e-12), marker="o", label=name)
+        right.plot(x, table["code_flips"], marker="o", label=name)
+        for ax in (left, right):
+            ax.set_xticks(x, table["layer"], rotation=60, ha="right", fontsize=7)
+    left.set_yscale("log")
+    left.set_ylabel("RMS error of the layer output")
+    right.set_ylabel("share of 2-bit codes flipped")
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def saturation_table(trace: ReferenceTrace, params: AcceleratorParams) -> pd.DataFrame:
+    """Values clamped by AP_SAT: per layer of the datapath, then per parameter array (at export)."""
+    rows = [{"where": name, "kind": "datapath", "saturated": count} for name, count in trace.saturated.items()]
+    rows += [{"where": name, "kind": "parameter", "saturated": count} for name, count in params.saturated.items()]
+    return pd.DataFrame(rows)
+
+
+def hardware_sparsity_table(trace: ReferenceTrace, float_stats: GatingStats | None = None) -> pd.DataFrame:
+    """Per PG layer: the share of outputs whose gate stayed closed in the accelerator (and in the float model)."""
+    hardware = trace.sparsity()
+    table = pd.DataFrame({"layer": list(hardware), "hardware_sparsity": list(hardware.values())})
+    if float_stats is not None:
+        table["float_sparsity"] = table["layer"].map(float_stats.per_layer())
+    return table
+
+
+def plot_hardware_sparsity(table: pd.DataFrame) -> Figure:
+    """Bars: gating sparsity per PG layer as the accelerator computes it (and as the float model does)."""
+    fig = Figure(figsize=(max(6, 0.45 * len(table) + 2), 3.6))
+    ax = fig.subplots()
+    x = np.arange(len(table))
+    width = 0.4 if "float_sparsity" in table else 0.8
+    ax.bar(x - (width / 2 if width < 0.8 else 0), table["hardware_sparsity"], width, label="accelerator (fixed point)")
+    if "float_sparsity" in table:
+        ax.bar(x + width / 2, table["float_sparsity"], width, label="float model", alpha=0.7)
+    ax.set_xticks(x, table["layer"], rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("gating sparsity (MSB only)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def memory_table(params: AcceleratorParams) -> pd.DataFrame:
+    """On-chip memory of the accelerator: every parameter array as stored, then the feature-map buffers.
+
+    Buffers (``hls/cifar10/fracnet.cc``): the residual stream (16 lanes x 1024 ``fm_t``), four
+    packed activation planes (MSB/LSB, ping-pong: 32 x 32 x 64 bits each) and the input image
+    (3 x 32 x 32 x 64 bits). Columns: ``memory``, ``kind``, ``bits`` and ``kbit``.
+    """
+    rows = [{"memory": name, "kind": "parameters", "bits": bits} for name, bits in params.memory_bits().items()]
+    pixels = IMAGE_SIZE * IMAGE_SIZE
+    rows += [
+        {
+            "memory": "feature-map buffer (fm_t)",
+            "kind": "buffer",
+            "bits": STEM_CHANNELS * pixels * params.formats.fm.width,
+        },
+        {"memory": "activation planes (4 x MSB/LSB)", "kind": "buffer", "bits": 4 * pixels * WORD_BITS},
+        {"memory": "input image buffer", "kind": "buffer", "bits": 3 * pixels * WORD_BITS},
+    ]
+    table = pd.DataFrame(rows)
+    table["kbit"] = table["bits"] / 1000
+    return table
+
+
+def memory_summary(params: AcceleratorParams) -> pd.DataFrame:
+    """Totals of :func:`memory_table` (weights, other parameters, buffers) beside the release's design."""
+    table = memory_table(params)
+    weights = table[table["memory"].isin(["conv1_weight", "pg_weight"])]["bits"].sum()
+    other = table[table["kind"] == "parameters"]["bits"].sum() - weights
+    buffers = table[table["kind"] == "buffer"]["bits"].sum()
+    rows = [
+        ("binary weights (64-bit words)", weights, RELEASE_ON_CHIP_BITS["weights"]),
+        ("binary weights actually used", params.used_weight_bits(), math.nan),
+        ("other parameters (fixed point)", other, math.nan),
+        ("feature-map buffers", buffers, RELEASE_ON_CHIP_BITS["feature maps"]),
+    ]
+    frame = pd.DataFrame(rows, columns=["memory", "bits", "release_bits"])
+    frame["kbit"] = frame["bits"] / 1000
+    frame["release_kbit"] = frame["release_bits"] / 1000
+    frame["bram36_at_least"] = np.ceil(frame["bits"] / 36_864).astype(int)
+    return frame.drop(columns=["bits", "release_bits"])
+
+
+def images_per_second(predict: Callable[[np.ndarray], Any], packed: np.ndarray, min_seconds: float = 1.0) -> float:
+    """Throughput of ``predict`` on the batch ``packed``, repeated until ``min_seconds`` have passed (warm)."""
+    predict(packed[: min(len(packed), 2)])  # warm up (a C-simulation build, caches)
+    done, start = 0, time.perf_counter()
+    while True:
+        predict(packed)
+        done += len(packed)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return done / elapsed

@@ -1,0 +1,218 @@
+"""Rung L3 of the ladder: C-simulation of the HLS C++ (``hls/cifar10``) as a Python backend.
+
+The accelerator's sources are compiled with g++ against the ``ap_int.h``/``ap_fixed.h`` headers of
+the ``hls4ml`` wheel into a shared library (``csim_api.cc`` + ``fracnet.cc``, with
+``-DFRACNET_RUNTIME_PARAMS`` so the parameters are read from an export's ``params.bin`` instead
+of the constant ROMs of ``weights.h``). One library serves every export with the same formats:
+
+- it is built once into a cache folder (``$FRACBNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/fracbnn``,
+  else ``~/.cache/fracbnn``), named by a hash of the sources, the generated ``fracnet_config.h``,
+  the ap_types headers, the compiler and its flags;
+- a build writes a temporary file and renames it, under a lock file, so two processes building at
+  once compile once and never load a half-written library;
+- a call runs several images at once in parallel C++ threads (one per core by default).
+
+Settings (environment): ``CXX`` (compiler, default ``g++``), ``FRACBNN_AP_TYPES`` (folder with
+``ap_int.h`` and ``ap_fixed.h``; default: the installed ``hls4ml`` package's
+``templates/vivado/ap_types``), ``FRACBNN_HLS_DIR`` (the accelerator sources; default: the
+repository's ``hls/cifar10``), ``FRACBNN_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .fixed_point import Formats
+from .layout import CLASSES, layout_string
+from .params import AcceleratorParams, config_header
+from .reference import check_packed
+
+SOURCES = ("typedefs.h", "params.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
+"""The accelerator sources the C-simulation library is built from (all part of its hash)."""
+COMPILED = ("fracnet.cc", "csim_api.cc")
+LIBRARY_PREFIX = "libfracnet-csim-"
+
+
+class CsimError(RuntimeError):
+    """The C-simulation library cannot be built or used (its message is one line and says what to do)."""
+
+
+def hls_source_dir() -> Path:
+    """The accelerator's C++ sources (``$FRACBNN_HLS_DIR``, else the repository's ``hls/cifar10``)."""
+    folder = Path(os.environ.get("FRACBNN_HLS_DIR") or Path(__file__).resolve().parents[2] / "hls" / "cifar10")
+    missing = [name for name in SOURCES if not (folder / name).is_file()]
+    if missing:
+        raise CsimError(
+            f"HLS sources not found in {folder} (missing {', '.join(missing)}): "
+            "run from a repository checkout or set FRACBNN_HLS_DIR to its hls/cifar10 folder"
+        )
+    return folder
+
+
+def ap_types_dir() -> Path:
+    """The folder holding ``ap_int.h`` and ``ap_fixed.h`` (``$FRACBNN_AP_TYPES``, else the hls4ml wheel's)."""
+    configured = os.environ.get("FRACBNN_AP_TYPES")
+    if configured:
+        folder = Path(configured)
+    else:
+        spec = importlib.util.find_spec("hls4ml")
+        if spec is None or not spec.submodule_search_locations:
+            raise CsimError(
+                "the ap_types headers (ap_int.h, ap_fixed.h) are needed: pip install hls4ml "
+                "(or set FRACBNN_AP_TYPES to a folder holding them)"
+            )
+        folder = Path(next(iter(spec.submodule_search_locations))) / "templates" / "vivado" / "ap_types"
+    if not all((folder / header).is_file() for header in ("ap_int.h", "ap_fixed.h")):
+        raise CsimError(
+            f"ap_int.h and ap_fixed.h not found in {folder}: pip install hls4ml "
+            "(or set FRACBNN_AP_TYPES to a folder holding them)"
+        )
+    return folder
+
+
+def cache_dir() -> Path:
+    """Where built libraries are kept: ``$FRACBNN_CACHE_DIR``, ``$XDG_CACHE_HOME/fracbnn`` or ``~/.cache/fracbnn``."""
+    configured = os.environ.get("FRACBNN_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fracbnn"
+
+
+def compiler() -> str:
+    """The C++ compiler (``$CXX``, default ``g++``) as a path; :class:`CsimError` if it is not installed."""
+    name = os.environ.get("CXX") or "g++"
+    path = shutil.which(name)
+    if path is None:
+        raise CsimError(f"C++ compiler {name!r} not found: install g++ (e.g. apt-get install g++) or set CXX")
+    return path
+
+
+def compile_flags() -> list[str]:
+    """g++ flags of the C-simulation library (``-mpopcnt`` on x86-64 for the XNOR-popcount)."""
+    flags = ["-O3", "-std=c++14", "-fPIC", "-shared", "-pthread", "-w", "-DFRACNET_RUNTIME_PARAMS"]
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        flags.append("-mpopcnt")
+    return flags
+
+
+def _digest(formats: Formats, levels: int, cxx: str, sources: Path, ap_types: Path) -> str:
+    digest = hashlib.sha256(b"fracbnn csim library v1\0")
+    for name in SOURCES:
+        digest.update(name.encode() + b"\0" + (sources / name).read_bytes())
+    digest.update(config_header(formats, levels).encode())
+    for header in sorted(ap_types.rglob("*.h")):
+        digest.update(str(header.relative_to(ap_types)).encode() + b"\0" + header.read_bytes())
+    stat = Path(cxx).resolve().stat()
+    digest.update(f"{Path(cxx).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{platform.machine()}".encode())
+    digest.update(" ".join(compile_flags()).encode())
+    return digest.hexdigest()[:20]
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (``fcntl.flock``; no lock where fcntl does not exist)."""
+    with open(path, "a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def build_library(formats: Formats, levels: int) -> Path:
+    """The C-simulation library for ``formats`` and ``levels`` thermometer levels, built if not cached.
+
+    Raises :class:`CsimError` (one line) if g++, the ap_types headers or the sources are missing, or
+    if the build fails.
+    """
+    sources, ap_types, cxx = hls_source_dir(), ap_types_dir(), compiler()
+    folder = cache_dir()
+    library = folder / f"{LIBRARY_PREFIX}{_digest(formats, levels, cxx, sources, ap_types)}.so"
+    if library.is_file():
+        return library
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CsimError(f"cannot create the build cache {folder} ({err.strerror}): set FRACBNN_CACHE_DIR") from None
+    with _build_lock(folder / ".build.lock"), tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as work:
+        if library.is_file():  # built by another process while this one waited for the lock
+            return library
+        work = Path(work)
+        (work / "fracnet_config.h").write_text(config_header(formats, levels))
+        target = work / library.name
+        command = [cxx, *compile_flags(), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
+        command += [str(sources / name) for name in COMPILED] + ["-o", str(target)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            errors = [line for line in result.stderr.splitlines() if "error" in line] or result.stderr.splitlines()
+            first = errors[0].strip() if errors else f"exit status {result.returncode}"
+            raise CsimError(f"building the C-simulation library failed: {first}")
+        os.replace(target, library)
+    return library
+
+
+def _load(library: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(library))
+    lib.fracnet_layout.restype = ctypes.c_char_p
+    lib.fracnet_config.restype = ctypes.c_char_p
+    lib.fracnet_predict.restype = ctypes.c_int
+    lib.fracnet_predict.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_long,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_long,
+        ctypes.c_int,
+    ]
+    if lib.fracnet_layout().decode() != layout_string():
+        raise CsimError(f"{library.name} was built for another parameter layout: delete it from {library.parent}")
+    return lib
+
+
+def default_threads() -> int:
+    """CPU cores available to this process."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def csim_forward(params: AcceleratorParams, packed: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Run the HLS C++ on ``packed`` (``uint64[N, 3, 32, 32]``) with ``params``: logits ``float32[N, 10]``.
+
+    Images are spread over ``threads`` C++ threads (default: the available cores).
+    """
+    packed = check_packed(packed)
+    lib = _load(build_library(params.formats, params.levels))
+    blob = params.to_blob()
+    out = np.empty((len(packed), CLASSES), dtype=np.float32)
+    status = lib.fracnet_predict(
+        blob, len(blob), packed.ctypes.data, out.ctypes.data, len(packed), threads or default_threads()
+    )
+    if status != 0:
+        raise CsimError("the C-simulation library rejected the parameters (size does not match its layout)")
+    return out
+
+
+def csim_predict(export_dir: str | Path, packed: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+    """Logits ``float32[N, 10]`` of the HLS C++ (g++ C-simulation) for an export and packed input words.
+
+    ``export_dir``: a folder written by :func:`fracbnn_lib.hw.export_accelerator`; ``packed``:
+    ``uint64[N, 3, 32, 32]`` as :func:`fracbnn_lib.pack_thermometer` makes them. The first call for a
+    set of formats compiles the library (about 10-30 s); later calls, in any process, reuse it.
+    """
+    from .manifest import load_accelerator_params
+
+    return csim_forward(load_accelerator_params(export_dir), packed, threads)

@@ -1,0 +1,82 @@
+"""The export folder: its file names, ``manifest.json``, and reading an export back.
+
+An export folder holds the generated C++ headers (``weights.h``, ``fracnet_config.h``), the same
+parameters in binary form (``params.bin``, read by the C-simulation library and the numpy
+reference), optional test vectors (``images.npy``, ``labels.npy``, ``expected_logits.npy``) and
+``manifest.json``, written last, which lists formats, shapes, the source and a SHA-256 per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .fixed_point import FixedFormat, Formats
+from .fold import ExportError
+from .layout import layout_string
+from .params import AcceleratorParams
+
+MANIFEST_FILE = "manifest.json"
+PARAMS_FILE = "params.bin"
+WEIGHTS_HEADER = "weights.h"
+CONFIG_HEADER = "fracnet_config.h"
+IMAGES_FILE = "images.npy"
+LABELS_FILE = "labels.npy"
+EXPECTED_FILE = "expected_logits.npy"
+TEST_VECTOR_FILES = (IMAGES_FILE, LABELS_FILE, EXPECTED_FILE)
+
+NETWORK = "fracbnn_resnet20_cifar10"
+MANIFEST_VERSION = 1
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(export_dir: str | Path) -> dict[str, Any]:
+    """The export's manifest; :class:`ExportError` (one line) if the folder is not an accelerator export."""
+    path = Path(export_dir) / MANIFEST_FILE
+    if not path.is_file():
+        raise ExportError(
+            f"no accelerator export in {export_dir} ({MANIFEST_FILE} missing): "
+            "run `fracbnn export` or notebook 04 first"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ExportError(f"cannot read {path}: {err}") from None
+    if manifest.get("network") != NETWORK or manifest.get("manifest_version") != MANIFEST_VERSION:
+        raise ExportError(
+            f"{path} is not a version-{MANIFEST_VERSION} export of {NETWORK}; export the checkpoint again"
+        )
+    return manifest
+
+
+def manifest_formats(manifest: dict[str, Any]) -> Formats:
+    """The fixed-point formats recorded in a manifest."""
+    spec = manifest["formats"]
+    return Formats(**{name: FixedFormat(spec[name]["width"], spec[name]["integer"]) for name in spec})
+
+
+def load_accelerator_params(export_dir: str | Path) -> AcceleratorParams:
+    """The parameters of an export (``params.bin``), checked against the manifest's checksum and layout."""
+    manifest = read_manifest(export_dir)
+    path = Path(export_dir) / PARAMS_FILE
+    if not path.is_file():
+        raise ExportError(f"{path} is missing: export the checkpoint again")
+    expected = manifest["files"].get(PARAMS_FILE, {}).get("sha256")
+    if sha256(path) != expected:
+        raise ExportError(f"{path} does not match its manifest (modified or half-copied?): export again")
+    if manifest.get("layout") != layout_string():
+        raise ExportError(f"{export_dir} was exported for another parameter layout: export the checkpoint again")
+    try:
+        return AcceleratorParams.from_blob(path.read_bytes(), manifest_formats(manifest), int(manifest["levels"]))
+    except ValueError as err:
+        raise ExportError(str(err)) from None

@@ -1,0 +1,234 @@
+"""Rung L2 of the ladder: a bit-exact numpy model of the accelerator's datapath, vectorised over images.
+
+It computes what ``hls/cifar10`` computes, in the same order of operations, with the same
+rounding points (every assignment to ``fm_t``/``logit_t`` is AP_RND then AP_SAT, see
+:mod:`.fixed_point`); everything else is exact integer arithmetic on raw fixed-point values.
+Binary convs are exact integer sums of ``±1`` products over the valid taps (a padding tap adds
+nothing), i.e. ``n - 2 popcount(a XOR w)`` summed over the taps inside the image.
+
+Per pixel of a PG layer (raw integers, ``F`` the fractional bits of ``fm``):
+
+1. 2-bit code of ``x``: ``q = ap_ufixed<2,2,AP_RND,AP_SAT>((x + 1) * 3/2)``, computed as the C++ does with
+   three comparisons: ``MSB = x >= 0``, ``LSB = x > Q_HIGH`` if ``MSB`` else ``x > Q_LOW``, where
+   ``Q_LOW = floor(-2/3 * 2**F)`` and ``Q_HIGH = floor(2/3 * 2**F)`` (:func:`quantize2`)
+2. ``m``, ``l``: MSB/LSB sums; gate ``m > T``; ``z = 2 m + gate * l``
+3. ``y = fm(scale * z + shift)``; ``y = fm(y * slope)`` where ``y < 0``
+4. residual ``r``: ``x``, or for stride 2 ``fm((x00 + x01 + x10 + x11) / 4)`` duplicated along channels
+5. ``x' = fm(bn_scale * (y + r) + bn_shift)`` (``y + r`` exact)
+
+Then ``mean = fm(sum_p x / 64)``, ``logit = logit_t(sum_c fc_w * mean + fc_b)`` and ``float(logit)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..encoding import unpack_thermometer
+from .fixed_point import FixedFormat
+from .layout import CLASSES, COLOURS, IMAGE_SIZE, PG_LAYERS, TAPS, array_kind, unpack_bits
+from .params import AcceleratorParams
+
+CHUNK = 64
+"""Images per vectorised step (bounds memory: about 100 MB of int64 feature maps per 64 images)."""
+
+
+@dataclass
+class ReferenceTrace:
+    """What the datapath did, per layer: ``"conv1"``, the 18 PG layer names, ``"pool"`` and ``"logits"``.
+
+    ``saturated``: values clamped by AP_SAT while computing the layer; ``gate_open`` / ``outputs``
+    (PG layers): outputs whose precision gate opened, and all outputs. With ``keep_values``,
+    ``values`` holds each layer's output as float64 arrays N x C x (H*W), one per chunk of images.
+    """
+
+    keep_values: bool = False
+    values: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    saturated: dict[str, int] = field(default_factory=dict)
+    gate_open: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, int] = field(default_factory=dict)
+
+    def record(self, name: str, raw: np.ndarray, fmt: FixedFormat, saturated: int) -> None:
+        self.saturated[name] = self.saturated.get(name, 0) + saturated
+        if self.keep_values:
+            self.values.setdefault(name, []).append(fmt.to_float(raw))
+
+    def record_gate(self, name: str, gate: np.ndarray) -> None:
+        self.gate_open[name] = self.gate_open.get(name, 0) + int(gate.sum())
+        self.outputs[name] = self.outputs.get(name, 0) + int(gate.size)
+
+    def layer_values(self, name: str) -> np.ndarray:
+        """All images' outputs of layer ``name`` (needs ``keep_values``): float64 N x C x (H*W)."""
+        return np.concatenate(self.values[name])
+
+    def sparsity(self) -> dict[str, float]:
+        """Per PG layer, the share of outputs whose gate stayed closed (computed at 1 bit only)."""
+        return {name: 1.0 - self.gate_open[name] / total for name, total in self.outputs.items() if total}
+
+    def total_saturated(self) -> int:
+        return sum(self.saturated.values())
+
+
+def _pm1(bits: np.ndarray) -> np.ndarray:
+    return bits.astype(np.float32) * 2.0 - 1.0
+
+
+def binary_conv(planes: np.ndarray, weight: np.ndarray, stride: int) -> np.ndarray:
+    """Exact 3x3 conv, padding 1, of ``±1`` planes (N x C x H x W float32) with ``weight`` (O x C*9, ±1).
+
+    Weight column ``c * 9 + tap`` (tap = 3 * row + col of the kernel). Returns int64 N x O x
+    (H/stride * W/stride). Padding taps are zeros, i.e. skipped. The sums are integers of at most
+    64 * 9 * 3 in magnitude, so PyTorch's float32 ``conv2d`` (used for speed) computes them exactly.
+    """
+    n, c = planes.shape[:2]
+    kernel = torch.from_numpy(weight).view(-1, c, 3, 3)
+    with torch.no_grad():
+        out = torch.nn.functional.conv2d(torch.from_numpy(planes), kernel, stride=stride, padding=1)
+    return np.rint(out.numpy()).astype(np.int64).reshape(n, kernel.shape[0], -1)
+
+
+def quantizer_bounds(fm: FixedFormat) -> tuple[int, int]:
+    """Raw ``(Q_LOW, Q_HIGH)``: the largest ``fm`` values below -2/3 and 2/3 (``floor(∓2/3 * 2**F)``)."""
+    scaled = 1 << (fm.frac + 1)  # 2 * 2**F
+    return -((scaled + 2) // 3), scaled // 3
+
+
+def quantize2(x: np.ndarray, fm: FixedFormat) -> tuple[np.ndarray, np.ndarray]:
+    """MSB and LSB planes (booleans, True = +1) of the 2-bit code of raw ``fm`` values ``x``.
+
+    Equal to ``q = sat_[0,3](floor((x + 1) * 3/2 + 1/2))``, ``MSB = q >= 2``, ``LSB = q odd``
+    (``ap_ufixed<2,2,AP_RND,AP_SAT>((x + 1) * 1.5)``), computed with the C++'s comparisons.
+    """
+    low, high = quantizer_bounds(fm)
+    msb = x >= 0
+    return msb, np.where(msb, x > high, x > low)
+
+
+def _align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
+    return raw << np.int64(target - frac)
+
+
+class _Datapath:
+    """Fixed-point operations on raw int64 arrays, counting saturations until :meth:`take_saturated`."""
+
+    def __init__(self, params: AcceleratorParams) -> None:
+        self.p = params
+        self.fm: FixedFormat = params.formats.fm
+        self._saturated = 0
+
+    def assign(self, raw: np.ndarray, frac: int, fmt: FixedFormat | None = None) -> np.ndarray:
+        """``fmt(raw / 2**frac)``: AP_RND, then AP_SAT (``fmt`` defaults to ``fm``)."""
+        out, sat = (fmt or self.fm).requantize(raw, frac)
+        self._saturated += int(sat.sum())
+        return out
+
+    def take_saturated(self) -> int:
+        count, self._saturated = self._saturated, 0
+        return count
+
+    def affine(
+        self, value: np.ndarray, value_frac: int, scale: str, shift: str, rows: slice | None = None
+    ) -> np.ndarray:
+        """``fm(scale * value + shift)`` per channel (axis 1) of N x C x P values, exact before the one rounding."""
+        a, b = self.p.arrays[scale], self.p.arrays[shift]
+        fa, fb = getattr(self.p.formats, array_kind(scale)).frac, getattr(self.p.formats, array_kind(shift)).frac
+        if rows is not None:
+            a, b = a[rows].reshape(-1), b[rows].reshape(-1)
+        frac = max(fa + value_frac, fb)
+        exact = _align(value * a[None, :, None], fa + value_frac, frac) + _align(b[None, :, None], fb, frac)
+        return self.assign(exact, frac)
+
+
+def _stem_weight(params: AcceleratorParams) -> np.ndarray:
+    words = params.arrays["conv1_weight"]  # 16 x 3 x 9
+    bits = unpack_bits(words, params.levels)  # 16 x 3 x 9 x L
+    return _pm1(bits.transpose(0, 1, 3, 2).reshape(words.shape[0], -1))  # 16 x (3L x 9), channel c*L+b
+
+
+def _pg_weight(params: AcceleratorParams, layer_index: int) -> np.ndarray:
+    layer = PG_LAYERS[layer_index]
+    words = params.arrays["pg_weight"][layer.tile : layer.tile + layer.tiles].reshape(layer.cout, TAPS)
+    bits = unpack_bits(words, layer.cin)  # cout x 9 x cin
+    return _pm1(bits.transpose(0, 2, 1).reshape(layer.cout, -1))
+
+
+def _forward_chunk(params: AcceleratorParams, packed: np.ndarray, trace: ReferenceTrace) -> np.ndarray:
+    formats = params.formats
+    fm = formats.fm
+    dp = _Datapath(params)
+    n = packed.shape[0]
+    size = packed.shape[-1]
+    z0 = binary_conv(unpack_thermometer(packed, params.levels), _stem_weight(params), 1)
+    x = dp.affine(z0, 0, "conv1_scale", "conv1_shift")
+    trace.record("conv1", x, fm, dp.take_saturated())
+    for i, layer in enumerate(PG_LAYERS):
+        rows = slice(layer.tile, layer.tile + layer.tiles)
+        msb, lsb = quantize2(x, fm)
+        planes = _pm1(np.concatenate((msb, lsb))).reshape(2 * n, layer.cin, size, size)
+        sums = binary_conv(planes, _pg_weight(params, i), layer.stride)
+        m, l_sum = sums[:n], sums[n:]
+        gate = m > params.arrays["pg_threshold"][rows].reshape(-1)[None, :, None]
+        z = 2 * m + np.where(gate, l_sum, 0)
+        y = dp.affine(z, 0, "pg_scale", "pg_shift", rows)
+        slope = params.arrays["pg_slope"][rows].reshape(-1)[None, :, None]
+        negative = y < 0
+        y = np.where(negative, dp.assign(np.where(negative, y * slope, 0), fm.frac + formats.param.frac), y)
+        if layer.stride == 2:
+            blocks = x.reshape(n, layer.cin, size // 2, 2, size // 2, 2).sum(axis=(3, 5))
+            pooled = dp.assign(blocks.reshape(n, layer.cin, -1), fm.frac + 2)
+            residual = np.concatenate((pooled, pooled), axis=1)
+            size //= 2
+        else:
+            residual = x
+        x = dp.affine(y + residual, fm.frac, "pg_bn_scale", "pg_bn_shift", rows)
+        trace.record_gate(layer.name, gate)
+        trace.record(layer.name, x, fm, dp.take_saturated())
+    mean = dp.assign(x.sum(axis=2), fm.frac + 6)  # N x 64: the 8 x 8 global average pool
+    trace.record("pool", mean[:, :, None], fm, dp.take_saturated())
+    param = formats.param
+    frac = param.frac + fm.frac
+    acc = mean @ params.arrays["fc_weight"].T + _align(params.arrays["fc_bias"][None, :], param.frac, frac)
+    logits = dp.assign(acc, frac, formats.logit)
+    trace.record("logits", logits[:, :, None], formats.logit, dp.take_saturated())
+    return (logits.astype(np.float64) * formats.logit.step).astype(np.float32)
+
+
+def check_packed(packed: np.ndarray) -> np.ndarray:
+    """``packed`` as a C-contiguous ``uint64[N, 3, 32, 32]`` array; ``ValueError`` (one line) otherwise."""
+    packed = np.asarray(packed)
+    if packed.ndim != 4 or packed.shape[1:] != (COLOURS, IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(
+            f"expected packed input words uint64[N, 3, 32, 32] (fracbnn_lib.pack_thermometer), got shape {packed.shape}"
+        )
+    if packed.dtype != np.uint64:
+        raise ValueError(f"expected packed input words of dtype uint64, got {packed.dtype}")
+    return np.ascontiguousarray(packed)
+
+
+def reference_forward(
+    params: AcceleratorParams, packed: np.ndarray, trace: ReferenceTrace | None = None, chunk: int = CHUNK
+) -> np.ndarray:
+    """Logits ``float32[N, 10]`` of the accelerator for input words ``uint64[N, 3, 32, 32]``.
+
+    ``trace`` (a :class:`ReferenceTrace`), if given, receives per-layer saturation and gate counts
+    (and the layers' outputs if it keeps values).
+    """
+    packed = check_packed(packed)
+    trace = trace if trace is not None else ReferenceTrace()
+    outputs = [_forward_chunk(params, packed[i : i + chunk], trace) for i in range(0, len(packed), chunk)]
+    return np.concatenate(outputs) if outputs else np.zeros((0, CLASSES), dtype=np.float32)
+
+
+def reference_predict(export_dir: str | Path, packed: np.ndarray) -> np.ndarray:
+    """Logits ``float32[N, 10]`` of the bit-exact numpy model for an export and packed input words.
+
+    ``export_dir``: a folder written by :func:`fracbnn_lib.hw.export_accelerator` (its
+    ``manifest.json`` and ``params.bin``); ``packed``: ``uint64[N, 3, 32, 32]`` as
+    :func:`fracbnn_lib.pack_thermometer` makes them.
+    """
+    from .manifest import load_accelerator_params
+
+    return reference_forward(load_accelerator_params(export_dir), packed)

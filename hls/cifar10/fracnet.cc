@@ -1,0 +1,60 @@
+// FracBNN CIFAR-10 accelerator: the network as a sequence of layers.
+//
+// thermometer words -> binary input conv + BN -> 9 BasicBlocks (2 precision-gated convs each, the
+// first block of stages 2 and 3 downsampling with stride 2 and an average-pool shortcut)
+// -> global average pool -> FC. All weights and parameters are on chip (params.h).
+#include "fracnet.h"
+
+#include "layers.h"
+
+struct BlockSpec {
+  int cin;     // input channels
+  int cout;    // output channels
+  int h_in;    // input height = width
+  int stride;  // 2: conv1 downsamples and the shortcut is avgpool + concat
+};
+
+static const BlockSpec BLOCKS[NUM_BLOCKS] = {
+    {16, 16, 32, 1}, {16, 16, 32, 1}, {16, 16, 32, 1},  // layer1
+    {16, 32, 32, 2}, {32, 32, 16, 1}, {32, 32, 16, 1},  // layer2
+    {32, 64, 16, 2}, {64, 64, 8, 1},  {64, 64, 8, 1},   // layer3
+};
+
+void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
+#pragma HLS INTERFACE m_axi depth = 3072 port = image offset = slave bundle = IMG
+#pragma HLS INTERFACE m_axi depth = 10 port = output offset = slave bundle = RESULT
+#pragma HLS INTERFACE s_axilite port = return bundle = CTRL
+#pragma HLS ALLOCATION function instances = pg_conv_bn limit = 1
+#pragma HLS ALLOCATION function instances = avgpool_concat limit = 1
+
+  word_t image_buf[COLOURS][IMG][IMG];
+  fmap_t fmap;                         // residual stream x, OC_TILE lanes
+  plane_t msb_a, lsb_a, msb_b, lsb_b;  // packed 2-bit activations, ping-pong between layers
+#pragma HLS ARRAY_PARTITION variable = fmap complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = image_buf cyclic factor = 3 dim = 2
+#pragma HLS ARRAY_PARTITION variable = image_buf cyclic factor = 3 dim = 3
+#pragma HLS ARRAY_PARTITION variable = msb_a cyclic factor = 3 dim = 1
+#pragma HLS ARRAY_PARTITION variable = msb_a cyclic factor = 3 dim = 2
+#pragma HLS ARRAY_PARTITION variable = lsb_a cyclic factor = 3 dim = 1
+#pragma HLS ARRAY_PARTITION variable = lsb_a cyclic factor = 3 dim = 2
+#pragma HLS ARRAY_PARTITION variable = msb_b cyclic factor = 3 dim = 1
+#pragma HLS ARRAY_PARTITION variable = msb_b cyclic factor = 3 dim = 2
+#pragma HLS ARRAY_PARTITION variable = lsb_b cyclic factor = 3 dim = 1
+#pragma HLS ARRAY_PARTITION variable = lsb_b cyclic factor = 3 dim = 2
+
+  load_image(image, image_buf);
+  stem_conv_bn(image_buf, fmap, msb_a, lsb_a);
+
+  int tile = 0;
+BLOCK:
+  for (int b = 0; b < NUM_BLOCKS; b++) {
+    const BlockSpec block = BLOCKS[b];
+    if (block.stride == 2) avgpool_concat(fmap, block.cin, block.h_in);
+    pg_conv_bn(msb_a, lsb_a, fmap, msb_b, lsb_b, block.cin, block.cout, block.h_in, block.stride, tile);
+    tile += block.cout / OC_TILE;
+    pg_conv_bn(msb_b, lsb_b, fmap, msb_a, lsb_a, block.cout, block.cout, block.h_in / block.stride, 1, tile);
+    tile += block.cout / OC_TILE;
+  }
+
+  avgpool_fc(fmap, output);
+}

@@ -1,0 +1,54 @@
+// FracBNN CIFAR-10 accelerator: data types and dimensions.
+//
+// Formats come from the generated fracnet_config.h (written by `fracbnn export` next to weights.h),
+// so one source tree serves every fixed-point setting. Every assignment to fm_t and logit_t rounds to
+// nearest (ties up, AP_RND) and then saturates (AP_SAT); products and sums of ap_fixed values are exact
+// (full-precision result types), so the datapath rounds only where it assigns to fm_t or logit_t.
+// Packed words, conv sums and thresholds are plain integers: binary arithmetic needs no ap types.
+#ifndef FRACNET_TYPEDEFS_H
+#define FRACNET_TYPEDEFS_H
+
+#include <ap_fixed.h>
+#include <ap_int.h>
+#include <stdint.h>
+
+#include "fracnet_config.h"
+
+typedef ap_uint<64> uint64;  // interface word of FracNet_T (AXI register image_V, as in the paper's design)
+typedef uint64_t word_t;     // a packed word: 64 channels (or thermometer levels), channel k at bit 63 - k
+typedef uint32_t lanes_t;    // the OC_TILE bits of one output-channel tile, lane k at bit OC_TILE - 1 - k
+typedef int16_t sum_t;       // gate thresholds (binary conv sums are ints of at most 12 bits)
+
+typedef ap_fixed<FRACNET_FM_W, FRACNET_FM_I, AP_RND, AP_SAT> fm_t;           // feature maps
+typedef ap_fixed<FRACNET_SCALE_W, FRACNET_SCALE_I, AP_RND, AP_SAT> scale_t;  // BN scales
+typedef ap_fixed<FRACNET_PARAM_W, FRACNET_PARAM_I, AP_RND, AP_SAT> param_t;  // other parameters
+typedef ap_fixed<FRACNET_LOGIT_W, FRACNET_LOGIT_I, AP_RND, AP_SAT> logit_t;  // FC outputs
+typedef ap_fixed<FRACNET_FM_W, FRACNET_FM_I, AP_TRN, AP_SAT> fm_floor_t;     // rounds down: quantiser bounds
+
+// Exact intermediates: a 2x2 pooling sum, a 64-pixel sum, and the FC accumulator sum_c w * mean + b.
+typedef ap_fixed<FRACNET_FM_W + 2, FRACNET_FM_I + 2> pool4_t;
+typedef ap_fixed<FRACNET_FM_W + 6, FRACNET_FM_I + 6> pool64_t;
+typedef ap_fixed<FRACNET_PARAM_W + FRACNET_FM_W + 7, FRACNET_PARAM_I + FRACNET_FM_I + 7> fc_acc_t;
+
+// Network dimensions (the FracBNN ResNet-20 of DESIGN.md).
+const int IMG = 32;                 // input height and width
+const int COLOURS = 3;              // input words per pixel (one per colour channel)
+const int LEVELS = FRACNET_LEVELS;  // thermometer levels per colour word
+const int TAPS = 9;                 // 3x3 kernels
+const int OC_TILE = 16;             // output channels computed in parallel (lanes)
+const int MAX_CHANNELS = 64;        // channels per packed word
+const int STEM_CHANNELS = 16;       // output channels of the binary input layer
+const int NUM_BLOCKS = 9;           // BasicBlocks, two PG convs each
+const int PG_TILES = 42;            // 16-channel tiles over all 18 PG convs (6 x 1 + 6 x 2 + 6 x 4)
+const int FC_IN = 64;
+const int POOL_SIZE = 8;            // the last stage's maps are 8 x 8
+const int CLASSES = 10;
+const int FMAP_DEPTH = STEM_CHANNELS * IMG * IMG / OC_TILE;  // per-lane depth of the feature-map buffer
+
+// Feature maps (the residual stream) live in OC_TILE lanes: channel ch, pixel p of an h x h map is
+// fmap[ch % OC_TILE][(ch / OC_TILE) * h * h + p]. Every layer's map fits (16x32x32 = 32x16x16 x 2 = 64x8x8 x 4).
+typedef fm_t fmap_t[OC_TILE][FMAP_DEPTH];
+// One bit plane (MSB or LSB) of the 2-bit activations: a packed word per pixel.
+typedef word_t plane_t[IMG][IMG];
+
+#endif  // FRACNET_TYPEDEFS_H

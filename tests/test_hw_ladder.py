@@ -1,0 +1,218 @@
+"""The verification ladder on real models: float (L0) -> folded (L1) -> fixed-point reference (L2) -> csim (L3).
+
+One tiny stage-3 model is trained on 300 synthetic images (module fixture, ~30 s on 2 idle cores), a second model
+stays at its random initialisation; both are exported and run through every rung on 250 images.
+The C-simulation library is built once into the user's cache (the first run compiles, ~20 s).
+"""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from fracbnn_lib import BinaryConv2d, fracbnn_resnet20, pack_thermometer, thermometer_encode
+from fracbnn_lib.data import SYNTHETIC_CLASSES, load_test_images, make_loaders, write_synthetic_cifar10
+from fracbnn_lib.hw import (
+    ExportError,
+    csim_predict,
+    export_accelerator,
+    fold_to_module,
+    load_export_model,
+    read_manifest,
+    reference_predict,
+)
+from fracbnn_lib.hw.csim import ap_types_dir, hls_source_dir
+from fracbnn_lib.hw.export import main as export_main
+from fracbnn_lib.training import recipe, train_stage
+
+TEST_IMAGES = 250
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hw-data")
+    write_synthetic_cifar10(root, train_per_class=30, test_per_class=TEST_IMAGES // 10, seed=SEED)
+    return root
+
+
+@pytest.fixture(scope="module")
+def test_set(data_dir):
+    return load_test_images("synthetic", data_dir, TEST_IMAGES)
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    """Checkpoint of a stage-3 model (binary weights, gate on) trained for 2 epochs on 300 images.
+
+    It learns little in that time, but everything the accelerator computes with (BN statistics,
+    thresholds, RPReLU) comes from training, and its small top-1 margins make agreement hard.
+    """
+    train_loader, test_loader = make_loaders("synthetic", data_dir, batch_size=15, workers=0, seed=SEED)
+    monitor = DataLoader(Subset(test_loader.dataset, range(50)), batch_size=50)  # per-epoch evaluation
+    stage = recipe("synthetic", "paper", epochs=2, lr=3e-3)[2]
+    torch.manual_seed(SEED)
+    model = fracbnn_resnet20()
+    out = tmp_path_factory.mktemp("hw-ckpt")
+    result = train_stage(model, stage, train_loader, monitor, out_dir=out, seed=SEED, progress=False)
+    return result.checkpoint
+
+
+def run_every_rung(name, model, test_set, tmp_path_factory):
+    """Export `model` and run every rung of the ladder on the test set."""
+    images, labels = test_set
+    out = export_accelerator(model, tmp_path_factory.mktemp(f"export-{name}"), images, labels, dataset="synthetic")
+    packed = np.load(out / "images.npy")
+    with torch.no_grad():
+        float_logits = model(images).numpy()
+        folded = fold_to_module(model)(images).numpy()
+        float64 = model.double()(images.double()).numpy()
+    model.float()
+    return {
+        "name": name,
+        "model": model,
+        "export": out,
+        "labels": labels.numpy(),
+        "packed": packed,
+        "float": float_logits,
+        "float64": float64,
+        "folded": folded,
+        "reference": reference_predict(out, packed),
+        "csim": csim_predict(out, packed),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_rung(trained, test_set, tmp_path_factory):
+    """Every rung for the trained checkpoint: the model whose agreement the tests measure."""
+    return run_every_rung("trained", load_export_model(trained), test_set, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def random_rung(test_set, tmp_path_factory):
+    """Every rung for a model at its random initialisation: uncalibrated BN statistics saturate the formats."""
+    torch.manual_seed(SEED + 1)
+    return run_every_rung("random", fracbnn_resnet20().eval(), test_set, tmp_path_factory)
+
+
+@pytest.fixture(params=["trained", "random"])
+def rung(request):
+    """Both models, for the properties that hold for any export."""
+    return request.getfixturevalue(f"{request.param}_rung")
+
+
+def test_enough_images_and_a_model_that_learned(trained_rung):
+    assert len(trained_rung["packed"]) >= 200
+    assert (trained_rung["float"].argmax(1) == trained_rung["labels"]).mean() > 0.12  # above chance (0.1)
+
+
+def test_folded_model_matches_the_training_model(trained_rung):
+    """L1 vs L0 (both float64): the same mathematics, within 1e-4 relative.
+
+    Trained model only: at its initial BN statistics every value of a random model is an integer sum
+    times 1/sqrt(1 + eps), right at the quantiser's thresholds (test_hw_export checks L1 on random
+    models with spread statistics).
+    """
+    rung = trained_rung
+    scale = np.abs(rung["float64"]).max()
+    assert np.abs(rung["folded"] - rung["float64"]).max() <= 1e-4 * scale
+
+
+def test_csim_equals_the_reference_bit_for_bit(rung):
+    """L3 == L2 in every logit of every image (compared as bit patterns)."""
+    assert rung["csim"].dtype == np.float32 and rung["csim"].shape == (len(rung["packed"]), 10)
+    assert np.array_equal(rung["csim"].view(np.uint32), rung["reference"].view(np.uint32))
+
+
+def test_expected_logits_of_the_export_are_the_reference(rung):
+    expected = np.load(rung["export"] / "expected_logits.npy")
+    assert expected.dtype == np.float32 and np.array_equal(expected, rung["reference"])
+    assert np.array_equal(np.load(rung["export"] / "labels.npy"), rung["labels"])
+
+
+def test_reference_keeps_the_float_model_decisions(trained_rung):
+    """L2 vs L0 with the default formats: argmax agreement >= 99%, accuracy within 0.5 points."""
+    rung = trained_rung
+    agreement = (rung["reference"].argmax(1) == rung["float"].argmax(1)).mean()
+    assert agreement >= 0.99
+    accuracy = [(logits.argmax(1) == rung["labels"]).mean() for logits in (rung["float"], rung["reference"])]
+    assert abs(accuracy[0] - accuracy[1]) <= 0.005
+
+
+def test_random_model_exercises_saturation(rung):
+    manifest = read_manifest(rung["export"])
+    saturated = manifest["test_vectors"]["saturated_values"]
+    assert (saturated > 0) == (rung["name"] == "random")
+
+
+def test_packed_test_vectors_are_the_thermometer_words(rung, test_set):
+    images, _ = test_set
+    assert rung["packed"].dtype == np.uint64 and rung["packed"].shape == (len(images), 3, 32, 32)
+    assert np.array_equal(rung["packed"], pack_thermometer(thermometer_encode(images)))
+
+
+def test_paper_formats_drift_more_than_the_default(trained_rung, tmp_path):
+    rung = trained_rung
+    out = export_accelerator(rung["model"], tmp_path, formats="paper")
+    assert read_manifest(out)["formats_name"] == "paper" and not (out / "images.npy").exists()
+    logits = {"paper": reference_predict(out, rung["packed"]), "default": rung["reference"]}
+    agree = {name: (value.argmax(1) == rung["float"].argmax(1)).mean() for name, value in logits.items()}
+    error = {name: np.abs(value - rung["float"]).mean() for name, value in logits.items()}
+    assert agree["default"] >= agree["paper"] and error["default"] < error["paper"]
+
+
+def test_reference_refuses_a_modified_export(rung, tmp_path):
+    copy = tmp_path / "export"
+    shutil.copytree(rung["export"], copy)
+    blob = bytearray((copy / "params.bin").read_bytes())
+    blob[100] ^= 1
+    (copy / "params.bin").write_bytes(bytes(blob))
+    with pytest.raises(ExportError, match="does not match its manifest"):
+        reference_predict(copy, rung["packed"][:2])
+
+
+def test_testbench_with_constant_weights_reproduces_the_export(trained_rung, tmp_path):
+    """`make csim` (tb.cc + fracnet.cc with the generated weights.h ROMs, as synthesis sees them)."""
+    copy = tmp_path / "export"
+    shutil.copytree(trained_rung["export"], copy)
+    result = subprocess.run(
+        ["make", "-s", "-C", str(hls_source_dir()), "csim", f"EXPORT={copy}", "N=40", f"AP_TYPES={ap_types_dir()}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "csim: 40 images" in result.stdout and "0 of 400 logits differ" in result.stdout
+    assert (copy / "build" / "tb").is_file() and not list(hls_source_dir().glob("build"))
+
+
+def test_manifest_describes_the_export(rung):
+    manifest = json.loads((rung["export"] / "manifest.json").read_text())
+    assert manifest["formats_name"] == "default" and manifest["levels"] == 32 and manifest["resolution"] == 8
+    vectors = manifest["test_vectors"]
+    assert vectors["images"] == TEST_IMAGES and vectors["shape"] == [TEST_IMAGES, 3, 32, 32]
+    assert vectors["dataset"] == "synthetic" and vectors["classes"] == list(SYNTHETIC_CLASSES)
+    assert set(manifest["files"]) == {
+        "fracnet_config.h",
+        "weights.h",
+        "params.bin",
+        "images.npy",
+        "labels.npy",
+        "expected_logits.npy",
+    }
+    assert manifest["interface"]["registers"] == {"image": "image_V", "output": "output_r"}
+    binary = sum(m.weight.numel() for m in rung["model"].modules() if isinstance(m, BinaryConv2d))
+    assert manifest["parameters"]["binary_weight_bits"] == binary
+
+
+def test_cli_exports_and_checks_csim(trained, data_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = [str(trained), "--out", str(out), "--images", "20", "--data-dir", str(data_dir), "--check", "csim"]
+    assert export_main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "test vectors: 20 synthetic images" in printed and "C-simulation: 0 of 200 logits differ" in printed
+    manifest = read_manifest(out)
+    assert manifest["source"]["checkpoint"] == str(trained) and len(manifest["source"]["sha256"]) == 64
