@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import machine_info
 
 from fracbnn_lib import fracbnn_resnet20, pack_thermometer, thermometer_encode
 from fracbnn_lib.hw import (
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     params = quantize_params(fold_model(model), resolve_formats(args.formats))
     build_library(params.formats, params.levels)
     cores = default_threads()
+    print(machine_info())
     print(f"model: {source}; {what}; formats {args.formats}; {cores} cores; torch threads {torch.get_num_threads()}")
 
     def pytorch(batch: np.ndarray) -> None:

@@ -4,7 +4,7 @@ Runs ``fracbnn_lib.pipeline`` on ``params/synthetic.yaml`` into a temporary run 
 start-up included, as a user sees it) and prints each notebook's wall time, its share of the
 total, and the accuracies the run reached. Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--params params/synthetic.yaml] [--keep DIR]
+    .venv/bin/python benchmarks/bench_pipeline.py [--params params/synthetic.yaml] [--keep DIR] [--only 01,02]
 """
 
 from __future__ import annotations
@@ -16,26 +16,31 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine_info
+
 from fracbnn_lib import pipeline
 from fracbnn_lib.metrics import read_metrics
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params/synthetic.yaml")
     parser.add_argument("--keep", type=Path, help="write the run here instead of a temporary folder")
-    args = parser.parse_args()
+    parser.add_argument("--only", help="comma-separated notebook slots, as for the pipeline (default: all)")
+    args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.keep or Path(tmp)
         start = time.perf_counter()
-        status = pipeline.main(["--params", args.params, "--runs-dir", str(runs), "--run-name", "bench", "--fresh"])
+        command = ["--params", args.params, "--runs-dir", str(runs), "--run-name", "bench", "--fresh"]
+        status = pipeline.main(command + (["--only", args.only] if args.only else []))
         total = time.perf_counter() - start
         if status:
             return status
         metrics = read_metrics(runs / "bench")
     wall = metrics["run"]["wall_s"]
-    print(f"\n{metrics['run']['device']}, torch {metrics['run']['torch']}")
+    print()
+    print(machine_info())
     print(f"{'notebook':<30} {'wall s':>8} {'share':>7}")
     for name, seconds in wall.items():
         print(f"{name:<30} {seconds:8.1f} {seconds / total:7.1%}")

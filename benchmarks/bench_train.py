@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -35,9 +34,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import machine_info
 from torch import nn
 
-import fracbnn_lib
 from fracbnn_lib import fracbnn_resnet20
 from fracbnn_lib.training import GATING_REG, gating_penalty
 
@@ -198,41 +197,6 @@ def measure_memory(names: list[str], batch: int, device: torch.device, threads: 
 # --------------------------------------------------------------------------- report
 
 
-def machine_info(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        cpu = match.group(1) if match else cpu
-    lines = [
-        f"CPU: {cpu}, {os.cpu_count()} logical cores, torch threads {threads}",
-        f"python {platform.python_version()}, torch {torch.__version__}, fracbnn_lib {fracbnn_lib.__version__}"
-        f" ({_git_commit()}), {platform.system()} {platform.release()}",
-    ]
-    if hasattr(os, "getloadavg"):
-        lines.append("load average before the run (1/5/15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    if torch.cuda.is_available():
-        lines.append(f"CUDA: {torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}")
-    return "\n".join(lines)
-
-
-def _git_commit() -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-        )
-    except OSError:
-        return "no git"
-    commit = result.stdout.strip() or "unknown commit"
-    return commit + (" + local changes" if dirty.stdout.strip() else "")
-
-
 def report(device: torch.device, times: dict[str, list[float]], peaks: dict[str, float], batch: int) -> str:
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     plain = [name for name in PLAIN if name in medians]
@@ -281,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
     if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
         devices.append(torch.device("cuda"))
-    print(machine_info(args.threads))
+    print(machine_info())
     for device in devices:
         times = time_steps(names, args.batch, device, args.warmup, args.reps)
         peaks = {} if args.no_memory else measure_memory(names, args.batch, device, args.threads)

@@ -1,0 +1,49 @@
+"""The benchmark scripts run and print their side-by-side tables (smoke-sized; the figures are in RESULTS.md)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "logical cores, torch threads" in done.stdout and "fracbnn_lib" in done.stdout  # machine and versions
+    return done.stdout
+
+
+def test_bench_train_prints_step_time_and_memory_ratios_against_the_plain_resnet():
+    out = _bench("bench_train.py", "--batch", "8", "--reps", "2", "--device", "cpu")
+    assert "baseline: plain ResNet-20" in out
+    for label in ("plain ResNet-20 (NCHW)", "FracBNN stage 1", "FracBNN stage 2", "FracBNN stage 3"):
+        row = next(line for line in out.splitlines() if line.startswith(label))
+        step, rate, ratio = (float(v) for v in row[38:].split()[:3])
+        assert step > 0 and rate > 0 and ratio > 0
+    baseline = next(line for line in out.splitlines() if re.match(r"plain ResNet-20 .* 1\.00 ", line))
+    assert baseline
+
+
+def test_bench_inference_compares_pytorch_reference_and_csim(tmp_path):
+    missing = tmp_path / "none"
+    args = ("--checkpoint", str(missing / "final.pt"), "--data-dir", str(missing), "--images", "4", "--seconds", "0.05")
+    out = _bench("bench_inference.py", *args)
+    assert "random initialisation (no checkpoint found)" in out
+    for backend in ("PyTorch eval (float32)", "fixed-point reference (numpy)", "C-simulation, 1 thread"):
+        row = next(line for line in out.splitlines() if line.startswith(backend))
+        assert float(row.split()[-2]) > 0 and row.endswith("x")
+
+
+def test_bench_pipeline_times_each_notebook():
+    out = _bench("bench_pipeline.py", "--only", "01")
+    row = next(line for line in out.splitlines() if line.startswith("01_thermometer_encoding"))
+    assert float(row.split()[1]) > 0 and "pipeline total" in out
