@@ -39,7 +39,8 @@ def machine_info() -> str:
     env = environment_info()
     commit = (env["git_commit"] or "no git")[:10] + (" + local changes" if _local_changes() else "")
     lines = [
-        f"CPU: {_cpu_name()}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}",
+        f"CPU: {_cpu_name()} ({env['cpu_capability']} kernels), {os.cpu_count()} logical cores, "
+        f"torch threads {torch.get_num_threads()}",
         f"python {env['python']}, torch {env['torch']}, fracbnn_lib {env['fracbnn_lib']} ({commit}), "
         f"{platform.system()} {platform.release()}",
     ]

@@ -500,6 +500,13 @@ def model_metrics(summary: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def _spent_of(spent: float, total: int) -> str:
+    """``"spent / total"`` with ``spent`` padded to the width of ``total``: the column's width and
+    alignment do not move with the measured sparsity."""
+    total_text = f"{total:,}"
+    return f"{round(spent):>{len(total_text)},} / {total_text}"
+
+
 def format_summary(summary: pd.DataFrame, kinds: Iterable[str] | None = None) -> str:
     """Fixed-width text rendering of a :func:`model_summary` with its totals (stable for snapshots).
 
@@ -528,7 +535,7 @@ def format_summary(summary: pd.DataFrame, kinds: Iterable[str] | None = None) ->
             f"{r.memory_bytes / 1024:.2f}",
             f"{r.binary_macs:,}",
             f"{r.float_macs:,}",
-            f"{round(r.lsb_macs_spent):,} / {r.lsb_macs:,}" if r.lsb_macs else "-",
+            _spent_of(r.lsb_macs_spent, r.lsb_macs) if r.lsb_macs else "-",
         ]
         for r in shown.itertuples()
     ]

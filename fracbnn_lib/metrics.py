@@ -65,7 +65,12 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
 
 
 def environment_info() -> dict[str, Any]:
-    """Versions and machine facts recorded in every run: torch, fracbnn_lib, python, git commit, device."""
+    """Versions and machine facts recorded in every run: torch, fracbnn_lib, python, git commit, device.
+
+    ``cpu_capability`` is the vector instruction set torch's CPU kernels use (e.g. ``AVX2``,
+    ``AVX512``): a seeded CPU training run repeats exactly on machines with the same one, not across
+    them (the kernels round differently).
+    """
     import torch
 
     from . import __version__
@@ -76,4 +81,5 @@ def environment_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "git_commit": git_commit(),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }

@@ -1,6 +1,7 @@
 """Analyses behind the notebooks: thermometer costs, gating tables, model summary, paper points, figures."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -149,6 +150,18 @@ def test_summary_text_snapshot():
     assert A.format_summary(summary, kinds=("binary conv", "linear")) == SNAPSHOT
     full = A.format_summary(summary).splitlines()
     assert len(full) == 2 + 75 + 5 and "not shown" not in "\n".join(full)
+
+
+def test_summary_text_layout_does_not_move_with_sparsity():
+    """Only the spent counts change with the measured sparsity; every column stays where it was."""
+    texts = [
+        A.format_summary(A.model_summary(fracbnn_resnet20(), sparsity={name: s for name in PG_LAYERS}))
+        for s in (0.0, 0.6, 0.999)
+    ]
+    masked = [re.sub(r"[ \d,]+(?=/ )", lambda m: "#" * len(m.group()), text) for text in texts]
+    masked = [re.sub(r"[\d,]+ spent of|saves [\d.]+%", "<spent>", text) for text in masked]
+    assert masked[0] == masked[1] == masked[2]
+    assert "      2,359 / 2,359,296" in texts[2]  # padded to the width of the total
 
 
 # --------------------------------------------------------------------------- paper's points

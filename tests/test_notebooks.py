@@ -20,6 +20,32 @@ SHARED = {
     "seed": 0,
     "device": "cpu",
 }
+# Seeded CPU training is reproducible on one machine but not across CPU generations (AVX2 and AVX-512
+# kernels round differently; a few epochs amplify it): the cells that show the trained model's numbers
+# carry the `nbval-ignore-output` tag, and tests/test_pipeline.py asserts their invariants instead
+# (above chance, sparsity in (0, 1), C-simulation bit-exact, notebook 05 equal to notebook 04). The
+# list is explicit, in order, so that it cannot grow silently; every other output is compared.
+NOT_COMPARED = {
+    "01": [],
+    "02": ["train_stage(", "result.test_accuracy"],
+    "03": [
+        "result2 = train_stage(",
+        "result3 = train_stage(",
+        "evaluate_with_gating(final",
+        "A.sparsity_table(stats)",
+        "A.threshold_table(final)",
+        "A.gating_sweep(",
+        "A.plot_accuracy_vs_size(points)",
+    ],
+    "04": [
+        "H.ladder_table(",
+        "H.format_sweep(",
+        "H.layer_error_table(",
+        "H.hardware_sparsity_table(",
+        'update_metrics(run_dir, "hls", hls)',
+    ],
+    "05": ["accel.run(vectors.images)", "board.comparison_text(metrics)"],
+}
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:home|tmp|work|root|Users|private|var)/")
 
 
@@ -72,3 +98,16 @@ def test_committed_outputs_are_from_one_clean_run(path):
 def test_no_sys_path_hacks(path):
     source = "\n".join(c.source for c in _read(path).cells if c.cell_type == "code")
     assert "sys.path" not in source and "os.chdir" not in source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_only_the_trained_models_numbers_escape_comparison(path):
+    code = [c for c in _read(path).cells if c.cell_type == "code"]
+    ignored = [c.source for c in code if "nbval-ignore-output" in c.metadata.get("tags", [])]
+    expected = NOT_COMPARED[path.name[:2]]
+    assert len(ignored) == len(expected), f"cells not compared by nbval: {[s.splitlines()[0] for s in ignored]}"
+    for source, marker in zip(ignored, expected, strict=True):
+        assert marker in source, f"a cell without {marker!r} is not compared by nbval"
+    compared = [c for c in code if c.outputs and "nbval-ignore-output" not in c.metadata.get("tags", [])]
+    assert compared, "every notebook has compared outputs"
+    assert not any({"nbval-skip", "raises-exception"} & set(c.metadata.get("tags", [])) for c in code)

@@ -217,7 +217,8 @@ def test_pipeline_end_to_end_on_the_embedded_default(tmp_path, capsys, monkeypat
     assert list(metrics["run"]["wall_s"]) == [nb.name for nb in present]
     for nb in present:
         assert (run_dir / nb.path.name).is_file()
-    assert {"name", "dataset", "seed", "torch", "fracbnn_lib", "git_commit", "device", "wall_s"} <= set(metrics["run"])
+    run_keys = {"name", "dataset", "seed", "torch", "fracbnn_lib", "git_commit", "device", "cpu_capability", "wall_s"}
+    assert run_keys <= set(metrics["run"])
     assert metrics["encoding"] == {"resolution": 8, "levels": 32, "input_channels": 96}
     assert metrics["model"]["parameters"] == 287_146
     assert {"binary_weight_bits", "float_weight_bits", "memory_bytes"} <= set(metrics["model"])
