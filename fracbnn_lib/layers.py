@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from . import fused_gate
 from .encoding import thermometer_conv2d, thermometer_levels
 from .quantizers import LEVEL_DTYPE, SIGN_STE_CLIP, clipped_identity, sign_ste
 
@@ -112,7 +113,9 @@ class _TwoBitConv(torch.autograd.Function):
     Kept for the backward pass: ``x`` as int8 levels when it lies on the 2-bit grid (else as is);
     with binary weights and a 2-bit ``x``, the integer sums ``M`` and ``L = 3 (full - msb)``
     (the LSB plane's sum) as int16, so ``msb = 2/3 M`` exactly and ``full - msb = L/3`` up to
-    rounding; otherwise ``msb`` and ``full - msb``.
+    rounding; otherwise ``msb`` and ``full - msb``. In that compact case on the CPU (float32), the
+    gate's element-wise work runs as two fused kernels (:mod:`fracbnn_lib.fused_gate`), the same
+    mathematics in one pass each.
     """
 
     @staticmethod
@@ -137,6 +140,11 @@ class _TwoBitConv(torch.autograd.Function):
         full = F.conv2d(x, weight, None, *geometry)
         msb_sum = F.conv2d(torch.sign(x), weight, None, *geometry)
         ctx.compact = keep and binary and levels is not None and weight[0].numel() <= torch.iinfo(torch.int16).max
+        ctx.fused = ctx.compact and fused_gate.applies(full, msb_sum, threshold)
+        if ctx.fused:
+            out, msb_kept, diff_kept = fused_gate.gate_forward(full, msb_sum, threshold)
+            ctx.save_for_backward(kept_x, weight, threshold, msb_kept, diff_kept)
+            return out
         msb_kept = msb_sum.to(torch.int16) if ctx.compact else None
         msb = msb_sum.mul_(MSB_SCALE)
         diff = full.sub_(msb)
@@ -158,6 +166,8 @@ class _TwoBitConv(torch.autograd.Function):
             grad_x, grad_w = _conv_backward(grad, x, weight, geometry, (need_x, need_w))
             return grad_x, None, grad_w, None, None, None
         threshold, msb, diff = gate_state
+        if ctx.fused:
+            return _fused_backward(ctx, grad, kept_x, weight, threshold, msb, diff)
         # d = msb - θ; with the int16 sums, msb = 2/3 M (as in the forward) and diff = L/3: the 1/3 joins `scale`
         d = (msb.to(ctx.dtype).mul_(MSB_SCALE) if ctx.compact else msb).sub(threshold)
         scale = GATE_SHARPNESS / 3.0 if ctx.compact else GATE_SHARPNESS
@@ -184,6 +194,26 @@ class _TwoBitConv(torch.autograd.Function):
                 grad_msb_x = _conv_backward(grad_msb, x, weight, geometry, (True, False))[0]
                 grad_x.add_(clipped_identity(grad_msb_x, x, SIGN_STE_CLIP), alpha=MSB_SCALE)
         return grad_x, None, grad_w, grad_theta, None, None
+
+
+def _fused_backward(
+    ctx, grad: torch.Tensor, levels: torch.Tensor, weight: torch.Tensor, threshold: torch.Tensor,
+    msb16: torch.Tensor, lsb16: torch.Tensor,
+) -> tuple[torch.Tensor | None, ...]:  # fmt: skip
+    """:class:`_TwoBitConv`'s gate-on backward with its element-wise work in :mod:`fracbnn_lib.fused_gate`."""
+    need_x, _, need_w, need_theta = ctx.needs_input_grad[:4]
+    scale = GATE_SHARPNESS / 3.0  # the int16 LSB sums are 3 (full - msb)
+    grad_full, grad_msb, grad_in, grad_theta = fused_gate.gate_backward(
+        grad, msb16, lsb16, threshold, ctx.sparse, scale
+    )
+    x, sign_x = fused_gate.levels_to_planes(levels)
+    grad_x = grad_w = None
+    if need_w:
+        grad_w = _conv_backward(grad_full, x, weight, ctx.geometry, (False, True))[1]
+        grad_w.add_(_conv_backward(grad_msb, sign_x, weight, ctx.geometry, (False, True))[1], alpha=MSB_SCALE)
+    if need_x:  # a 2-bit x has |x| <= 1 < 1.3: the sign STE passes everywhere, one transposed conv
+        grad_x = _conv_backward(grad_in, x, weight, ctx.geometry, (True, False))[0]
+    return grad_x, None, grad_w, grad_theta if need_theta else None, None, None
 
 
 class BinaryConv2d(nn.Conv2d):

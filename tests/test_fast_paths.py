@@ -9,12 +9,13 @@ relative in float32 and 1e-10 in float64 (only the order of additions differs).
 """
 
 import copy
+import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from fracbnn_lib import PGBinaryConv2d, RPReLU, fracbnn_resnet20, measure_gating, quant_sign, sign_ste
+from fracbnn_lib import PGBinaryConv2d, RPReLU, fracbnn_resnet20, fused_gate, measure_gating, quant_sign, sign_ste
 from fracbnn_lib import encoding as encoding_module
 from fracbnn_lib.encoding import thermometer_conv2d, thermometer_encode
 from fracbnn_lib.layers import BinaryConv2d, ThermometerConv2d
@@ -315,6 +316,69 @@ def test_pg_conv_without_grad_matches_and_keeps_nothing():
         out = conv(x)
     assert out.grad_fn is None
     assert torch.equal(out, ref_pg(conv, x).detach())
+
+
+# --------------------------------------------------------------------------- the fused gate kernel
+
+
+def _gated_layer_step(layout, sparse, threads=2):
+    torch.manual_seed(5)
+    conv = PGBinaryConv2d(16, 16, 3, padding=1, sparse_bp=sparse).to(memory_format=layout)
+    with torch.no_grad():
+        conv.threshold.uniform_(-1.5, 0.5)
+    x = torch.randn(4, 16, 12, 12).contiguous(memory_format=layout).requires_grad_()
+    q, levels = quant_sign_with_levels(x)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = conv(q, levels=levels)
+        grad = torch.randn(out.shape, generator=torch.Generator().manual_seed(3))
+        out.backward(grad.contiguous(memory_format=layout))
+    finally:
+        torch.set_num_threads(previous)
+    return out.detach(), x.grad, conv.weight.grad, conv.threshold.grad
+
+
+def test_the_fused_gate_kernel_is_built_and_taken(monkeypatch):
+    assert fused_gate.library() is not None, "g++ with OpenMP builds the kernel (CI has it)"
+    calls = []
+    for name in ("gate_forward", "gate_backward"):
+        original = getattr(fused_gate, name)
+        monkeypatch.setattr(fused_gate, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    _gated_layer_step(torch.contiguous_format, True)
+    assert calls == ["gate_forward", "gate_backward"]
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_gate_matches_the_pytorch_formulation(monkeypatch, layout, sparse, threads):
+    fused = _gated_layer_step(layout, sparse, threads)
+    monkeypatch.setattr(fused_gate, "applies", lambda *args: False)
+    plain = _gated_layer_step(layout, sparse, threads)
+    assert torch.equal(fused[0], plain[0]), "the fused forward is PyTorch's arithmetic, bit for bit"
+    for a, b in zip(fused[1:], plain[1:], strict=True):
+        assert a.shape == b.shape and (a - b).abs().max() <= 1e-5 * b.abs().max()
+    assert fused[3].abs().sum() > 0
+
+
+def test_fused_gate_falls_back_with_a_warning_when_it_cannot_be_built(monkeypatch, tmp_path):
+    monkeypatch.setenv("FRACBNN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", "no-such-compiler-fracbnn")
+    fused_gate.library.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="fused gate kernel unavailable .*'no-such-compiler-fracbnn' not found"):
+            assert fused_gate.library() is None
+        conv = _pg_case(torch.float32, True, True, True, 1)
+        x = _pg_input("two_bit", torch.float32)
+        assert_same(forward_backward(conv, lambda m, t: m(t), [x]), forward_backward(conv, ref_pg, [x]), torch.float32)
+        fused_gate.library.cache_clear()
+        monkeypatch.setenv("FRACBNN_FUSED_GATE", "0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # switched off on purpose: no warning
+            assert fused_gate.library() is None
+    finally:
+        fused_gate.library.cache_clear()
 
 
 # --------------------------------------------------------------------------- thermometer input layer

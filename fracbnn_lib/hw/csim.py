@@ -5,11 +5,10 @@ the ``hls4ml`` wheel into a shared library (``csim_api.cc`` + ``fracnet.cc``, wi
 ``-DFRACNET_RUNTIME_PARAMS`` so the parameters are read from an export's ``params.bin`` instead
 of the constant ROMs of ``weights.h``). One library serves every export with the same formats:
 
-- it is built once into a cache folder (``$FRACBNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/fracbnn``,
-  else ``~/.cache/fracbnn``), named by a hash of the sources, the generated ``fracnet_config.h``,
-  the ap_types headers, the compiler and its flags;
-- a build writes a temporary file and renames it, under a lock file, so two processes building at
-  once compile once and never load a half-written library;
+- it is built once into the cache folder of :mod:`fracbnn_lib.native` (``$FRACBNN_CACHE_DIR``,
+  else ``$XDG_CACHE_HOME/fracbnn``, else ``~/.cache/fracbnn``), named by a hash of the sources, the
+  generated ``fracnet_config.h``, the ap_types headers, the compiler and its flags, atomically and
+  under a lock;
 - a call runs several images at once in parallel C++ threads (one per core by default).
 
 Settings (environment): ``CXX`` (compiler, default ``g++``), ``FRACBNN_AP_TYPES`` (folder with
@@ -20,20 +19,15 @@ repository's ``hls/cifar10``), ``FRACBNN_CACHE_DIR``.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import hashlib
 import importlib.util
 import os
 import platform
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from .. import native
 from .fixed_point import Formats
 from .layout import CLASSES, layout_string
 from .params import AcceleratorParams, config_header
@@ -82,22 +76,9 @@ def ap_types_dir() -> Path:
     return folder
 
 
-def cache_dir() -> Path:
-    """Where built libraries are kept: ``$FRACBNN_CACHE_DIR``, ``$XDG_CACHE_HOME/fracbnn`` or ``~/.cache/fracbnn``."""
-    configured = os.environ.get("FRACBNN_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fracbnn"
-
-
 def compiler() -> str:
     """The C++ compiler (``$CXX``, default ``g++``) as a path; :class:`CsimError` if it is not installed."""
-    name = os.environ.get("CXX") or "g++"
-    path = shutil.which(name)
-    if path is None:
-        raise CsimError(f"C++ compiler {name!r} not found: install g++ (e.g. apt-get install g++) or set CXX")
-    return path
+    return native.compiler(CsimError)
 
 
 def compile_flags() -> list[str]:
@@ -109,29 +90,12 @@ def compile_flags() -> list[str]:
 
 
 def _digest(formats: Formats, levels: int, cxx: str, sources: Path, ap_types: Path) -> str:
-    digest = hashlib.sha256(b"fracbnn csim library v1\0")
-    for name in SOURCES:
-        digest.update(name.encode() + b"\0" + (sources / name).read_bytes())
-    digest.update(config_header(formats, levels).encode())
+    parts = [name.encode() + b"\0" + (sources / name).read_bytes() for name in SOURCES]
+    parts.append(config_header(formats, levels).encode())
     for header in sorted(ap_types.rglob("*.h")):
-        digest.update(str(header.relative_to(ap_types)).encode() + b"\0" + header.read_bytes())
-    stat = Path(cxx).resolve().stat()
-    digest.update(f"{Path(cxx).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{platform.machine()}".encode())
-    digest.update(" ".join(compile_flags()).encode())
-    return digest.hexdigest()[:20]
-
-
-@contextlib.contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (``fcntl.flock``; no lock where fcntl does not exist)."""
-    with open(path, "a+b") as handle:
-        try:
-            import fcntl
-        except ImportError:
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+        parts.append(str(header.relative_to(ap_types)).encode() + b"\0" + header.read_bytes())
+    parts += [native.compiler_identity(cxx), " ".join(compile_flags()).encode()]
+    return native.content_hash("fracbnn csim library v2", parts)
 
 
 def build_library(formats: Formats, levels: int) -> Path:
@@ -141,29 +105,14 @@ def build_library(formats: Formats, levels: int) -> Path:
     if the build fails.
     """
     sources, ap_types, cxx = hls_source_dir(), ap_types_dir(), compiler()
-    folder = cache_dir()
-    library = folder / f"{LIBRARY_PREFIX}{_digest(formats, levels, cxx, sources, ap_types)}.so"
-    if library.is_file():
-        return library
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CsimError(f"cannot create the build cache {folder} ({err.strerror}): set FRACBNN_CACHE_DIR") from None
-    with _build_lock(folder / ".build.lock"), tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as work:
-        if library.is_file():  # built by another process while this one waited for the lock
-            return library
-        work = Path(work)
+
+    def command(work: Path, target: Path) -> list[str]:
         (work / "fracnet_config.h").write_text(config_header(formats, levels))
-        target = work / library.name
-        command = [cxx, *compile_flags(), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
-        command += [str(sources / name) for name in COMPILED] + ["-o", str(target)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            errors = [line for line in result.stderr.splitlines() if "error" in line] or result.stderr.splitlines()
-            first = errors[0].strip() if errors else f"exit status {result.returncode}"
-            raise CsimError(f"building the C-simulation library failed: {first}")
-        os.replace(target, library)
-    return library
+        flags = [*compile_flags(), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
+        return [cxx, *flags, *(str(sources / name) for name in COMPILED), "-o", str(target)]
+
+    name = f"{LIBRARY_PREFIX}{_digest(formats, levels, cxx, sources, ap_types)}.so"
+    return native.build_cached(name, command, "C-simulation library", CsimError)
 
 
 def _load(library: Path) -> ctypes.CDLL:

@@ -1,0 +1,162 @@
+"""The precision gate's element-wise work as two fused CPU kernels (``fused_gate.cc``).
+
+:class:`fracbnn_lib.layers.PGBinaryConv2d` with the gate on spends a dozen element-wise passes per
+layer around its two convolutions (the gate's comparison, the output select, the int16 sums kept for
+the backward pass; in the backward pass the surrogate sigmoid, the masks, the threshold gradient and
+the three gradients the convolutions need). On the CPU these run as two fused loops instead, one pass
+over memory each, on PyTorch's own OpenMP threads. The mathematics is
+:class:`fracbnn_lib.layers._TwoBitConv`'s (its docstring gives it); ``tests/test_fast_paths.py``
+checks outputs and gradients of both against the straightforward formulation.
+
+The kernel is compiled on first use with the system's C++ compiler (``$CXX``, default ``g++``) into
+the cache of :mod:`fracbnn_lib.native` (about a second). Where it cannot be built (no compiler, no
+OpenMP), or with ``FRACBNN_FUSED_GATE=0`` in the environment, the layer uses the PyTorch formulation
+and a warning says so once. It applies to float32 CPU tensors in NCHW or channels-last order.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import platform
+import warnings
+from pathlib import Path
+
+import torch
+
+from . import native
+
+SOURCE = Path(__file__).with_name("fused_gate.cc")
+VERSION = 1
+"""What ``fracbnn_fused_gate_version()`` returns for this module's calling convention."""
+
+
+VECTOR_FLAGS = {
+    "AVX2": ["-mavx2"],
+    "AVX512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mprefer-vector-width=512"],
+}
+"""x86-64 vector extensions by the instruction set PyTorch's own CPU kernels use on this machine."""
+
+
+def compile_flags() -> list[str]:
+    """g++ flags: OpenMP (PyTorch's runtime), no FMA contraction (the forward stays bit-identical to
+    PyTorch's), and the vector extensions PyTorch uses here (part of the cache key, so machines of
+    different generations sharing a home folder each get their own build)."""
+    flags = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp", "-ffp-contract=off", "-fno-math-errno"]
+    flags.append("-fno-trapping-math")
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        flags += VECTOR_FLAGS.get(torch.backends.cpu.get_cpu_capability(), [])
+    return flags
+
+
+def build() -> Path:
+    """The kernel library, compiled if not cached; :class:`fracbnn_lib.native.NativeBuildError` if it cannot be."""
+    cxx = native.compiler()
+    flags = compile_flags()
+    name = "libfracbnn-fused-gate-" + native.content_hash(
+        "fracbnn fused gate", [SOURCE.read_bytes(), native.compiler_identity(cxx), " ".join(flags).encode()]
+    )
+    return native.build_cached(
+        name + ".so", lambda _work, target: [cxx, *flags, str(SOURCE), "-o", str(target)], "fused gate kernel"
+    )
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded kernel, or None (with one warning) where it is switched off or cannot be built."""
+    if os.environ.get("FRACBNN_FUSED_GATE", "1") == "0":
+        return None
+    try:
+        lib = ctypes.CDLL(str(build()))
+    except (native.NativeBuildError, OSError) as err:
+        warnings.warn(f"fused gate kernel unavailable ({err}); using the PyTorch formulation", stacklevel=2)
+        return None
+    if lib.fracbnn_fused_gate_version() != VERSION:
+        warnings.warn("fused gate kernel of another version in the cache; using the PyTorch formulation", stacklevel=2)
+        return None
+    pointer, size = ctypes.c_void_p, ctypes.c_int64
+    lib.fracbnn_gate_forward.argtypes = [pointer] * 6 + [size, size, size, ctypes.c_int]
+    lib.fracbnn_gate_backward.argtypes = [pointer] * 4 + [ctypes.c_int, ctypes.c_float] + [pointer] * 4
+    lib.fracbnn_gate_backward.argtypes += [size, size, size, ctypes.c_int]
+    lib.fracbnn_levels_to_planes.argtypes = [pointer] * 3 + [size, ctypes.c_int]
+    for function in (lib.fracbnn_gate_forward, lib.fracbnn_gate_backward, lib.fracbnn_levels_to_planes):
+        function.restype = None
+    return lib
+
+
+def _inner(t: torch.Tensor) -> int | None:
+    """1 for a channels-last tensor, H * W for a contiguous NCHW one, None for any other layout."""
+    if t.is_contiguous():
+        return t.shape[2] * t.shape[3]
+    if t.is_contiguous(memory_format=torch.channels_last):
+        return 1
+    return None
+
+
+def applies(full: torch.Tensor, msb_sum: torch.Tensor, threshold: torch.Tensor) -> bool:
+    """Whether the fused kernels take this layer call: float32 CPU tensors in one supported layout."""
+    return (
+        full.device.type == "cpu"
+        and full.dtype == msb_sum.dtype == threshold.dtype == torch.float32
+        and full.dim() == 4
+        and _inner(full) is not None
+        and _inner(full) == _inner(msb_sum)
+        and full.stride() == msb_sum.stride()
+        and library() is not None
+    )
+
+
+def gate_forward(
+    full: torch.Tensor, msb_sum: torch.Tensor, threshold: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(out, M, L)`` for ``full = conv(x, w)`` and ``msb_sum = M = conv(sign(x), w)`` (N x C x H x W).
+
+    ``out = msb + 1[msb - θ > 0] (full - msb)`` with ``msb = 2/3 M``; ``M`` and ``L = round(3 (full - msb))``
+    as int16, same shape and layout. Requires :func:`applies`.
+    """
+    lib = library()
+    theta = threshold.detach().reshape(-1).contiguous()
+    out = torch.empty_like(full)
+    msb16 = torch.empty_like(full, dtype=torch.int16)
+    lsb16 = torch.empty_like(full, dtype=torch.int16)
+    lib.fracbnn_gate_forward(
+        full.data_ptr(), msb_sum.data_ptr(), theta.data_ptr(), out.data_ptr(), msb16.data_ptr(), lsb16.data_ptr(),
+        full.numel(), full.shape[1], _inner(full), torch.get_num_threads(),
+    )  # fmt: skip
+    return out, msb16, lsb16
+
+
+def gate_backward(
+    grad: torch.Tensor, msb16: torch.Tensor, lsb16: torch.Tensor, threshold: torch.Tensor, sparse: bool, scale: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(g_full, g_msb, g_in, dL/dθ)`` for ``g = dL/dout`` and the int16 sums kept by :func:`gate_forward`.
+
+    With ``d = 2/3 M - θ`` and ``s = sigmoid(5 d)``: ``g_gate = s (1 - s) g L`` (zero where
+    ``s < 1/2`` if ``sparse``), ``g_full = g 1[d > 0]``, ``g_msb = g - g_full + scale g_gate``,
+    ``g_in = g_full + 2/3 g_msb``, ``dL/dθ = -scale sum_{N,H,W} g_gate`` (shaped like ``threshold``).
+    """
+    lib = library()
+    grad = grad.contiguous(memory_format=torch.channels_last if _inner(msb16) == 1 else torch.contiguous_format)
+    theta = threshold.detach().reshape(-1).contiguous()
+    grad_full, grad_msb, grad_in = (torch.empty_like(grad) for _ in range(3))
+    sums = torch.empty(theta.numel(), dtype=torch.float64)
+    lib.fracbnn_gate_backward(
+        grad.data_ptr(), msb16.data_ptr(), lsb16.data_ptr(), theta.data_ptr(), int(sparse), scale,
+        grad_full.data_ptr(), grad_msb.data_ptr(), grad_in.data_ptr(), sums.data_ptr(),
+        grad.numel(), grad.shape[1], _inner(grad), torch.get_num_threads(),
+    )  # fmt: skip
+    grad_theta = sums.mul_(-scale).to(threshold.dtype).view_as(threshold)
+    return grad_full, grad_msb, grad_in, grad_theta
+
+
+def levels_to_planes(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float32 2-bit activation ``x = 2/3 k - 1`` and ``sign(x)`` from int8 levels ``k`` (any layout)."""
+    lib = library()
+    layout = torch.channels_last if levels.dim() == 4 and _inner(levels) == 1 else torch.contiguous_format
+    levels = levels.contiguous(memory_format=layout)
+    x = torch.empty_like(levels, dtype=torch.float32)
+    sign = torch.empty_like(x)
+    threads = torch.get_num_threads()
+    lib.fracbnn_levels_to_planes(levels.data_ptr(), x.data_ptr(), sign.data_ptr(), levels.numel(), threads)
+    return x, sign
