@@ -90,48 +90,38 @@ inline float backward_element(int64_t i, float th, float open_above, float scale
     return gate;
 }
 
-// Rows [first, last) of the layout: a pixel's C channels (channels-last, inner == 1) or one image's
-// C planes of `inner` pixels (NCHW). The forward and backward loops below vectorise (omp simd).
-void forward_rows(const float *__restrict full, const float *__restrict msb_sum, const float *__restrict theta,
-                  float *__restrict out, int16_t *__restrict msb16, int16_t *__restrict lsb16, int64_t first,
-                  int64_t last, int64_t channels, int64_t inner) {
+// Calls element(i, theta[c]) for every element i of rows [first, last) of the layout (a row: a
+// pixel's C channels in channels-last order, inner == 1, or one image's C planes of `inner` pixels in
+// NCHW order), c the channel of i; with Accumulate, adds what element returns to sums[c]. The inner
+// loops vectorise (omp simd).
+template <bool Accumulate, typename Element>
+void sweep_rows(int64_t first, int64_t last, int64_t channels, int64_t inner, const float *__restrict theta,
+                double *__restrict sums, Element element) {
     for (int64_t r = first; r < last; ++r) {
         if (inner == 1) {
             const int64_t base = r * channels;
 #pragma omp simd
-            for (int64_t c = 0; c < channels; ++c) forward_element(base + c, theta[c], full, msb_sum, out, msb16, lsb16);
-        } else {
             for (int64_t c = 0; c < channels; ++c) {
-                const int64_t base = (r * channels + c) * inner;
-                const float th = theta[c];
-#pragma omp simd
-                for (int64_t j = 0; j < inner; ++j) forward_element(base + j, th, full, msb_sum, out, msb16, lsb16);
+                if constexpr (Accumulate) {
+                    sums[c] += element(base + c, theta[c]);
+                } else {
+                    element(base + c, theta[c]);
+                }
             }
-        }
-    }
-}
-
-void backward_rows(const float *__restrict grad, const int16_t *__restrict msb16, const int16_t *__restrict lsb16,
-                   const float *__restrict theta, float open_above, float scale, float *__restrict grad_full,
-                   float *__restrict grad_msb, float *__restrict grad_in, double *__restrict sums, int64_t first,
-                   int64_t last, int64_t channels, int64_t inner) {
-    for (int64_t r = first; r < last; ++r) {
-        if (inner == 1) {
-            const int64_t base = r * channels;
-#pragma omp simd
-            for (int64_t c = 0; c < channels; ++c)
-                sums[c] += backward_element(base + c, theta[c], open_above, scale, grad, msb16, lsb16, grad_full,
-                                            grad_msb, grad_in);
         } else {
             for (int64_t c = 0; c < channels; ++c) {
                 const int64_t base = (r * channels + c) * inner;
                 const float th = theta[c];
                 float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-                for (int64_t j = 0; j < inner; ++j)
-                    sum += backward_element(base + j, th, open_above, scale, grad, msb16, lsb16, grad_full, grad_msb,
-                                            grad_in);
-                sums[c] += sum;
+                for (int64_t j = 0; j < inner; ++j) {
+                    if constexpr (Accumulate) {
+                        sum += element(base + j, th);
+                    } else {
+                        element(base + j, th);
+                    }
+                }
+                if constexpr (Accumulate) sums[c] += sum;
             }
         }
     }
@@ -147,7 +137,9 @@ void fracbnn_gate_forward(const float *full, const float *msb_sum, const float *
                           int16_t *lsb16, int64_t n, int64_t channels, int64_t inner, int threads) {
     const int64_t rows = n / (channels * inner);
     parallel(rows, threads, [=](int, int64_t first, int64_t last) {
-        forward_rows(full, msb_sum, theta, out, msb16, lsb16, first, last, channels, inner);
+        sweep_rows<false>(first, last, channels, inner, theta, nullptr, [=](int64_t i, float th) {
+            forward_element(i, th, full, msb_sum, out, msb16, lsb16);
+        });
     });
 }
 
@@ -163,8 +155,9 @@ void fracbnn_gate_backward(const float *grad, const int16_t *msb16, const int16_
     double *sums = partial.data();
     const int64_t rows = n / (channels * inner);
     parallel(rows, threads, [=](int t, int64_t first, int64_t last) {
-        backward_rows(grad, msb16, lsb16, theta, open_above, scale, grad_full, grad_msb, grad_in, sums + t * stride,
-                      first, last, channels, inner);
+        sweep_rows<true>(first, last, channels, inner, theta, sums + t * stride, [=](int64_t i, float th) {
+            return backward_element(i, th, open_above, scale, grad, msb16, lsb16, grad_full, grad_msb, grad_in);
+        });
     });
     for (int64_t c = 0; c < channels; ++c) theta_sums[c] = 0.0;
     for (int t = 0; t < slots; ++t)

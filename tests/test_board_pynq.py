@@ -404,18 +404,14 @@ def test_the_board_path_computes_what_the_csim_computes(standin, real_export, tm
 
 
 # =============================================================================================
-# a real export (needs the HLS export and C-simulation of issue 4); shared through the session's tmp folder
+# a real export (the HLS export and C-simulation of fracbnn_lib.hw); shared through the session's tmp folder
 # =============================================================================================
 
 
 def build_real_export(tmp_path_factory: pytest.TempPathFactory, n: int = 8) -> Path:
     """Export a randomly initialised FracBNN with ``n`` random images (built once per session)."""
-    try:
-        from fracbnn_lib import hw
-    except ImportError:
-        hw = None
-    if hw is None or not hasattr(hw, "export_accelerator") or not hasattr(hw, "csim_predict"):
-        pytest.skip("fracbnn_lib.hw (the HLS export and C-simulation of issue 4) is not in this tree yet")
+    from fracbnn_lib import hw
+
     folder = tmp_path_factory.getbasetemp() / "board_real_export"
     if not (folder / "expected_logits.npy").is_file():
         import torch
