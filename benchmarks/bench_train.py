@@ -5,7 +5,10 @@ One step is forward + cross-entropy (+ the gating regulariser when the gate is o
 The plain ResNet-20 has FracBNN's topology (3x3 stem conv 3->16 + BN + ReLU, 3 x 3 basic
 blocks with 16/32/64 channels, the same average-pool + channel-duplication shortcuts, global
 pool, linear 64->10) with one float conv per layer and ReLU; it runs both in NCHW and in
-channels-last memory format, and the faster of the two is the baseline of every ratio.
+channels-last memory format, and the faster of the two is the baseline of every ratio. Stage 3
+runs a second time with :mod:`fracbnn_lib.fused`'s CPU kernels switched off (the PyTorch
+formulation of the same mathematics, what runs without a C++ compiler), so the kernels' gain is a
+ratio measured side by side too.
 
 Timing: warm-up steps, then ``--reps`` rounds; each round times one step of every model, in an
 order rotated from round to round, so all models see the same machine state; the table gives
@@ -31,17 +34,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from machine import machine_info
 from torch import nn
 
-from fracbnn_lib import fracbnn_resnet20
+from fracbnn_lib import fracbnn_resnet20, fused
 from fracbnn_lib.training import GATING_REG, gating_penalty
 
-STAGES = {"stage1": (False, False), "stage2": (True, False), "stage3": (True, True)}
+STAGES = {"stage1": (False, False), "stage2": (True, False), "stage3": (True, True), "stage3_unfused": (True, True)}
 """FracBNN stages: (binary weights, gate on)."""
+UNFUSED = {"stage3_unfused"}
+"""Models run with :mod:`fracbnn_lib.fused`'s CPU kernels off (the PyTorch formulation, as without a compiler)."""
 PLAIN = {"plain": torch.contiguous_format, "plain_cl": torch.channels_last}
 MODELS = (*PLAIN, *STAGES)
 LABELS = {
@@ -50,6 +56,7 @@ LABELS = {
     "stage1": "FracBNN stage 1 (float W, gate off)",
     "stage2": "FracBNN stage 2 (binary W, gate off)",
     "stage3": "FracBNN stage 3 (binary W, gate on)",
+    "stage3_unfused": "  the same, fused kernels off",
 }
 
 
@@ -128,7 +135,14 @@ def build(name: str, batch: int, device: torch.device) -> Callable[[], None]:
         loss.backward()
         optimizer.step()
 
-    return step
+    if name not in UNFUSED:
+        return step
+
+    def unfused_step() -> None:
+        with mock.patch.object(fused, "library", lambda: None):
+            step()
+
+    return unfused_step
 
 
 def _sync(device: torch.device) -> None:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from . import fused_gate
+from . import fused
 from .encoding import thermometer_conv2d, thermometer_levels
 from .quantizers import LEVEL_DTYPE, SIGN_STE_CLIP, clipped_identity, sign_ste
 
@@ -114,7 +114,7 @@ class _TwoBitConv(torch.autograd.Function):
     with binary weights and a 2-bit ``x``, the integer sums ``M`` and ``L = 3 (full - msb)``
     (the LSB plane's sum) as int16, so ``msb = 2/3 M`` exactly and ``full - msb = L/3`` up to
     rounding; otherwise ``msb`` and ``full - msb``. In that compact case on the CPU (float32), the
-    gate's element-wise work runs as two fused kernels (:mod:`fracbnn_lib.fused_gate`), the same
+    gate's element-wise work runs as two fused kernels (:mod:`fracbnn_lib.fused`), the same
     mathematics in one pass each.
     """
 
@@ -140,9 +140,9 @@ class _TwoBitConv(torch.autograd.Function):
         full = F.conv2d(x, weight, None, *geometry)
         msb_sum = F.conv2d(torch.sign(x), weight, None, *geometry)
         ctx.compact = keep and binary and levels is not None and weight[0].numel() <= torch.iinfo(torch.int16).max
-        ctx.fused = ctx.compact and fused_gate.applies(full, msb_sum, threshold)
+        ctx.fused = ctx.compact and fused.gate_applies(full, msb_sum, threshold)
         if ctx.fused:
-            out, msb_kept, diff_kept = fused_gate.gate_forward(full, msb_sum, threshold)
+            out, msb_kept, diff_kept = fused.gate_forward(full, msb_sum, threshold)
             ctx.save_for_backward(kept_x, weight, threshold, msb_kept, diff_kept)
             return out
         msb_kept = msb_sum.to(torch.int16) if ctx.compact else None
@@ -200,13 +200,11 @@ def _fused_backward(
     ctx, grad: torch.Tensor, levels: torch.Tensor, weight: torch.Tensor, threshold: torch.Tensor,
     msb16: torch.Tensor, lsb16: torch.Tensor,
 ) -> tuple[torch.Tensor | None, ...]:  # fmt: skip
-    """:class:`_TwoBitConv`'s gate-on backward with its element-wise work in :mod:`fracbnn_lib.fused_gate`."""
+    """:class:`_TwoBitConv`'s gate-on backward with its element-wise work in :mod:`fracbnn_lib.fused`."""
     need_x, _, need_w, need_theta = ctx.needs_input_grad[:4]
     scale = GATE_SHARPNESS / 3.0  # the int16 LSB sums are 3 (full - msb)
-    grad_full, grad_msb, grad_in, grad_theta = fused_gate.gate_backward(
-        grad, msb16, lsb16, threshold, ctx.sparse, scale
-    )
-    x, sign_x = fused_gate.levels_to_planes(levels)
+    grad_full, grad_msb, grad_in, grad_theta = fused.gate_backward(grad, msb16, lsb16, threshold, ctx.sparse, scale)
+    x, sign_x = fused.levels_to_planes(levels)
     grad_x = grad_w = None
     if need_w:
         grad_w = _conv_backward(grad_full, x, weight, ctx.geometry, (False, True))[1]

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from . import fused
+
 SIGN_STE_CLIP = 1.3
 """Sign STE passes the gradient where ``|x| < 1.3`` (the release's ``FastSign``)."""
 
@@ -41,18 +43,25 @@ class _QuantSign(torch.autograd.Function):
 
     Outputs ``(y, k)``: ``k`` the int8 level index ``round((clamp(x) + 1) / d)`` (0..2^bits - 1) when
     asked for, else an empty tensor; it carries no gradient. Only the pass-through mask is kept
-    for the backward pass (one byte per element), not ``x``.
+    for the backward pass (one byte per element), not ``x``. On float32 CPU tensors the forward
+    runs as one fused pass (:func:`fracbnn_lib.fused.quantize`, the same float operations).
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, bits: int, keep: bool, with_levels: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        if keep:
-            ctx.save_for_backward((x.abs() < QUANT_STE_CLIP).view(torch.uint8))
         step = 2.0 / (2**bits - 1)
-        y = x.clamp(-1.0, 1.0).add_(1.0).div_(step).round_()
-        levels = y.to(LEVEL_DTYPE) if with_levels else y.new_empty(0, dtype=LEVEL_DTYPE)
+        if fused.quantize_applies(x):
+            y, levels, inside = fused.quantize(x, step, QUANT_STE_CLIP, with_levels, keep)
+        else:
+            inside = (x.abs() < QUANT_STE_CLIP).view(torch.uint8) if keep else None
+            y = x.clamp(-1.0, 1.0).add_(1.0).div_(step).round_()
+            levels = y.to(LEVEL_DTYPE) if with_levels else None
+            y.mul_(step).sub_(1.0)
+        if keep:
+            ctx.save_for_backward(inside)
+        levels = y.new_empty(0, dtype=LEVEL_DTYPE) if levels is None else levels
         ctx.mark_non_differentiable(levels)
-        return y.mul_(step).sub_(1.0), levels
+        return y, levels
 
     @staticmethod
     @once_differentiable

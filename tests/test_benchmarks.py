@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,12 +28,29 @@ def _bench(script: str, *args: str) -> str:
 def test_bench_train_prints_step_time_and_memory_ratios_against_the_plain_resnet():
     out = _bench("bench_train.py", "--batch", "8", "--reps", "2", "--device", "cpu")
     assert "baseline: plain ResNet-20" in out
-    for label in ("plain ResNet-20 (NCHW)", "FracBNN stage 1", "FracBNN stage 2", "FracBNN stage 3"):
+    labels = ("plain ResNet-20 (NCHW)", "FracBNN stage 1", "FracBNN stage 2", "FracBNN stage 3", "  the same, fused")
+    for label in labels:
         row = next(line for line in out.splitlines() if line.startswith(label))
         step, rate, ratio = (float(v) for v in row[38:].split()[:3])
         assert step > 0 and rate > 0 and ratio > 0
     baseline = next(line for line in out.splitlines() if re.match(r"plain ResNet-20 .* 1\.00 ", line))
     assert baseline
+
+
+def test_bench_train_runs_stage3_with_and_without_the_fused_kernels(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_train
+
+    from fracbnn_lib import fused
+
+    calls = []
+    for name in ("quantize", "gate_forward", "gate_backward"):
+        original = getattr(fused, name)
+        monkeypatch.setattr(fused, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    bench_train.build("stage3_unfused", 2, torch.device("cpu"))()
+    assert calls == []
+    bench_train.build("stage3", 2, torch.device("cpu"))()
+    assert {"quantize", "gate_forward", "gate_backward"} <= set(calls)
 
 
 def test_bench_inference_compares_pytorch_reference_and_csim(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fracbnn_lib import PGBinaryConv2d, RPReLU, fracbnn_resnet20, fused_gate, measure_gating, quant_sign, sign_ste
+from fracbnn_lib import PGBinaryConv2d, RPReLU, fracbnn_resnet20, fused, measure_gating, quant_sign, sign_ste
 from fracbnn_lib import encoding as encoding_module
 from fracbnn_lib.encoding import thermometer_conv2d, thermometer_encode
 from fracbnn_lib.layers import BinaryConv2d, ThermometerConv2d
@@ -339,46 +339,80 @@ def _gated_layer_step(layout, sparse, threads=2):
     return out.detach(), x.grad, conv.weight.grad, conv.threshold.grad
 
 
-def test_the_fused_gate_kernel_is_built_and_taken(monkeypatch):
-    assert fused_gate.library() is not None, "g++ with OpenMP builds the kernel (CI has it)"
+def test_the_fused_kernels_are_built_and_taken(monkeypatch):
+    assert fused.library() is not None, "g++ with OpenMP builds the kernels (CI has it)"
     calls = []
-    for name in ("gate_forward", "gate_backward"):
-        original = getattr(fused_gate, name)
-        monkeypatch.setattr(fused_gate, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    for name in ("quantize", "gate_forward", "gate_backward"):
+        original = getattr(fused, name)
+        monkeypatch.setattr(fused, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
     _gated_layer_step(torch.contiguous_format, True)
-    assert calls == ["gate_forward", "gate_backward"]
+    assert calls == ["quantize", "gate_forward", "gate_backward"]
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "channels_last"])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fused_gate_matches_the_pytorch_formulation(monkeypatch, layout, sparse, threads):
-    fused = _gated_layer_step(layout, sparse, threads)
-    monkeypatch.setattr(fused_gate, "applies", lambda *args: False)
+    with_kernels = _gated_layer_step(layout, sparse, threads)
+    monkeypatch.setattr(fused, "gate_applies", lambda *args: False)
     plain = _gated_layer_step(layout, sparse, threads)
-    assert torch.equal(fused[0], plain[0]), "the fused forward is PyTorch's arithmetic, bit for bit"
-    for a, b in zip(fused[1:], plain[1:], strict=True):
+    assert torch.equal(with_kernels[0], plain[0]), "the fused forward is PyTorch's arithmetic, bit for bit"
+    for a, b in zip(with_kernels[1:], plain[1:], strict=True):
         assert a.shape == b.shape and (a - b).abs().max() <= 1e-5 * b.abs().max()
-    assert fused[3].abs().sum() > 0
+    assert with_kernels[3].abs().sum() > 0
 
 
-def test_fused_gate_falls_back_with_a_warning_when_it_cannot_be_built(monkeypatch, tmp_path):
+def _quantizer_outputs(x, bits, with_levels):
+    """``(y, levels, saved mask, dL/dx)`` of the quantiser on ``x`` (levels empty unless asked for)."""
+    x = x.detach().requires_grad_()
+    y, levels = quant_sign_with_levels(x, bits) if with_levels else (quant_sign(x, bits), torch.empty(0))
+    (mask,) = y.grad_fn.saved_tensors
+    y.backward(torch.linspace(-1.0, 1.0, y.numel()).view(y.shape))
+    return y.detach(), levels, mask, x.grad
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("bits", [1, 2, 3, 7])
+@pytest.mark.parametrize("with_levels", [False, True], ids=["values", "levels"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_quantizer_matches_the_pytorch_formulation(monkeypatch, layout, bits, with_levels, threads):
+    grid = torch.arange(-(2**bits), 2**bits + 1) / (2**bits - 1)  # grid values and the midpoints between them
+    x = torch.cat([torch.randn(6 * 7 * 9 * 11 - grid.numel() - 4) * 1.5, grid, torch.tensor([1.0, -1.0, 0.0, -0.0])])
+    x = x.view(6, 7, 9, 11).contiguous(memory_format=layout)
+    assert fused.quantize_applies(x)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with_kernel = _quantizer_outputs(x, bits, with_levels)
+        monkeypatch.setattr(fused, "quantize_applies", lambda *args: False)
+        plain = _quantizer_outputs(x, bits, with_levels)
+    finally:
+        torch.set_num_threads(previous)
+    for a, b in zip(with_kernel, plain, strict=True):
+        assert a.dtype == b.dtype and a.stride() == b.stride() and torch.equal(a, b)
+    assert with_kernel[0].unique().numel() == 2**bits
+    with torch.no_grad():  # nothing kept without a gradient to compute
+        assert quant_sign(x.requires_grad_(), bits).grad_fn is None
+
+
+def test_fused_kernels_fall_back_with_a_warning_when_they_cannot_be_built(monkeypatch, tmp_path):
     monkeypatch.setenv("FRACBNN_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("CXX", "no-such-compiler-fracbnn")
-    fused_gate.library.cache_clear()
+    fused.library.cache_clear()
     try:
-        with pytest.warns(UserWarning, match="fused gate kernel unavailable .*'no-such-compiler-fracbnn' not found"):
-            assert fused_gate.library() is None
+        with pytest.warns(UserWarning, match="fused kernels unavailable .*'no-such-compiler-fracbnn' not found"):
+            assert fused.library() is None
+        assert not fused.quantize_applies(torch.zeros(3))
         conv = _pg_case(torch.float32, True, True, True, 1)
         x = _pg_input("two_bit", torch.float32)
         assert_same(forward_backward(conv, lambda m, t: m(t), [x]), forward_backward(conv, ref_pg, [x]), torch.float32)
-        fused_gate.library.cache_clear()
-        monkeypatch.setenv("FRACBNN_FUSED_GATE", "0")
+        fused.library.cache_clear()
+        monkeypatch.setenv("FRACBNN_FUSED", "0")
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # switched off on purpose: no warning
-            assert fused_gate.library() is None
+            assert fused.library() is None
     finally:
-        fused_gate.library.cache_clear()
+        fused.library.cache_clear()
 
 
 # --------------------------------------------------------------------------- thermometer input layer

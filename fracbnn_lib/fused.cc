@@ -1,12 +1,15 @@
-// Fused element-wise passes of the precision-gated convolution (fracbnn_lib/fused_gate.py).
+// Fused element-wise passes of FracBNN's quantiser and precision-gated convolution (fracbnn_lib/fused.py).
 //
-// The gate's forward epilogue and backward prologue, each one pass over memory instead of a dozen
-// PyTorch element-wise kernels, for the compact case of fracbnn_lib.layers._TwoBitConv: binary
-// weights and a 2-bit input, so the MSB-plane sum M and the LSB-plane sum L = 3 (full - msb) are
-// integers kept as int16. Tensors are float32 N x C x H x W, contiguous in NCHW or channels-last
-// order; theta is the per-channel threshold (C floats). Built with -ffp-contract=off: every float
-// operation is the one PyTorch's formulation performs, in the same order, so the forward is
-// bit-identical to it; the backward's sigmoid uses a polynomial exp (about 2 ulp).
+// - The n-bit activation quantiser's forward pass: values, int8 level indices and the byte
+//   pass-through mask in one pass instead of five PyTorch kernels (any dense float32 tensor).
+// - The gate's forward epilogue and backward prologue, one pass each instead of a dozen PyTorch
+//   kernels, for the compact case of fracbnn_lib.layers._TwoBitConv: binary weights and a 2-bit
+//   input, so the MSB-plane sum M and the LSB-plane sum L = 3 (full - msb) are integers kept as
+//   int16. Tensors are float32 N x C x H x W, contiguous in NCHW or channels-last order; theta is
+//   the per-channel threshold (C floats).
+// Built with -ffp-contract=off: every float operation is the one PyTorch's formulation performs, in
+// the same order, so the forward passes are bit-identical to it; the backward's sigmoid uses a
+// polynomial exp (about 2 ulp).
 #include <omp.h>
 
 #include <cmath>
@@ -127,11 +130,25 @@ void sweep_rows(int64_t first, int64_t last, int64_t channels, int64_t inner, co
     }
 }
 
+// The quantiser over elements [first, last), writing the level indices and the mask if asked for.
+template <bool Levels, bool Mask>
+void quantize_range(const float *__restrict x, float step, float clip, float *__restrict y,
+                    int8_t *__restrict levels, uint8_t *__restrict inside, int64_t first, int64_t last) {
+#pragma omp simd
+    for (int64_t i = first; i < last; ++i) {
+        const float v = x[i];
+        const float k = std::nearbyint(((v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v)) + 1.0f) / step);
+        y[i] = k * step - 1.0f;
+        if constexpr (Levels) levels[i] = static_cast<int8_t>(k);
+        if constexpr (Mask) inside[i] = std::fabs(v) < clip;
+    }
+}
+
 }  // namespace
 
 extern "C" {
 
-int fracbnn_fused_gate_version() { return 1; }
+int fracbnn_fused_version() { return 2; }
 
 void fracbnn_gate_forward(const float *full, const float *msb_sum, const float *theta, float *out, int16_t *msb16,
                           int16_t *lsb16, int64_t n, int64_t channels, int64_t inner, int threads) {
@@ -162,6 +179,24 @@ void fracbnn_gate_backward(const float *grad, const int16_t *msb16, const int16_
     for (int64_t c = 0; c < channels; ++c) theta_sums[c] = 0.0;
     for (int t = 0; t < slots; ++t)
         for (int64_t c = 0; c < channels; ++c) theta_sums[c] += partial[static_cast<size_t>(t) * stride + c];
+}
+
+// The n-bit quantiser over n elements: k = round((clamp(x, -1, 1) + 1) / step) (round half to even,
+// as torch.round), y = k step - 1; levels (int8 k) and inside (1[|x| < clip], the straight-through
+// estimator's pass-through mask, one byte each) are written where not null.
+void fracbnn_quantize(const float *x, float step, float clip, float *y, int8_t *levels, uint8_t *inside, int64_t n,
+                      int threads) {
+    parallel(n, threads, [=](int, int64_t first, int64_t last) {
+        if (levels != nullptr && inside != nullptr) {
+            quantize_range<true, true>(x, step, clip, y, levels, inside, first, last);
+        } else if (levels != nullptr) {
+            quantize_range<true, false>(x, step, clip, y, levels, inside, first, last);
+        } else if (inside != nullptr) {
+            quantize_range<false, true>(x, step, clip, y, levels, inside, first, last);
+        } else {
+            quantize_range<false, false>(x, step, clip, y, levels, inside, first, last);
+        }
+    });
 }
 
 // The 2-bit activation x = 2/3 k - 1 and its sign from the int8 levels k (0..3), n elements.

@@ -1,17 +1,20 @@
-"""The precision gate's element-wise work as two fused CPU kernels (``fused_gate.cc``).
+"""FracBNN's element-wise work as fused CPU kernels (``fused.cc``): the precision gate and the quantiser.
 
 :class:`fracbnn_lib.layers.PGBinaryConv2d` with the gate on spends a dozen element-wise passes per
 layer around its two convolutions (the gate's comparison, the output select, the int16 sums kept for
 the backward pass; in the backward pass the surrogate sigmoid, the masks, the threshold gradient and
-the three gradients the convolutions need). On the CPU these run as two fused loops instead, one pass
-over memory each, on PyTorch's own OpenMP threads. The mathematics is
-:class:`fracbnn_lib.layers._TwoBitConv`'s (its docstring gives it); ``tests/test_fast_paths.py``
-checks outputs and gradients of both against the straightforward formulation.
+the three gradients the convolutions need), and the 2-bit quantiser in front of it five more (clamp,
+shift, scale, round, the level indices and the pass-through mask). On the CPU these run as fused
+loops instead, one pass over memory each, on PyTorch's own OpenMP threads. The mathematics is
+:class:`fracbnn_lib.layers._TwoBitConv`'s and :func:`fracbnn_lib.quantizers.quant_sign`'s (their
+docstrings give it); ``tests/test_fast_paths.py`` checks outputs and gradients against the
+straightforward formulation.
 
-The kernel is compiled on first use with the system's C++ compiler (``$CXX``, default ``g++``) into
-the cache of :mod:`fracbnn_lib.native` (about a second). Where it cannot be built (no compiler, no
-OpenMP), or with ``FRACBNN_FUSED_GATE=0`` in the environment, the layer uses the PyTorch formulation
-and a warning says so once. It applies to float32 CPU tensors in NCHW or channels-last order.
+The kernels are compiled on first use with the system's C++ compiler (``$CXX``, default ``g++``)
+into the cache of :mod:`fracbnn_lib.native` (about a second). Where they cannot be built (no
+compiler, no OpenMP), or with ``FRACBNN_FUSED=0`` in the environment, the PyTorch formulation runs
+and a warning says so once. They apply to float32 CPU tensors (the gate's in NCHW or channels-last
+order, the quantiser's in any dense layout).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ import torch
 
 from . import native
 
-SOURCE = Path(__file__).with_name("fused_gate.cc")
-VERSION = 1
-"""What ``fracbnn_fused_gate_version()`` returns for this module's calling convention."""
+SOURCE = Path(__file__).with_name("fused.cc")
+VERSION = 2
+"""What ``fracbnn_fused_version()`` returns for this module's calling convention."""
 
 
 VECTOR_FLAGS = {
@@ -51,37 +54,39 @@ def compile_flags() -> list[str]:
 
 
 def build() -> Path:
-    """The kernel library, compiled if not cached; :class:`fracbnn_lib.native.NativeBuildError` if it cannot be."""
+    """The kernels' library, compiled if not cached; :class:`fracbnn_lib.native.NativeBuildError` if it cannot be."""
     cxx = native.compiler()
     flags = compile_flags()
-    name = "libfracbnn-fused-gate-" + native.content_hash(
-        "fracbnn fused gate", [SOURCE.read_bytes(), native.compiler_identity(cxx), " ".join(flags).encode()]
+    name = "libfracbnn-fused-" + native.content_hash(
+        "fracbnn fused kernels", [SOURCE.read_bytes(), native.compiler_identity(cxx), " ".join(flags).encode()]
     )
     return native.build_cached(
-        name + ".so", lambda _work, target: [cxx, *flags, str(SOURCE), "-o", str(target)], "fused gate kernel"
+        name + ".so", lambda _work, target: [cxx, *flags, str(SOURCE), "-o", str(target)], "fused kernels"
     )
 
 
 @functools.cache
 def library() -> ctypes.CDLL | None:
-    """The loaded kernel, or None (with one warning) where it is switched off or cannot be built."""
-    if os.environ.get("FRACBNN_FUSED_GATE", "1") == "0":
+    """The loaded kernels, or None (with one warning) where they are switched off or cannot be built."""
+    if os.environ.get("FRACBNN_FUSED", "1") == "0":
         return None
     try:
         lib = ctypes.CDLL(str(build()))
     except (native.NativeBuildError, OSError) as err:
-        warnings.warn(f"fused gate kernel unavailable ({err}); using the PyTorch formulation", stacklevel=2)
+        warnings.warn(f"fused kernels unavailable ({err}); using the PyTorch formulation", stacklevel=2)
         return None
-    if lib.fracbnn_fused_gate_version() != VERSION:
-        warnings.warn("fused gate kernel of another version in the cache; using the PyTorch formulation", stacklevel=2)
+    if lib.fracbnn_fused_version() != VERSION:
+        warnings.warn("fused kernels of another version in the cache; using the PyTorch formulation", stacklevel=2)
         return None
     pointer, size = ctypes.c_void_p, ctypes.c_int64
     lib.fracbnn_gate_forward.argtypes = [pointer] * 6 + [size, size, size, ctypes.c_int]
     lib.fracbnn_gate_backward.argtypes = [pointer] * 4 + [ctypes.c_int, ctypes.c_float] + [pointer] * 4
     lib.fracbnn_gate_backward.argtypes += [size, size, size, ctypes.c_int]
     lib.fracbnn_levels_to_planes.argtypes = [pointer] * 3 + [size, ctypes.c_int]
+    lib.fracbnn_quantize.argtypes = [pointer, ctypes.c_float, ctypes.c_float] + [pointer] * 3 + [size, ctypes.c_int]
     for function in (lib.fracbnn_gate_forward, lib.fracbnn_gate_backward, lib.fracbnn_levels_to_planes):
         function.restype = None
+    lib.fracbnn_quantize.restype = None
     return lib
 
 
@@ -94,7 +99,7 @@ def _inner(t: torch.Tensor) -> int | None:
     return None
 
 
-def applies(full: torch.Tensor, msb_sum: torch.Tensor, threshold: torch.Tensor) -> bool:
+def gate_applies(full: torch.Tensor, msb_sum: torch.Tensor, threshold: torch.Tensor) -> bool:
     """Whether the fused kernels take this layer call: float32 CPU tensors in one supported layout."""
     return (
         full.device.type == "cpu"
@@ -112,7 +117,7 @@ def gate_forward(
     """``(out, M, L)`` for ``full = conv(x, w)`` and ``msb_sum = M = conv(sign(x), w)`` (N x C x H x W).
 
     ``out = msb + 1[msb - θ > 0] (full - msb)`` with ``msb = 2/3 M``; ``M`` and ``L = round(3 (full - msb))``
-    as int16, same shape and layout. Requires :func:`applies`.
+    as int16, same shape and layout. Requires :func:`gate_applies`.
     """
     lib = library()
     theta = threshold.detach().reshape(-1).contiguous()
@@ -159,3 +164,35 @@ def levels_to_planes(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     threads = torch.get_num_threads()
     lib.fracbnn_levels_to_planes(levels.data_ptr(), x.data_ptr(), sign.data_ptr(), levels.numel(), threads)
     return x, sign
+
+
+def quantize_applies(x: torch.Tensor) -> bool:
+    """Whether :func:`quantize` takes ``x``: a float32 CPU tensor, contiguous in NCHW or channels-last order."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and (x.is_contiguous() or (x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)))
+        and library() is not None
+    )
+
+
+def quantize(
+    x: torch.Tensor, step: float, clip: float, with_levels: bool, with_mask: bool
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """``(y, k, inside)``: the quantiser's forward pass over ``x`` in one pass (shapes and layout of ``x``).
+
+    ``k = round((clamp(x, -1, 1) + 1) / step)`` (round half to even), ``y = k * step - 1``, the same
+    float operations in the same order as :func:`fracbnn_lib.quantizers.quant_sign`'s PyTorch
+    formulation (bit-identical); ``k`` as int8 (``with_levels``, needs ``2 / step <= 127``) and the
+    straight-through mask ``inside = 1[|x| < clip]`` as uint8 (``with_mask``), else None.
+    Requires :func:`quantize_applies`.
+    """
+    lib = library()
+    y = torch.empty_like(x)
+    levels = torch.empty_like(x, dtype=torch.int8) if with_levels else None
+    inside = torch.empty_like(x, dtype=torch.uint8) if with_mask else None
+    lib.fracbnn_quantize(
+        x.data_ptr(), step, clip, y.data_ptr(), levels.data_ptr() if with_levels else None,
+        inside.data_ptr() if with_mask else None, x.numel(), torch.get_num_threads(),
+    )  # fmt: skip
+    return y, levels, inside
