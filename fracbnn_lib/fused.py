@@ -13,8 +13,8 @@ straightforward formulation.
 The kernels are compiled on first use with the system's C++ compiler (``$CXX``, default ``g++``)
 into the cache of :mod:`fracbnn_lib.native` (about a second). Where they cannot be built (no
 compiler, no OpenMP), or with ``FRACBNN_FUSED=0`` in the environment, the PyTorch formulation runs
-and a warning says so once. They apply to float32 CPU tensors (the gate's in NCHW or channels-last
-order, the quantiser's in any dense layout).
+and a warning says so once. They apply to float32 CPU tensors, contiguous in NCHW or channels-last
+order (the quantiser's of any shape).
 """
 
 from __future__ import annotations
@@ -84,9 +84,9 @@ def library() -> ctypes.CDLL | None:
     lib.fracbnn_gate_backward.argtypes += [size, size, size, ctypes.c_int]
     lib.fracbnn_levels_to_planes.argtypes = [pointer] * 3 + [size, ctypes.c_int]
     lib.fracbnn_quantize.argtypes = [pointer, ctypes.c_float, ctypes.c_float] + [pointer] * 3 + [size, ctypes.c_int]
-    for function in (lib.fracbnn_gate_forward, lib.fracbnn_gate_backward, lib.fracbnn_levels_to_planes):
+    gate = (lib.fracbnn_gate_forward, lib.fracbnn_gate_backward, lib.fracbnn_levels_to_planes)
+    for function in (*gate, lib.fracbnn_quantize):
         function.restype = None
-    lib.fracbnn_quantize.restype = None
     return lib
 
 
@@ -167,7 +167,7 @@ def levels_to_planes(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def quantize_applies(x: torch.Tensor) -> bool:
-    """Whether :func:`quantize` takes ``x``: a float32 CPU tensor, contiguous in NCHW or channels-last order."""
+    """Whether :func:`quantize` takes ``x``: a float32 CPU tensor, contiguous (or 4-D channels-last)."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
