@@ -44,10 +44,14 @@ from torch import nn
 from fracbnn_lib import fracbnn_resnet20, fused
 from fracbnn_lib.training import GATING_REG, gating_penalty
 
-STAGES = {"stage1": (False, False), "stage2": (True, False), "stage3": (True, True), "stage3_unfused": (True, True)}
-"""FracBNN stages: (binary weights, gate on)."""
-UNFUSED = {"stage3_unfused"}
-"""Models run with :mod:`fracbnn_lib.fused`'s CPU kernels off (the PyTorch formulation, as without a compiler)."""
+STAGES = {
+    "stage1": (False, False, True),
+    "stage2": (True, False, True),
+    "stage3": (True, True, True),
+    "stage3_unfused": (True, True, False),
+}
+"""FracBNN stages: (binary weights, gate on, :mod:`fracbnn_lib.fused`'s CPU kernels on); without the
+kernels the PyTorch formulation runs, as without a C++ compiler."""
 PLAIN = {"plain": torch.contiguous_format, "plain_cl": torch.channels_last}
 MODELS = (*PLAIN, *STAGES)
 LABELS = {
@@ -120,9 +124,9 @@ def build(name: str, batch: int, device: torch.device) -> Callable[[], None]:
     if name in PLAIN:
         model = PlainResNet20().to(device, memory_format=PLAIN[name])
         images = images.contiguous(memory_format=PLAIN[name])
-        gated = False
+        gated, kernels = False, True
     else:
-        binary, gated = STAGES[name]
+        binary, gated, kernels = STAGES[name]
         model = fracbnn_resnet20(binary_weights=binary, gating=gated).to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -135,7 +139,7 @@ def build(name: str, batch: int, device: torch.device) -> Callable[[], None]:
         loss.backward()
         optimizer.step()
 
-    if name not in UNFUSED:
+    if kernels:
         return step
 
     def unfused_step() -> None:

@@ -80,6 +80,18 @@ def _conv_backward(
     return grad_x, grad_w
 
 
+def _gated_weight_grad(
+    grad_full: torch.Tensor, grad_msb: torch.Tensor, x: torch.Tensor, sign_x: torch.Tensor, weight: torch.Tensor,
+    geometry: ConvGeometry,
+) -> torch.Tensor:  # fmt: skip
+    """The gated conv's weight gradient ``conv_w(x, g_full) + 2/3 conv_w(sign(x), grad_msb)``.
+
+    ``grad_msb`` is ``g_msb / (2/3)`` (:class:`_TwoBitConv`'s docstring gives ``g_full`` and ``g_msb``).
+    """
+    grad_w = _conv_backward(grad_full, x, weight, geometry, (False, True))[1]
+    return grad_w.add_(_conv_backward(grad_msb, sign_x, weight, geometry, (False, True))[1], alpha=MSB_SCALE)
+
+
 def _two_bit_levels(x: torch.Tensor) -> torch.Tensor | None:
     """``k`` (int8, 0..3) with ``x == k * 2/3 - 1`` exactly (the floats ``quant_sign`` makes), or None if ``x`` is off.
 
@@ -134,6 +146,7 @@ class _TwoBitConv(torch.autograd.Function):
             levels = _two_bit_levels(x)
         kept_x = x if levels is None else levels
         if not gating:
+            ctx.fused = False
             if keep:
                 ctx.save_for_backward(kept_x, weight)
             return F.conv2d(x, weight, None, *geometry)
@@ -158,6 +171,8 @@ class _TwoBitConv(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         kept_x, weight, *gate_state = ctx.saved_tensors
+        if ctx.fused:
+            return _fused_backward(ctx, grad, kept_x, weight, *gate_state)
         two_bit = not kept_x.is_floating_point()
         x = _from_levels(kept_x, ctx.dtype) if two_bit else kept_x
         need_x, _, need_w, need_theta = ctx.needs_input_grad[:4]
@@ -166,8 +181,6 @@ class _TwoBitConv(torch.autograd.Function):
             grad_x, grad_w = _conv_backward(grad, x, weight, geometry, (need_x, need_w))
             return grad_x, None, grad_w, None, None, None
         threshold, msb, diff = gate_state
-        if ctx.fused:
-            return _fused_backward(ctx, grad, kept_x, weight, threshold, msb, diff)
         # d = msb - θ; with the int16 sums, msb = 2/3 M (as in the forward) and diff = L/3: the 1/3 joins `scale`
         d = (msb.to(ctx.dtype).mul_(MSB_SCALE) if ctx.compact else msb).sub(threshold)
         scale = GATE_SHARPNESS / 3.0 if ctx.compact else GATE_SHARPNESS
@@ -182,9 +195,7 @@ class _TwoBitConv(torch.autograd.Function):
         grad_msb = (grad - grad_full).add_(grad_gate, alpha=scale)  # g_msb / (2/3)
         grad_x = grad_w = None
         if need_w:
-            grad_w = _conv_backward(grad_full, x, weight, geometry, (False, True))[1]
-            grad_w_msb = _conv_backward(grad_msb, torch.sign(x), weight, geometry, (False, True))[1]
-            grad_w.add_(grad_w_msb, alpha=MSB_SCALE)
+            grad_w = _gated_weight_grad(grad_full, grad_msb, x, torch.sign(x), weight, geometry)
         if need_x:
             if two_bit or bool(x.abs().amax() < SIGN_STE_CLIP):
                 grad_in = grad_full.add_(grad_msb, alpha=MSB_SCALE)
@@ -205,10 +216,8 @@ def _fused_backward(
     scale = GATE_SHARPNESS / 3.0  # the int16 LSB sums are 3 (full - msb)
     grad_full, grad_msb, grad_in, grad_theta = fused.gate_backward(grad, msb16, lsb16, threshold, ctx.sparse, scale)
     x, sign_x = fused.levels_to_planes(levels)
-    grad_x = grad_w = None
-    if need_w:
-        grad_w = _conv_backward(grad_full, x, weight, ctx.geometry, (False, True))[1]
-        grad_w.add_(_conv_backward(grad_msb, sign_x, weight, ctx.geometry, (False, True))[1], alpha=MSB_SCALE)
+    grad_w = _gated_weight_grad(grad_full, grad_msb, x, sign_x, weight, ctx.geometry) if need_w else None
+    grad_x = None
     if need_x:  # a 2-bit x has |x| <= 1 < 1.3: the sign STE passes everywhere, one transposed conv
         grad_x = _conv_backward(grad_in, x, weight, ctx.geometry, (True, False))[0]
     return grad_x, None, grad_w, grad_theta if need_theta else None, None, None
