@@ -9,14 +9,15 @@ differences are mapped away and everything else must match exactly.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from .files import atomic_write
 
 OFFICIAL_ONLY_KEYS = ("encoder.placeholder", "img_mean", "img_std")
 OFFICIAL_ONLY_PREFIXES = ("teacher.",)
@@ -29,17 +30,7 @@ class CheckpointError(ValueError):
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -47,10 +38,23 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): a write was cut short; delete it")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or unsafe files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err).strip()
+        refused = re.search(r"unsupported GLOBAL ([\w.]+)", text)
+        if refused:
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: it holds Python objects besides tensors and plain data "
+                f"({refused.group(1)}), which are never loaded (loading them could run code); save a state dict instead"
+            ) from None
+        if "weights only load failed" in text.lower():
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: not a PyTorch checkpoint, or a damaged one"
+            ) from None
+        first = text.splitlines()[0] if text else type(err).__name__
         raise CheckpointError(f"cannot read checkpoint {path}: {first}") from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict or checkpoint dict")
@@ -90,7 +94,8 @@ def load_checkpoint(path_or_state_dict: str | Path | Mapping[str, Any], model: n
 
     Accepts a file path, one of our checkpoint dicts, or a state dict. Raises
     :class:`CheckpointError` listing missing, unexpected and mis-shaped keys; ``model`` is left
-    unchanged in that case. Returns the checkpoint dict (for ``config``, ``epoch``, ``metrics``).
+    unchanged in that case, and also for weights holding NaN or infinities. Returns the checkpoint
+    dict (for ``config``, ``epoch``, ``metrics``).
     """
     if isinstance(path_or_state_dict, (str, Path)):
         checkpoint = read_checkpoint(path_or_state_dict)
@@ -118,6 +123,12 @@ def load_checkpoint(path_or_state_dict: str | Path | Mapping[str, Any], model: n
         raise CheckpointError(
             f"checkpoint from {source} does not fit {type(model).__name__} ({'; '.join(problems)}); "
             "is it a checkpoint of this architecture?"
+        )
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointError(
+            f"checkpoint from {source} holds NaN or infinite values (in {_describe(broken)}): it comes from a run "
+            "that diverged; use an earlier checkpoint or retrain with a lower learning rate"
         )
     model.load_state_dict(state, strict=True)
     return checkpoint

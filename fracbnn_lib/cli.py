@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +39,7 @@ the release's cifar10.py options, here:
   --which_gpus -> --device, or torchrun --nproc_per_node N -m fracbnn_lib train ..."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line: ``<prog>: error: <message> (see <prog> --help)``."""
 
     def error(self, message: str) -> NoReturn:
@@ -58,13 +59,13 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``fracbnn`` argument parser (delegating commands are listed but parsed by their modules)."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="fracbnn",
         description="FracBNN companion: train, test, data, pipeline, export, deploy.",
         epilog=RELEASE_OPTIONS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train the staged recipe (paper: 3 stages; release: 2)")
     _data_options(train)
@@ -88,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--checkpoint", type=Path, required=True, help="ours or the release's checkpoint")
 
     data = commands.add_parser("data", help="data sets")
-    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION", parser_class=_Parser)
+    data_commands = data.add_subparsers(
+        dest="data_command", required=True, metavar="ACTION", parser_class=OneLineParser
+    )
     synth = data_commands.add_parser("synth", help="write the synthetic data set")
     synth.add_argument("--out", type=Path, required=True, help="folder to write into")
     synth.add_argument("--layout", choices=("cifar10", "imagefolder"), default="cifar10", help="default: cifar10")
@@ -108,6 +111,17 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         value = getattr(args, name, None)
         if value is not None and value < low:
             return f"--{name.replace('_', '-')} must be at least {low}, got {value}"
+    if args.command == "train":
+        checks = (
+            ("lr", args.lr, lambda v: v > 0, "a positive number"),
+            ("weight-decay", args.weight_decay, lambda v: v >= 0, "a number >= 0"),
+            ("gating-target", args.gating_target, lambda v: True, "a finite number"),
+        )
+        for name, value, ok, need in checks:
+            if value is not None and not (math.isfinite(value) and ok(value)):
+                return f"--{name} must be {need}, got {value}"
+    if getattr(args, "seed", None) is not None and not 0 <= args.seed < 2**32:
+        return f"--seed must be in 0..{2**32 - 1}, got {args.seed}"
     if args.command == "train" and args.variant == "release" and args.stage == "3":
         return "the release variant has stages 1 and 2 (--stage 3 needs --variant paper)"
     if args.command == "train" and args.dataset == "imagenet" and args.teacher is None:
@@ -124,14 +138,18 @@ def _build_model(dataset: str):
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from .checkpoint import atomic_save, read_checkpoint
+    from .checkpoint import CheckpointError, atomic_save, read_checkpoint
     from .data import make_loaders
+    from .files import check_writable
     from .models.imagenet import load_teacher
-    from .training import init_distributed, recipe, train_stage
+    from .training import init_distributed, recipe, resolve_device, train_stage
 
+    resolve_device(args.device)
     rank, world_size = init_distributed()
     data_dir = args.data_dir or Path("data") / args.dataset
     save_dir = args.save_dir or Path("runs") / f"train-{args.dataset}" / "checkpoints"
+    if rank == 0:
+        check_writable(save_dir, "checkpoint folder (--save-dir)")
     stages = recipe(
         args.dataset,
         args.variant,
@@ -146,7 +164,7 @@ def _train(args: argparse.Namespace) -> int:
     if init_from is None and first > 0:
         init_from = save_dir / f"{stages[first - 1].name}.pt"
         if not init_from.is_file():
-            raise FileNotFoundError(
+            raise CheckpointError(
                 f"{stages[first].name} starts from {stages[first - 1].name}'s checkpoint {init_from}: "
                 f"run --stage {first} first or pass --init-from"
             )
@@ -197,6 +215,7 @@ def _test(args: argparse.Namespace) -> int:
     from .layers import set_binary_weights, set_gating
     from .training import evaluate_with_gating, resolve_device
 
+    device = resolve_device(args.device)
     model = _build_model(args.dataset)
     checkpoint = load_checkpoint(args.checkpoint, model)
     stage = (checkpoint.get("config") or {}).get("stage") or {}
@@ -207,7 +226,6 @@ def _test(args: argparse.Namespace) -> int:
     )
     batch_size = args.batch_size or DEFAULT_BATCH[args.dataset]
     test_loader = DataLoader(test_set, batch_size=batch_size, num_workers=args.workers)
-    device = resolve_device(args.device)
     accuracy, stats = evaluate_with_gating(model.to(device), test_loader, device)
     print(f"test accuracy {accuracy:.4f} on {len(test_set)} images, gating sparsity {stats.sparsity:.4f}")
     return 0
@@ -220,6 +238,9 @@ def _data(args: argparse.Namespace) -> int:
         write_synthetic_cifar10,
         write_synthetic_imagefolder,
     )
+    from .files import check_writable
+
+    check_writable(args.out, "output folder (--out)")
 
     if args.layout == "imagefolder":
         folder = write_synthetic_imagefolder(
@@ -263,10 +284,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .checkpoint import CheckpointError
     from .data import DatasetNotFoundError
+    from .files import FolderBusyError, FolderError
+    from .training import DeviceError, TrainingError
 
+    prog = f"fracbnn {args.command}"
     run = {"train": _train, "test": _test, "data": _data}[args.command]
     try:
         return run(args)
-    except (CheckpointError, DatasetNotFoundError, FileNotFoundError) as err:
-        print(f"fracbnn {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        again = "; rerun the same command to resume" if args.command == "train" else ""
+        print(f"{prog}: interrupted{again}", file=sys.stderr)
+        return 130
+    except (CheckpointError, DatasetNotFoundError, DeviceError, FolderBusyError, FolderError, TrainingError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # the file system (a full disk, a vanished folder, a missing file)
+        if err.strerror is None:  # raised with a message of its own (e.g. a missing teacher file)
+            print(f"{prog}: error: {err}", file=sys.stderr)
+            return 1
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"{prog}: error: {err.strerror}{where}: free space or fix the path, then rerun", file=sys.stderr)
         return 1

@@ -10,9 +10,10 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .files import atomic_write
 
 METRICS_FILE = "metrics.json"
 
@@ -25,18 +26,7 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
 
 def write_json_atomic(data: Any, path: str | Path) -> Path:
     """Write ``data`` as indented JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def update_metrics(run_dir: str | Path, section: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,8 @@ Used by the C-simulation backend (:mod:`fracbnn_lib.hw.csim`) and the fused gate
 (``$FRACBNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/fracbnn``, else ``~/.cache/fracbnn``) under a name
 that hashes everything it is built from; a build writes into a temporary folder and renames the
 result, under a lock file, so two processes building at once compile once and never load a
-half-written library. ``CXX`` chooses the compiler (default ``g++``).
+half-written library; a cached library is loaded only if its SHA-256 still matches the one its
+build recorded (a damaged cache is rebuilt, never loaded). ``CXX`` chooses the compiler (default ``g++``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,27 @@ def build_lock(path: Path) -> Iterator[None]:
         yield
 
 
+def _digest_path(library: Path) -> Path:
+    return library.with_name(library.name + ".sha256")
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def intact(library: Path) -> bool:
+    """Whether ``library`` is the file its build wrote: its SHA-256 equals the one recorded beside it.
+
+    A library cut short (a full disk, a copied cache, a killed copy) would crash the process that
+    loads it (SIGBUS), so a cached library is loaded only when this holds.
+    """
+    digest = _digest_path(library)
+    try:
+        return library.is_file() and digest.read_text().strip() == _file_sha256(library)
+    except OSError:
+        return False
+
+
 def build_cached(
     library_name: str,
     command: Callable[[Path, Path], list[str]],
@@ -80,19 +102,21 @@ def build_cached(
     """The library ``cache_dir() / library_name``, built with ``command(work, target)`` if not cached.
 
     ``command`` receives a private temporary folder (where it may write generated headers) and the
-    path to write the library to, and returns the compiler command line. Raises ``error`` (one line,
-    naming ``what``) if the cache folder cannot be created or the build fails.
+    path to write the library to, and returns the compiler command line. The library's SHA-256 is
+    recorded beside it (``<name>.sha256``); a cached library that does not match it (:func:`intact`)
+    is built again. Raises ``error`` (one line, naming ``what``) if the cache folder cannot be
+    created or the build fails.
     """
     folder = cache_dir()
     library = folder / library_name
-    if library.is_file():
+    if intact(library):
         return library
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise error(f"cannot create the build cache {folder} ({err.strerror}): set FRACBNN_CACHE_DIR") from None
     with build_lock(folder / ".build.lock"), tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as work:
-        if library.is_file():  # built by another process while this one waited for the lock
+        if intact(library):  # built by another process while this one waited for the lock
             return library
         target = Path(work) / library.name
         result = subprocess.run(command(Path(work), target), capture_output=True, text=True)
@@ -100,5 +124,8 @@ def build_cached(
             errors = [line for line in result.stderr.splitlines() if "error" in line] or result.stderr.splitlines()
             first = errors[0].strip() if errors else f"exit status {result.returncode}"
             raise error(f"building the {what} failed: {first}")
-        os.replace(target, library)
+        digest = Path(work) / _digest_path(library).name
+        digest.write_text(_file_sha256(target) + "\n")
+        os.replace(target, library)  # a library without its digest (a crash here) is not intact: built again
+        os.replace(digest, _digest_path(library))
     return library

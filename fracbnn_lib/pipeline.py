@@ -11,8 +11,10 @@ its ``parameters`` cell declares) plus an optional ``pipeline`` mapping with ``r
 ``cell_timeout`` (seconds; ``null`` for none). Relative paths in :data:`PATH_PARAMETERS` (from the
 file or ``--set``) are relative to the project root (the notebooks folder's parent);
 ``--data-dir`` is relative to the current directory. Everything is checked before the first
-notebook starts: unknown parameter names, values whose type does not match the notebook's
-default, and a missing real data set fail with a one-line error. The accelerator notebooks (04, 05)
+notebook starts: the run name (one plain folder name under ``--runs-dir``), unknown parameter
+names, values whose type does not match the notebook's default or that are out of range
+(:data:`PARAMETER_RULES`), a device this machine lacks, and a missing real data set fail with a
+one-line error. While it runs, the run folder is locked against a second pipeline. The accelerator notebooks (04, 05)
 run the CIFAR-10 network: for ImageNet the pipeline stops after notebook 03 and says so.
 """
 
@@ -21,6 +23,8 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import os
+import re
 import shutil
 import sys
 import time
@@ -31,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from .cli import OneLineParser
+from .files import FolderBusyError, FolderError, FolderLock, check_writable
 from .metrics import environment_info, read_metrics, update_metrics
 
 SLOTS: dict[str, str] = {
@@ -52,8 +58,60 @@ PATH_PARAMETERS = ("data_dir", "teacher_weights", "export_dir", "bitstream")
 """Parameters holding paths: relative values (params file, ``--set``) are taken from the project root."""
 
 
+RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
+"""A run name is one plain folder name: no path separator, not ``.`` or ``..``, not hidden."""
+
+
 class PipelineError(RuntimeError):
     """A problem found before or while running the pipeline (its message is one line)."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(low: int) -> tuple[Any, str]:
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low), f"an integer >= {low}"
+
+
+def _known_format(value: Any) -> bool:
+    from .hw.fixed_point import FORMAT_PRESETS
+
+    return value in FORMAT_PRESETS
+
+
+PARAMETER_RULES: dict[str, tuple[Any, str]] = {
+    "seed": ((lambda v: isinstance(v, int) and 0 <= v < 2**32), "an integer in 0..2**32 - 1"),
+    "device": (
+        (lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None),
+        "auto, cpu, mps, cuda or cuda:N",
+    ),  # fmt: skip
+    "resolution": ((lambda v: isinstance(v, int) and 1 <= v <= 255), "an integer in 1..255"),
+    "resolutions": (
+        (lambda v: isinstance(v, list) and v and all(isinstance(r, int) and 1 <= r <= 255 for r in v)),
+        "a non-empty list of integers in 1..255",
+    ),  # fmt: skip
+    "n_images": _count(1),
+    "image_index": _count(0),
+    "batch_size": _count(1),
+    "workers": _count(0),
+    "stage1_epochs": _count(1),
+    "stage2_epochs": _count(1),
+    "stage3_epochs": _count(1),
+    "sweep_epochs": _count(0),  # 0 (or no targets): no sweep
+    "lr": ((lambda v: v is None or (_number(v) and v > 0)), "null (the recipe's) or a positive number"),
+    "gating_target": (_number, "a finite number"),
+    "sweep_targets": (
+        (lambda v: isinstance(v, list) and all(_number(t) for t in v)),
+        "a list of finite numbers",
+    ),  # fmt: skip
+    "test_vectors": _count(1),
+    "error_images": _count(1),
+    "max_images": _count(0),
+    "formats": (_known_format, "a format preset: default or paper"),
+    "target": ((lambda v: v in ("auto", "pynq", "csim")), "auto, pynq or csim"),
+}
+"""Value ranges of the notebooks' parameters, checked before the first notebook runs (after the types)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +220,19 @@ def check_parameters(params: Mapping[str, Any], notebooks: Sequence[Notebook], m
                 f"parameter {name} expects {type(default).__name__} (notebook default {declared[name]['default']}), "
                 f"got {type(value).__name__} {value!r}"
             )
+        valid, need = PARAMETER_RULES.get(name, (None, ""))
+        if valid is not None and not valid(value):
+            raise PipelineError(f"parameter {name} must be {need}, got {value!r}")
+
+
+def check_device(device: str) -> None:
+    """The device the notebooks train on must exist on this machine (e.g. no ``cuda`` without a GPU)."""
+    from .training import DeviceError, resolve_device
+
+    try:
+        resolve_device(device)
+    except DeviceError as err:
+        raise PipelineError(f"{err} (parameter device)") from None
 
 
 def check_data(dataset: str, data_dir: str | None) -> None:
@@ -204,8 +275,19 @@ def summary_text(metrics: Mapping[str, Any], dataset: str) -> str:
     return "\n".join(lines)
 
 
+def _seconds(text: str) -> int:
+    """A cell timeout: a whole number of seconds >= 1 (papermill takes integers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fracbnn pipeline",
         description="Run notebooks 01 -> 05 with papermill for one params file into runs/<name>/.",
     )
@@ -217,16 +299,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", help="comma-separated notebook slots to run, e.g. 01,02")
     parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="notebooks folder")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="folder holding the run folders")
-    parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the params file's, else none)")
-    parser.add_argument("--fresh", action="store_true", help="delete the run folder first instead of resuming in it")
+    parser.add_argument(
+        "--cell-timeout", type=_seconds, help="seconds per cell (default: the params file's, else none)"
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over: move the run folder aside, delete it once the new run succeeds",
+    )
     parser.add_argument("--log-output", action="store_true", help="stream the notebooks' output while they run")
     return parser
 
 
 def _resolve_slots(only: str | None) -> list[str]:
-    if not only:
+    if only is None:
         return list(SLOTS)
     slots = [s.strip().zfill(2) for s in only.split(",") if s.strip()]
+    if not slots:
+        raise PipelineError(f"--only names no notebook slot; give some of {', '.join(SLOTS)} (e.g. --only 01,02)")
     unknown = [s for s in slots if s not in SLOTS]
     if unknown:
         raise PipelineError(f"unknown notebook slot(s) {', '.join(unknown)} in --only; slots are {', '.join(SLOTS)}")
@@ -259,19 +349,28 @@ def plan(args: argparse.Namespace) -> Plan:
             params[name] = str((notebooks_dir.parent / str(params[name])).resolve())
     if args.data_dir is not None:
         params["data_dir"] = str(args.data_dir.resolve())
-    run_dir = (args.runs_dir / (args.run_name or settings.get("run_name") or args.params.stem)).resolve()
+    name = args.run_name if args.run_name is not None else settings.get("run_name") or args.params.stem
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
+        raise PipelineError(
+            f"run name {name!r} must be one plain folder name (letters, digits and . _ + -, not starting with '.'); "
+            "choose the folder that holds runs with --runs-dir"
+        )
+    run_dir = (args.runs_dir / name).resolve()
     params["run_dir"] = str(run_dir)
 
     present, missing = find_notebooks(notebooks_dir, list(SLOTS))
     if not present:
         raise PipelineError(f"no notebooks found in {args.notebooks} (expected 01_*.ipynb ... 05_*.ipynb)")
     check_parameters(params, present, missing)
+    check_device(str(params.get("device", "cpu")))
     check_data(str(params.get("dataset", "synthetic")), params.get("data_dir"))
     slots = _resolve_slots(args.only)
     dataset = str(params.get("dataset", "synthetic"))
     not_applicable = [s for s in slots if s in ACCELERATOR_SLOTS and dataset not in ACCELERATOR_DATASETS]
     slots = [s for s in slots if s not in not_applicable]
     timeout = args.cell_timeout if args.cell_timeout is not None else settings.get("cell_timeout")
+    if timeout is not None and not (isinstance(timeout, int) and not isinstance(timeout, bool) and timeout >= 1):
+        raise PipelineError(f"cell_timeout must be a whole number of seconds >= 1 or null, got {timeout!r}")
     return Plan(
         notebooks=[nb for nb in present if nb.slot in slots],
         missing=[s for s in missing if s in slots],
@@ -318,20 +417,51 @@ def _shown(path: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the pipeline; returns the process exit status (0 ok, 1 a notebook failed, 2 bad input)."""
+    """Run the pipeline; returns the process exit status (0 ok, 1 a notebook failed, 2 bad input, 130 interrupted).
+
+    The run folder is held (:class:`~fracbnn_lib.files.FolderLock`) while the notebooks write it: a
+    second pipeline on the same folder is refused. ``--fresh`` moves an existing run folder aside
+    (``.<name>.previous`` beside it) and deletes it once the new run has finished; if the new run
+    fails, the previous one stays there and the message says so.
+    """
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     try:
         run = plan(args)
-    except PipelineError as err:
+        check_writable(run.run_dir, "run folder")
+        with FolderLock(run.run_dir, "run folder"):
+            previous = _move_aside(run.run_dir) if args.fresh else None
+            run.run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                status = _execute(run, args)
+            except KeyboardInterrupt:
+                print(f"pipeline: interrupted; the run so far is in {_shown(run.run_dir)}", file=sys.stderr)
+                status = 130
+            if previous is not None and status == 0:
+                shutil.rmtree(previous, ignore_errors=True)
+            elif previous is not None:
+                print(f"the previous run is kept in {_shown(previous)} (move it back to restore it)", file=sys.stderr)
+            return status
+    except (PipelineError, FolderBusyError, FolderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
+
+def _move_aside(run_dir: Path) -> Path | None:
+    """Rename an existing ``run_dir`` to ``.<name>.previous`` beside it (replacing an older one); its new path."""
+    if not run_dir.exists():
+        return None
+    aside = run_dir.with_name(f".{run_dir.name}.previous")
+    if aside.exists():
+        shutil.rmtree(aside)
+    os.replace(run_dir, aside)
+    return aside
+
+
+def _execute(run: Plan, args: argparse.Namespace) -> int:
+    """Execute the planned notebooks into ``run.run_dir`` and print the summary; the exit status."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    if args.fresh and run.run_dir.exists():
-        shutil.rmtree(run.run_dir)
-    run.run_dir.mkdir(parents=True, exist_ok=True)
     for slot in run.missing:
         print(f"notebook {slot} ({SLOTS[slot]}) not found in {args.notebooks}: skipped")
     dataset = str(run.params.get("dataset", "synthetic"))

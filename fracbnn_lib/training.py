@@ -44,7 +44,6 @@ import dataclasses
 import math
 import os
 import random
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -61,6 +60,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, atomic_save, load_checkpoint, read_checkpoint
+from .files import FolderLock, atomic_write, check_writable, remove_stale_temporaries
 from .gating import GatingStats, measure_gating
 from .layers import PGBinaryConv2d, set_binary_weights, set_gating
 from .models.imagenet import distillation_loss
@@ -69,6 +69,16 @@ HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_accuracy", "test_accuracy
 RELEASE_MILESTONES = (100, 150, 200)
 RELEASE_EPOCHS = {"cifar10": 250, "imagenet": 120}
 GATING_REG = 0.5e-5
+RESUME_KEYS = ("model", "config", "epoch", "optimizer", "scheduler", "history", "rng")
+"""What ``<stage>_last.pt`` must hold to resume a stage exactly."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the message is one line and says what to do."""
+
+
+class DeviceError(ValueError):
+    """A device that does not exist on this machine (the message says which ones do)."""
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -101,6 +111,15 @@ class Stage:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ValueError(f"stage {self.name}: epochs must be at least 1, got {self.epochs}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"stage {self.name}: the learning rate must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"stage {self.name}: weight decay must be a number >= 0, got {self.weight_decay}")
+        if not (math.isfinite(self.gamma) and self.gamma > 0):
+            raise ValueError(f"stage {self.name}: gamma must be a positive number, got {self.gamma}")
+        for name in ("gating_target", "gating_reg"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"stage {self.name}: {name} must be a finite number, got {getattr(self, name)}")
         if self.schedule not in ("linear", "multistep"):
             raise ValueError(f"stage {self.name}: schedule must be 'linear' or 'multistep', got {self.schedule!r}")
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
@@ -194,10 +213,25 @@ def _world() -> tuple[int, int]:
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"``/None: CUDA when available, else CPU; under torchrun ``"cuda"`` means GPU ``LOCAL_RANK``."""
+    """``"auto"``/None: CUDA when available, else CPU; under torchrun ``"cuda"`` means GPU ``LOCAL_RANK``.
+
+    Raises :class:`DeviceError` for a name torch does not know or a device this machine lacks.
+    """
     if device is None or device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device} was asked for, but CUDA is not available here: use cpu (or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {device} was asked for, but MPS is not available here: use cpu (or auto)")
+    elif device.type not in ("cpu", "mps"):
+        raise DeviceError(f"device {device} is not supported: use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and device.index is None and _world()[1] > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
@@ -362,15 +396,7 @@ def _make_optimizer(model: nn.Module, stage: Stage) -> tuple[torch.optim.Optimiz
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            frame.to_csv(handle, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: frame.to_csv(handle, index=False), text=True)
 
 
 def _history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
@@ -418,6 +444,18 @@ def _train_epoch(
     return total_loss / total, total_correct / total
 
 
+def _check_finite(model: nn.Module, stage: Stage, epoch: int, train_loss: float) -> None:
+    """:class:`TrainingError` when the epoch's loss or any weight is NaN or infinite (nothing is saved then)."""
+    broken = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if math.isfinite(train_loss) and not broken:
+        return
+    what = f"the training loss became {train_loss}" if not math.isfinite(train_loss) else f"{broken[0]} holds NaN/Inf"
+    raise TrainingError(
+        f"{stage.name} diverged in epoch {epoch} ({what}); nothing of that epoch was saved: lower the learning "
+        "rate and start the stage over (--no-resume, resume=False)"
+    )
+
+
 def _stage_config(model: nn.Module, stage: Stage, seed: int) -> dict[str, Any]:
     return {"stage": stage.config(), "seed": seed, "model": type(model).__name__, "world_size": _world()[1]}
 
@@ -456,6 +494,31 @@ def train_stage(
     rank, world_size = _world()
     if stage.kd and teacher is None:
         raise ValueError(f"{stage.name} trains by knowledge distillation: pass teacher=load_teacher(path)")
+    if rank != 0:  # rank 0 alone writes, so it alone holds the folder
+        return _train_stage(model, stage, train_loader, test_loader, out_dir, device, seed, init_from, resume,
+                            teacher, progress, on_epoch_end)  # fmt: skip
+    check_writable(out_dir, "checkpoint folder")
+    with FolderLock(out_dir, "checkpoint folder"):
+        remove_stale_temporaries(out_dir)
+        return _train_stage(model, stage, train_loader, test_loader, out_dir, device, seed, init_from, resume,
+                            teacher, progress, on_epoch_end)  # fmt: skip
+
+
+def _train_stage(
+    model: nn.Module,
+    stage: Stage,
+    train_loader: Iterable,
+    test_loader: Iterable,
+    out_dir: Path,
+    device: torch.device,
+    seed: int,
+    init_from: str | Path | None,
+    resume: bool,
+    teacher: nn.Module | None,
+    progress: bool,
+    on_epoch_end: Callable[[dict[str, float]], None] | None,
+) -> StageResult:
+    rank, world_size = _world()
     if stage.kd:
         teacher = teacher.to(device).eval().requires_grad_(False)
     set_binary_weights(model, stage.binary_weights)
@@ -474,6 +537,12 @@ def train_stage(
                 f"{last_path} was written with other settings; training {stage.name} from the start", stacklevel=2
             )
             saved = None
+        elif any(key not in saved for key in RESUME_KEYS):
+            absent = ", ".join(key for key in RESUME_KEYS if key not in saved)
+            raise CheckpointError(
+                f"{last_path} cannot resume {stage.name} (it has no {absent}): delete it, or start the stage over "
+                "without resuming (--no-resume, resume=False)"
+            )
     if saved is not None:
         load_checkpoint(saved, model)
         optimizer.load_state_dict(saved["optimizer"])
@@ -514,6 +583,7 @@ def train_stage(
         if world_size > 1:
             for buffer in model.buffers():
                 dist.broadcast(buffer, src=0)
+        _check_finite(model, stage, epoch + 1, train_loss)
         test_accuracy, stats = evaluate_with_gating(model, test_loader, device)
         row = {
             "epoch": epoch + 1,

@@ -233,21 +233,21 @@ def test_driver_targets_and_input_checks(fake_export):
         board.driver.check_images(np.zeros((0, 3, 32, 32), np.uint64))
 
 
-def test_address_writes_for_each_register_spelling():
-    def regs(**sizes):
-        return {name: {"size": size} for name, size in sizes.items()}
+def test_address_writes_are_32_bit_bus_writes_for_each_register_spelling():
+    def regs(**layout):
+        return {name: {"address_offset": offset, "size": size} for name, (offset, size) in layout.items()}
 
     address = 0x8_1234_5678
-    assert board.driver.address_writes(regs(image_1=32, image_2=32), "image", address) == [
-        ("image_1", 0x1234_5678),
-        ("image_2", 0x8),
-    ]
-    assert board.driver.address_writes(regs(image=64), "image", address) == [("image", address)]
-    assert board.driver.address_writes(regs(image_V=32), "image", 0x1000) == [("image_V", 0x1000)]
-    assert board.driver.address_writes(regs(output_r=32), "output", 0x2000) == [("output_r", 0x2000)]
-    assert board.driver.address_writes(regs(out_r_1=32), "output", 0x2000) == [("out_r_1", 0x2000)]
+    writes = board.driver.address_writes
+    assert writes(regs(image_1=(0x10, 32), image_2=(0x14, 32)), "image", address) == [(0x10, 0x1234_5678), (0x14, 0x8)]
+    assert writes(regs(image=(0x10, 64)), "image", address) == [(0x10, 0x1234_5678), (0x14, 0x8)]
+    assert writes(regs(image_V=(0x10, 32)), "image", 0x1000) == [(0x10, 0x1000)]
+    assert writes(regs(output_r=(0x18, 32)), "output", 0x2000) == [(0x18, 0x2000)]
+    assert writes(regs(out_r_1=(0x1C, 32)), "output", 0x2000) == [(0x1C, 0x2000)]
     with pytest.raises(BoardError, match="needs out_r_2"):
-        board.driver.address_writes(regs(out_r_1=32), "output", address)
+        writes(regs(out_r_1=(0x1C, 32)), "output", address)
+    with pytest.raises(BoardError, match="does not fit the 32-bit register image_V"):
+        writes(regs(image_V=(0x10, 32)), "image", address)
 
 
 # --------------------------------------------------------------------------- the report

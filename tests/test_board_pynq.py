@@ -6,9 +6,9 @@ real objects where it matters:
 
 - ``Overlay(bitfile)`` needs the ``.hwh`` beside the bitstream and reads the IP list and register
   map from it (here a small JSON file, marked as the stand-in's; a real ``.hwh`` is XML);
-  ``ip_dict[name]["registers"]``, ``overlay.<ip>.register_map`` (``reg_map.name = value``) and
-  ``overlay.<ip>.read(offset)``/``write(offset, value)`` work as in PYNQ, one bus access at a time,
-  each recorded;
+  ``ip_dict[name]["registers"]`` and ``overlay.<ip>.read(offset)``/``write(offset, value)`` work
+  as in PYNQ: one 32-bit bus access at a time, each recorded; a 64-bit register is two 32-bit
+  words at ``offset`` and ``offset + 4``, and a value wider than 32 bits on the bus is an error;
 - ``allocate(shape, dtype)`` returns an ndarray with a ``physical_address`` and separate "device
   memory": the accelerator sees only what ``sync_to_device`` copied, and the host only gets what
   ``sync_from_device`` copies back;
@@ -98,23 +98,6 @@ class StandInBuffer(np.ndarray):
         self.board.log.append(("freebuffer", self.label))
 
 
-class StandInRegisterMap:
-    """``ip.register_map``: reading a register attribute is one bus read, assigning to it one bus write."""
-
-    def __init__(self, ip: StandInIP) -> None:
-        object.__setattr__(self, "_ip", ip)
-
-    def __getattr__(self, name: str) -> int:
-        if name not in self._ip.registers:
-            raise AttributeError(name)
-        return self._ip.bus_read(name)
-
-    def __setattr__(self, name: str, value: int) -> None:
-        if name not in self._ip.registers:
-            raise AttributeError(f"no register {name}")
-        self._ip.bus_write(name, int(value))
-
-
 class StandInIP:
     """The FracNet_T IP with its AXI-lite registers and the ``ap_ctrl_hs`` handshake."""
 
@@ -124,15 +107,23 @@ class StandInIP:
         self.values["CTRL"] = 1 << CTRL_FIELDS["AP_IDLE"]
         self.busy_left = 0
         self.offsets = {info["address_offset"]: reg for reg, info in registers.items()}
-        self.register_map = StandInRegisterMap(self)
 
     def read(self, offset: int = 0) -> int:
         """``DefaultIP.read``: one 32-bit bus read at ``offset``."""
         return self.bus_read(self.offsets[offset])
 
     def write(self, offset: int, value: int) -> None:
-        """``DefaultIP.write``: one 32-bit bus write at ``offset``."""
-        self.bus_write(self.offsets[offset], value)
+        """``DefaultIP.write``: one 32-bit bus write at ``offset`` (the high word of a 64-bit register at +4)."""
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise AssertionError(f"stand-in: 0x{value:x} does not fit a 32-bit AXI-lite write")
+        if offset in self.offsets:
+            self.bus_write(self.offsets[offset], value)
+            return
+        wide = self.offsets.get(offset - 4)
+        if wide is None or int(self.registers[wide]["size"]) != 64:
+            raise AssertionError(f"stand-in: no register at offset 0x{offset:x}")
+        self.board.log.append(("write", f"{wide}[63:32]", value))
+        self.values[wide] = (self.values[wide] & 0xFFFFFFFF) | (value << 32)
 
     def bus_read(self, name: str) -> int:
         if name == "CTRL" and self.busy_left:
@@ -146,6 +137,10 @@ class StandInIP:
         return value
 
     def bus_write(self, name: str, value: int) -> None:
+        if int(self.registers[name]["size"]) == 64:  # the low word of a 64-bit register
+            self.board.log.append(("write", f"{name}[31:0]", value))
+            self.values[name] = (self.values[name] & ~0xFFFFFFFF) | value
+            return
         self.board.log.append(("write", name, value))
         if name != "CTRL":
             self.values[name] = value
@@ -274,7 +269,12 @@ def _setup_sequence(layout: str, image_address: int, out_address: int) -> list[t
             ("write", "output_r_1", out_address & 0xFFFFFFFF),
             ("write", "output_r_2", out_address >> 32),
         ],
-        "pynq3-vitis": [("write", "image", image_address), ("write", "output_r", out_address)],
+        "pynq3-vitis": [
+            ("write", "image[31:0]", image_address & 0xFFFFFFFF),
+            ("write", "image[63:32]", image_address >> 32),
+            ("write", "output_r[31:0]", out_address & 0xFFFFFFFF),
+            ("write", "output_r[63:32]", out_address >> 32),
+        ],
         "vivado-hls": [("write", "image_V", image_address), ("write", "output_r", out_address)],
         "out-port": [
             ("write", "image_1", image_address & 0xFFFFFFFF),
@@ -334,6 +334,12 @@ def test_addresses_above_4_gib_use_the_high_register(monkeypatch, fake_export, t
     with FracNetDriver("pynq", bitstream=bit):
         pass
     assert ("write", "image_1", 0) in board.log and ("write", "image_2", 0x8) in board.log
+    board = StandInBoard(base_address=0x8_0000_0000)
+    monkeypatch.setitem(sys.modules, "pynq", board.module())
+    bit = write_standin_hwh(tmp_path / "FracNet_T.bit", layout="pynq3-vitis", model="table", export_dir=fake_export)
+    with FracNetDriver("pynq", bitstream=bit):
+        pass
+    assert ("write", "image[31:0]", 0) in board.log and ("write", "image[63:32]", 0x8) in board.log
     bit = write_standin_hwh(tmp_path / "FracNet_T.bit", layout="vivado-hls", model="table", export_dir=fake_export)
     with pytest.raises(BoardError, match="does not fit the 32-bit register image_V"):
         FracNetDriver("pynq", bitstream=bit)

@@ -6,7 +6,6 @@ import tarfile
 import numpy as np
 import pytest
 import torch
-from torchvision.datasets import CIFAR10
 
 from fracbnn_lib.data import (
     CIFAR10_CLASSES,
@@ -14,6 +13,7 @@ from fracbnn_lib.data import (
     IMAGENET_PCA_EIGVAL,
     IMAGENET_PCA_EIGVEC,
     SYNTHETIC_CLASSES,
+    CIFAR10Batches,
     DatasetNotFoundError,
     Lighting,
     ShardSampler,
@@ -65,16 +65,16 @@ def test_synthetic_files_follow_the_cifar10_pickle_layout(synthetic_root):
     assert not [p for p in synthetic_root.iterdir() if p.name.startswith(".")], "temporary folders left behind"
 
 
-def test_torchvision_cifar10_reads_the_synthetic_set(synthetic_root):
+def test_the_cifar10_reader_reads_the_synthetic_set(synthetic_root):
     train = make_dataset("synthetic", synthetic_root, train=True, augment=False)
     test = make_dataset("synthetic", synthetic_root, train=False)
-    assert isinstance(train, CIFAR10) and isinstance(test, CIFAR10)
+    assert isinstance(train, CIFAR10Batches) and isinstance(test, CIFAR10Batches)
     assert (len(train), len(test)) == (10 * TRAIN_PER_CLASS, 10 * TEST_PER_CLASS)
     assert train.classes == list(SYNTHETIC_CLASSES)
     image, label = test[0]
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32 and 0 <= image.min() <= image.max() <= 1
     assert label == test.targets[0]
-    # the plane layout round-trips: torchvision's HWC array equals the generated images in order
+    # the plane layout round-trips: the HWC array (as torchvision's) equals the generated images in order
     expected, labels = synthetic_split(TRAIN_PER_CLASS, np.random.default_rng([3, 0]))
     np.testing.assert_array_equal(train.data, expected)
     assert train.targets == labels.tolist()

@@ -115,4 +115,23 @@ def test_two_processes_building_at_once_compile_once(cache, tmp_path):
     assert all(proc.returncode == 0 for proc in procs)
     assert paths[0] == paths[1] and Path(paths[0]).read_bytes() == b"not a real library"
     assert _calls(log) == 1
-    assert sorted(p.name for p in cache.iterdir()) == sorted([".build.lock", Path(paths[0]).name])  # no temp files
+    library = Path(paths[0]).name
+    assert sorted(p.name for p in cache.iterdir()) == sorted([".build.lock", library, f"{library}.sha256"])  # no temps
+
+
+def test_every_axi_master_address_register_is_in_ctrl():
+    """Vitis HLS puts an ``offset=slave`` address into CTRL only when told: the block design connects only CTRL."""
+    import re
+
+    source = (hls_source_dir() / "fracnet.cc").read_text()
+    pragmas = [
+        " ".join(line.split()) for line in source.splitlines() if line.strip().startswith("#pragma HLS INTERFACE")
+    ]
+    masters = [re.search(r"port = (\w+)", p).group(1) for p in pragmas if " m_axi " in p and "offset = slave" in p]
+    assert masters == ["image", "output"]
+    for port in masters:
+        assert f"#pragma HLS INTERFACE s_axilite port = {port} bundle = CTRL" in pragmas
+    lite_bundles = {re.search(r"bundle = (\w+)", p).group(1) for p in pragmas if " s_axilite " in p}
+    assert lite_bundles == {"CTRL"}
+    design = (hls_source_dir() / "bitstream" / "block_design.tcl").read_text()
+    assert "FracNet_T_0/s_axi_CTRL" in design and "s_axi_control" not in design

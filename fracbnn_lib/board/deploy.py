@@ -22,15 +22,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..cli import OneLineParser
+from ..files import replace_folder, staging_folder
 from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
 
 BUNDLE_PACKAGE = "fracnet_board"
@@ -176,7 +176,7 @@ def write_bundle(
         raise BoardError(f"{out} exists: pass --force to replace it")
     board_package = Path(__file__).resolve().parent
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=str(out.parent)))
+    staging = staging_folder(out)
     try:
         shutil.copytree(export_dir, staging / BUNDLE_VECTORS, ignore=shutil.ignore_patterns(".*", "__pycache__"))
         (staging / BUNDLE_PACKAGE).mkdir()
@@ -197,26 +197,15 @@ def write_bundle(
             "files": bundle_files(staging),
         }
         (staging / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace(staging, out)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
 
 
-def _replace(staging: Path, out: Path) -> None:
-    """Rename ``staging`` to ``out``, moving an existing ``out`` aside first and deleting it afterwards."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=str(out.parent)))
-        os.replace(out, old / out.name)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fracbnn deploy",
         description="Write the deploy bundle for a PYNQ board: notebook 05, the driver, the test vectors, a README.",
     )

@@ -10,9 +10,9 @@ Backends:
 
 - ``pynq``: loads the overlay (``FracNet_T.bit`` with its ``FracNet_T.hwh`` beside it) with
   ``pynq.Overlay``, allocates the two buffers with ``pynq.allocate``, writes their physical
-  addresses into the IP's register map and then, per image: copy the words in, ``sync_to_device``,
-  write ``ap_start`` into the control register, poll it until ``ap_done`` (or ``ap_idle`` with
-  ``ap_start`` cleared), ``sync_from_device``, copy the logits out.
+  addresses into the IP's address registers (32-bit bus writes) and then, per image: copy the
+  words in, ``sync_to_device``, write ``ap_start`` into the control register, poll it until
+  ``ap_done`` (or ``ap_idle`` with ``ap_start`` cleared), ``sync_from_device``, copy the logits out.
 - ``csim``: the same words through the g++-built HLS C++ (``fracbnn_lib.hw.csim_predict``, imported
   only when this backend is used), one image per call, so the timing loop is the board's.
 - ``auto``: ``pynq`` when the ``pynq`` package is importable and the bitstream exists, else ``csim``.
@@ -58,9 +58,11 @@ PORT_REGISTERS = {
 
 Vivado HLS appends ``_V`` to an ``ap_uint`` port (``image_V``), Vitis HLS keeps the name
 (``image``); a port named after an HDL keyword gets ``_r`` (``output_r``, or ``out_r`` for a port
-named ``out``). A 64-bit address is one 64-bit register (PYNQ 3.x) or two 32-bit ones,
-``<name>_1`` (low word) and ``<name>_2`` (high word), as PYNQ 2.x lists them from a Vitis HLS
-handoff file.
+named ``out``). Vivado HLS 2019.2 gives a 32-bit address register; Vitis HLS a 64-bit address, which
+its handoff file (``.hwh``) lists either as one 64-bit register or as two 32-bit halves ``<name>_1``
+(low word) and ``<name>_2`` (high word), depending on the HLS release that wrote it. PYNQ copies
+whatever the ``.hwh`` says; the driver handles every form and always writes 32 bits at a time
+(:func:`address_writes`).
 """
 
 
@@ -120,8 +122,23 @@ def _load_array(folder: Path, name: str) -> np.ndarray:
         raise BoardError(f"test vectors incomplete: {folder} has no {name} (notebook 04 writes {files})")
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise BoardError(f"{path} is not a plain .npy array ({err})") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise BoardError(f"{path} is not a plain .npy array ({err}): export the checkpoint again") from None
+
+
+def _read_manifest(path: Path) -> dict:
+    """The export's ``manifest.json`` as a dict (empty if absent); :class:`BoardError` if it is damaged."""
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise BoardError(
+            f"{path} is damaged ({type(err).__name__}): export the checkpoint again (notebook 04)"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise BoardError(f"{path} holds a {type(manifest).__name__}, not a manifest: export the checkpoint again")
+    return manifest
 
 
 def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
@@ -141,8 +158,7 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
             f"{folder / 'expected_logits.npy'}: expected {n} x {NUM_CLASSES} logits, "
             f"got {expected.dtype} {expected.shape}"
         )
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = _read_manifest(folder / "manifest.json")
     keep = n if max_images == 0 else min(max_images, n)
     return Vectors(
         folder=folder,
@@ -233,7 +249,6 @@ class PynqBackend:
         for part in self.ip_name.split("/"):
             self.ip = getattr(self.ip, part)
         registers = self.overlay.ip_dict[self.ip_name].get("registers", {})
-        self.regs = self.ip.register_map
         ctrl = self.ip.read(CTRL_OFFSET)
         if not ctrl & AP_IDLE:
             raise BoardError(f"{self.ip_name} is busy before the first start (CTRL=0x{ctrl:x}): reload the overlay")
@@ -243,8 +258,8 @@ class PynqBackend:
         self.out_buffer = pynq.allocate(shape=(NUM_CLASSES,), dtype=np.float32)
         try:
             for port, buffer in (("image", self.in_buffer), ("output", self.out_buffer)):
-                for register, value in address_writes(registers, port, _address(buffer), self.ip_name):
-                    setattr(self.regs, register, value)
+                for offset, word in address_writes(registers, port, _address(buffer), self.ip_name):
+                    self.ip.write(offset, word)
         except BaseException:
             self.close()
             raise
@@ -313,25 +328,32 @@ def find_ip(ip_dict: dict, ip_name: str = "") -> str:
     return found[0]
 
 
-def address_writes(registers: dict, port: str, address: int, ip_name: str = IP_TYPE) -> list[tuple[str, int]]:
-    """The register writes that set the address of ``port`` (``"image"`` or ``"output"``), in order.
+def address_writes(registers: dict, port: str, address: int, ip_name: str = IP_TYPE) -> list[tuple[int, int]]:
+    """The 32-bit bus writes ``(offset, word)`` that set the address of ``port`` (``"image"`` or ``"output"``).
 
-    ``registers`` is the IP's ``ip_dict[...]["registers"]`` (name -> ``{"size": bits, ...}``). A
-    single register takes the whole address (it must be wide enough); a split pair takes the low
-    word in ``<name>_1`` first, then the high word in ``<name>_2``.
+    ``registers`` is the IP's ``ip_dict[...]["registers"]`` (name -> ``{"address_offset": byte offset,
+    "size": bits}``, as PYNQ copies them from the ``.hwh``). The AXI-lite bus is 32 bits wide, so a
+    64-bit address is always two writes, low word first: at ``offset`` and ``offset + 4`` of one
+    64-bit register, or into ``<name>_1`` and ``<name>_2`` where the handoff lists the halves as a
+    pair. A 32-bit register takes one write and must hold the whole address.
     """
+
+    def offset(name: str) -> int:
+        return int(registers[name].get("address_offset", 0))
+
+    low, high = address & 0xFFFFFFFF, address >> 32
     for name in PORT_REGISTERS[port]:
         if name in registers:
             bits = int(registers[name].get("size", 32))
             if address >> bits:
                 raise BoardError(f"address 0x{address:x} of {port} does not fit the {bits}-bit register {name}")
-            return [(name, address)]
+            return [(offset(name), low), (offset(name) + 4, high)] if bits > 32 else [(offset(name), low)]
         if f"{name}_1" in registers:
-            high = address >> 32
-            if f"{name}_2" not in registers and high:
-                raise BoardError(f"address 0x{address:x} of {port} needs {name}_2, which {ip_name} does not have")
-            writes = [(f"{name}_1", address & 0xFFFFFFFF)]
-            return writes + ([(f"{name}_2", high)] if f"{name}_2" in registers else [])
+            if f"{name}_2" not in registers:
+                if high:
+                    raise BoardError(f"address 0x{address:x} of {port} needs {name}_2, which {ip_name} does not have")
+                return [(offset(f"{name}_1"), low)]
+            return [(offset(f"{name}_1"), low), (offset(f"{name}_2"), high)]
     expected = ", ".join(PORT_REGISTERS[port])
     raise BoardError(
         f"{ip_name} has no address register for port {port!r} (looked for {expected}, alone or as _1/_2 pairs; "

@@ -11,8 +11,11 @@ the chosen fixed-point formats (:mod:`.params`), and writes into ``out_dir``:
   which C-simulation and the board must reproduce),
 - ``manifest.json`` (written last): formats, shapes, source, parameter statistics, SHA-256 per file.
 
-Every file is written to a temporary name and renamed, and everything is checked before the first
-file is written, so a failed export leaves no half-written artefact.
+Everything is checked before the first file is written; the files are then written into a new
+folder beside ``out_dir``, which replaces ``out_dir`` whole at the end (what else ``out_dir`` held,
+e.g. the build outputs of ``make hls``, is moved across). A failed export (a full disk, an
+interrupt) leaves the previous export exactly as it was and no temporary behind; two exports into
+one folder at once are refused (:class:`~fracbnn_lib.files.FolderLock`).
 
 Command line (``fracbnn export`` / ``python -m fracbnn_lib export``)::
 
@@ -26,8 +29,8 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..cli import OneLineParser
 from ..data import CIFAR10_CLASSES, SYNTHETIC_CLASSES
 from ..encoding import pack_thermometer, thermometer_encode
+from ..files import FolderLock, file_mode, remove_stale_temporaries, replace_folder, staging_folder
 from ..metrics import write_json_atomic
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
 from .fold import ExportError, fold_model
@@ -45,13 +50,13 @@ from .layout import CLASSES, COLOURS, IMAGE_SIZE, layout_string
 from .manifest import (
     CONFIG_HEADER,
     EXPECTED_FILE,
+    EXPORT_FILES,
     IMAGES_FILE,
     LABELS_FILE,
     MANIFEST_FILE,
     MANIFEST_VERSION,
     NETWORK,
     PARAMS_FILE,
-    TEST_VECTOR_FILES,
     WEIGHTS_HEADER,
     sha256,
 )
@@ -66,17 +71,6 @@ INTERFACE = {
 
 CLASS_NAMES = {"synthetic": SYNTHETIC_CLASSES, "cifar10": CIFAR10_CLASSES}
 """Class names recorded in the manifest's ``test_vectors.classes`` per data set."""
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -164,16 +158,40 @@ def export_accelerator(
         }
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MANIFEST_FILE).unlink(missing_ok=True)  # the folder is an export again only once complete
-    for name in TEST_VECTOR_FILES:
-        if name not in files:
-            (out_dir / name).unlink(missing_ok=True)
-    for name, data in files.items():
-        _write_atomic(out_dir / name, data)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"export folder {out_dir} is a file: choose a folder (--out)")
+    with FolderLock(out_dir, "export folder"):
+        remove_stale_temporaries(out_dir.parent, of=out_dir.name)  # left by an export that was killed
+        try:
+            staging = staging_folder(out_dir)
+        except OSError as err:
+            raise ExportError(
+                f"cannot write the export folder {out_dir} ({err.strerror}): choose a writable folder (--out)"
+            ) from None
+        try:
+            for name, data in files.items():
+                (staging / name).write_bytes(data)
+                os.chmod(staging / name, file_mode())
+            manifest = _manifest(params, folded, formats, source, vectors, staging, files)
+            write_json_atomic(manifest, staging / MANIFEST_FILE)
+            replace_folder(staging, out_dir, keep=lambda name: name not in EXPORT_FILES and not name.startswith("."))
+        except OSError as err:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ExportError(
+                f"writing the export failed ({err.strerror or err}); {out_dir} is unchanged: free space or choose "
+                "another folder (--out)"
+            ) from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return out_dir
+
+
+def _manifest(params, folded, formats: Formats, source, vectors, folder: Path, files: Mapping[str, bytes]) -> dict:
+    """The export's ``manifest.json``: formats, shapes, source, parameter statistics, SHA-256 per file."""
     from .. import __version__
 
-    manifest = {
+    return {
         "manifest_version": MANIFEST_VERSION,
         "network": NETWORK,
         "fracbnn_lib": __version__,
@@ -190,10 +208,8 @@ def export_accelerator(
             "binary_weight_bits": params.used_weight_bits(),
         },
         "test_vectors": vectors,
-        "files": {name: {"bytes": len(data), "sha256": sha256(out_dir / name)} for name, data in files.items()},
+        "files": {name: {"bytes": len(data), "sha256": sha256(folder / name)} for name, data in files.items()},
     }
-    write_json_atomic(manifest, out_dir / MANIFEST_FILE)
-    return out_dir
 
 
 def load_export_model(checkpoint: str | Path) -> nn.Module:
@@ -228,7 +244,7 @@ def _format_override(text: str) -> tuple[str, FixedFormat]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fracbnn export",
         description="Export a trained CIFAR-10 FracBNN checkpoint to the HLS accelerator (headers, test vectors).",
     )
@@ -263,9 +279,13 @@ def _default_out(checkpoint: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``fracbnn export``: returns 0 on success, 1 on an error in the data (one line on stderr), 2 on usage."""
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.images < 0:
+        parser.error(f"--images must be 0 (no test vectors) or a positive count, got {args.images}")
     from ..checkpoint import CheckpointError
     from ..data import DatasetNotFoundError, load_test_images
+    from ..files import FolderBusyError, FolderError
     from .csim import CsimError, csim_predict
 
     out = args.out or _default_out(args.checkpoint)
@@ -288,7 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"C-simulation: {mismatched} of {expected.size} logits differ from the reference")
                 if mismatched:
                     return 1
-    except (CheckpointError, ExportError, FormatError, DatasetNotFoundError, CsimError) as err:
+    except KeyboardInterrupt:
+        print(f"interrupted: {out} is unchanged", file=sys.stderr)
+        return 130
+    except (
+        CheckpointError,
+        ExportError,
+        FormatError,
+        DatasetNotFoundError,
+        CsimError,
+        FolderBusyError,
+        FolderError,
+    ) as err:
         print(f"error: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 1
     return 0

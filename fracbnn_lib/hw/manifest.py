@@ -26,6 +26,8 @@ IMAGES_FILE = "images.npy"
 LABELS_FILE = "labels.npy"
 EXPECTED_FILE = "expected_logits.npy"
 TEST_VECTOR_FILES = (IMAGES_FILE, LABELS_FILE, EXPECTED_FILE)
+EXPORT_FILES = (CONFIG_HEADER, WEIGHTS_HEADER, PARAMS_FILE, *TEST_VECTOR_FILES, MANIFEST_FILE)
+"""Every file an export writes; anything else in an export folder (build outputs) is the user's."""
 
 NETWORK = "fracbnn_resnet20_cifar10"
 MANIFEST_VERSION = 1

@@ -100,9 +100,13 @@ def fracbnn_reactnet(*, num_classes: int = 1000, binary_weights: bool = True, ga
 def load_teacher(path: str | Path) -> nn.Module:
     """A frozen, eval-mode torchvision ResNet-50 with weights from a local ``.pth`` state dict.
 
-    Raises ``FileNotFoundError`` naming the path if it does not exist (nothing is downloaded).
+    Raises ``FileNotFoundError`` naming the path if it does not exist (nothing is downloaded), and
+    :class:`~fracbnn_lib.checkpoint.CheckpointError` (one line) for a file that is not a readable
+    ResNet-50 state dict (empty, corrupt, another architecture), loaded strictly.
     """
     from torchvision.models import resnet50
+
+    from ..checkpoint import load_checkpoint
 
     path = Path(path)
     if not path.is_file():
@@ -111,7 +115,7 @@ def load_teacher(path: str | Path) -> nn.Module:
             "(e.g. torchvision.models.resnet50(weights='IMAGENET1K_V1').state_dict())"
         )
     teacher = resnet50()
-    teacher.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    load_checkpoint(path, teacher)
     teacher.requires_grad_(False)
     return teacher.eval()
 

@@ -23,6 +23,10 @@ static const BlockSpec BLOCKS[NUM_BLOCKS] = {
 void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
 #pragma HLS INTERFACE m_axi depth = 3072 port = image offset = slave bundle = IMG
 #pragma HLS INTERFACE m_axi depth = 10 port = output offset = slave bundle = RESULT
+// Both buffer addresses in CTRL: Vivado HLS 2019.2 puts an offset=slave address there by itself, Vitis HLS
+// only when told (otherwise into a second AXI-lite port, s_axi_control, that the block design never connects).
+#pragma HLS INTERFACE s_axilite port = image bundle = CTRL
+#pragma HLS INTERFACE s_axilite port = output bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = return bundle = CTRL
 #pragma HLS ALLOCATION function instances = pg_conv_bn limit = 1
 #pragma HLS ALLOCATION function instances = avgpool_concat limit = 1

@@ -1,0 +1,531 @@
+"""Bad input and faults: one clear line, nothing touched outside the target, no partial artefact left.
+
+One test per class of failure (the inputs are examples of their class): paths that escape their
+folder, data folders that try to run code, writes that fail half-way, values that make no sense,
+problems of the file system and the machine, a damaged build cache, late refusals, and two writers
+of one folder.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fracbnn_lib import cli, fracbnn_resnet20, pipeline
+from fracbnn_lib.checkpoint import CheckpointError, atomic_save, load_checkpoint, read_checkpoint
+from fracbnn_lib.data import CIFAR_FOLDER, DatasetNotFoundError, make_dataset, make_loaders, write_synthetic_cifar10
+from fracbnn_lib.files import FolderBusyError, FolderLock, atomic_write, file_mode
+from fracbnn_lib.training import Stage, TrainingError, recipe, train_stage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _one_line(text: str, start: str) -> str:
+    text = text.strip()
+    assert text.startswith(start) and len(text.splitlines()) == 1 and "Traceback" not in text, text
+    return text
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its content (to show that nothing changed)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faults") / "synthetic"
+    write_synthetic_cifar10(out, train_per_class=3, test_per_class=2)
+    return out
+
+
+def _copy_data(data_dir: Path, to: Path) -> Path:
+    folder = to / CIFAR_FOLDER
+    folder.mkdir(parents=True)
+    for path in (data_dir / CIFAR_FOLDER).iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def _set_batch(folder: Path, name: str, payload: bytes) -> None:
+    """Replace one batch file and record its MD5 in the manifest, as a crafted folder would."""
+    (folder / name).write_bytes(payload)
+    manifest = json.loads((folder / "synthetic.json").read_text())
+    manifest["md5"][name] = hashlib.md5(payload).hexdigest()
+    (folder / "synthetic.json").write_text(json.dumps(manifest))
+
+
+# --------------------------------------------------------------------------- 1. paths that escape their folder
+
+
+@pytest.mark.parametrize("name", ["../victim", "/", "", ".", "..", ".hidden", "a/b", "a\\b"])
+def test_a_run_name_is_one_plain_folder_name(tmp_path, capsys, name):
+    runs, victim = tmp_path / "runs", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    runs.mkdir()
+    argv = ["--params", str(REPO / "params/synthetic.yaml"), "--notebooks", str(REPO / "notebooks")]
+    status = pipeline.main([*argv, "--runs-dir", str(runs), "--run-name", name, "--fresh"])
+    assert status == 2
+    assert "must be one plain folder name" in _one_line(capsys.readouterr().err, "error:")
+    assert (victim / "precious.txt").read_text() == "keep me" and list(runs.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- 2. data folders that try to run code
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_data_folder_cannot_run_code_even_with_matching_checksums(data_dir, tmp_path, capsys):
+    folder = _copy_data(data_dir, tmp_path / "crafted")
+    marker = tmp_path / "pwned"
+    _set_batch(folder, "data_batch_1", pickle.dumps({"data": _Exploit(marker), "labels": [0]}, protocol=2))
+    with pytest.raises(DatasetNotFoundError, match="refused to load posix.system"):
+        make_dataset("synthetic", folder.parent, train=True)
+    save = tmp_path / "ckpt"
+    argv = ["train", "--data-dir", str(folder.parent), "--save-dir", str(save), "--workers", "0", "--epochs", "1"]
+    assert cli.main(argv) == 1
+    assert "data_batch_1 is not a readable CIFAR-10 batch" in _one_line(capsys.readouterr().err, "fracbnn train: error")
+    assert not marker.exists()
+
+
+def test_batches_and_manifests_are_checked_before_use(data_dir, tmp_path):
+    def crafted(name: str) -> Path:
+        return _copy_data(data_dir, tmp_path / name)
+
+    train = np.zeros((5, 3072), np.uint8)
+    cases = {
+        "shape": ({"data": np.zeros((5, 100), np.uint8), "labels": [0] * 5}, "must be uint8 N x 3072"),
+        "dtype": ({"data": train.astype(np.float32), "labels": [0] * 5}, "must be uint8 N x 3072"),
+        "label": ({"data": train, "labels": [0, 1, 2, 3, 10]}, "labels must be 0..9, found 10"),
+        "count": ({"data": train, "labels": [0, 1]}, "expected 5 labels for 5 images"),
+    }
+    for case, (batch, message) in cases.items():
+        folder = crafted(case)
+        _set_batch(folder, "data_batch_2", pickle.dumps(batch, protocol=2))
+        with pytest.raises(DatasetNotFoundError, match=message):
+            make_dataset("synthetic", folder.parent, train=True)
+    folder = crafted("truncated")
+    _set_batch(folder, "data_batch_3", (folder / "data_batch_3").read_bytes()[:500])
+    with pytest.raises(DatasetNotFoundError, match="data_batch_3 is not a readable CIFAR-10 batch"):
+        make_dataset("synthetic", folder.parent, train=True)
+    folder = crafted("tampered")
+    (folder / "test_batch").write_bytes((folder / "test_batch").read_bytes()[:-1] + b"\0")
+    with pytest.raises(DatasetNotFoundError, match="failed its integrity check"):
+        make_dataset("synthetic", folder.parent, train=False)
+    folder = crafted("manifest")
+    (folder / "synthetic.json").write_text("{not json")
+    with pytest.raises(DatasetNotFoundError, match="synthetic.json is not a synthetic-set manifest"):
+        make_dataset("synthetic", folder.parent, train=False)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(DatasetNotFoundError, match="a-file is a file: pass the folder"):
+        make_dataset("synthetic", tmp_path / "a-file", train=False)
+
+
+def test_the_safe_reader_yields_what_torchvision_yields(data_dir):
+    from torchvision.datasets import CIFAR10
+
+    ours = make_dataset("synthetic", data_dir, train=True, augment=False)
+    manifest = json.loads((data_dir / CIFAR_FOLDER / "synthetic.json").read_text())["md5"]
+    theirs = CIFAR10.__new__(CIFAR10)
+    theirs.train_list = [[f"data_batch_{i}", manifest[f"data_batch_{i}"]] for i in range(1, 6)]
+    theirs.test_list = [["test_batch", manifest["test_batch"]]]
+    theirs.meta = {**CIFAR10.meta, "md5": manifest["batches.meta"]}
+    theirs.__init__(str(data_dir), train=True, transform=ours.transform)
+    assert len(ours) == len(theirs) and ours.classes == theirs.classes and ours.targets == theirs.targets
+    for i in range(len(ours)):
+        assert torch.equal(ours[i][0], theirs[i][0]) and ours[i][1] == theirs[i][1]
+
+
+# --------------------------------------------------------------------------- 3. writes that fail half-way
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from fracbnn_lib.hw import export_accelerator
+
+    torch.manual_seed(0)
+    model = fracbnn_resnet20().eval()
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    folder = tmp_path_factory.mktemp("export") / "export"
+    export_accelerator(model, folder, images=images, labels=[1, 2])
+    return model, images, folder
+
+
+def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monkeypatch):
+    from fracbnn_lib.hw import ExportError, export_accelerator
+
+    model, images, original = exported
+    folder = tmp_path / "run" / "export"
+    folder.parent.mkdir()
+    (folder).mkdir()
+    for path in original.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "fracnet_prj").mkdir()  # a build output of `make hls`: the user's, kept across exports
+    (folder / "fracnet_prj" / "report.xml").write_text("<report/>")
+    before = _tree(folder)
+    writes = {"n": 0}
+    real_write = Path.write_bytes
+
+    def disk_fills_up(self, data):
+        writes["n"] += 1
+        if writes["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_fills_up)
+    with pytest.raises(ExportError, match=r"No space left on device\); .* is unchanged"):
+        export_accelerator(model, folder, images=images[:1], labels=[1])
+    monkeypatch.undo()
+    assert _tree(folder) == before
+    beside = sorted(p.name for p in folder.parent.iterdir() if p.name != ".export.lock")
+    assert beside == ["export"], "no temporary left beside the export"
+    export_accelerator(model, folder, images=images[:1], labels=[1])
+    after = _tree(folder)
+    assert after["fracnet_prj/report.xml"] == b"<report/>" and after["images.npy"] != before["images.npy"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o777 & ~_umask())
+    assert oct((folder / "manifest.json").stat().st_mode & 0o777) == oct(file_mode())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_export_output_problems_are_one_line(exported, tmp_path, capsys, monkeypatch):
+    from fracbnn_lib.hw import export
+
+    model, _, _ = exported
+    checkpoint = tmp_path / "final.pt"
+    atomic_save({"model": model.state_dict()}, checkpoint)
+    (tmp_path / "a-file").write_text("x")
+    assert export.main([str(checkpoint), "--out", str(tmp_path / "a-file"), "--images", "0"]) == 1
+    assert "is a file: choose a folder" in _one_line(capsys.readouterr().err, "error:")
+    assert (tmp_path / "a-file").read_text() == "x"
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(export, "staging_folder", read_only)
+    assert export.main([str(checkpoint), "--out", str(tmp_path / "ro" / "export"), "--images", "0"]) == 1
+    assert "Permission denied): choose a writable folder" in _one_line(capsys.readouterr().err, "error:")
+    monkeypatch.undo()
+    with pytest.raises(SystemExit) as info:
+        export.main([str(checkpoint), "--out", str(tmp_path / "x"), "--images", "-5"])
+    assert info.value.code == 2 and "--images must be 0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_file_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "metrics.json"
+    atomic_write(target, "old")
+
+    def fails(handle):
+        handle.write("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(target, fails, text=True)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+    old = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "shared.pt", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.pt").stat().st_mode & 0o777 == 0o640, "the umask decides, not mkstemp's 0600"
+
+
+# --------------------------------------------------------------------------- 4. values that make no sense
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "0"], "--lr must be a positive number, got 0.0"),
+        (["--lr", "-1"], "--lr must be a positive number"),
+        (["--lr", "nan"], "--lr must be a positive number, got nan"),
+        (["--weight-decay", "-1"], "--weight-decay must be a number >= 0"),
+        (["--gating-target", "nan"], "--gating-target must be a finite number"),
+        (["--seed", "-1"], "--seed must be in 0..4294967295"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+    ],
+)
+def test_train_refuses_nonsense_values_before_any_work(tmp_path, capsys, argv, message):
+    save = tmp_path / "ckpt"
+    assert cli.main(["train", "--data-dir", str(tmp_path / "data"), "--save-dir", str(save), *argv]) == 2
+    assert message in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    assert not save.exists() and not (tmp_path / "data").exists()
+
+
+def test_the_recipe_refuses_nonsense_values():
+    for kwargs, message in (
+        ({"lr": 0.0}, "learning rate must be a positive number"),
+        ({"lr": float("nan")}, "learning rate must be a positive number"),
+        ({"weight_decay": -1e-5}, "weight decay must be a number >= 0"),
+        ({"gating_target": float("inf")}, "gating_target must be a finite number"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            recipe("synthetic", epochs=1, **kwargs)
+
+
+def test_a_diverging_stage_stops_with_a_clear_message_and_saves_nothing(data_dir, tmp_path):
+    train_loader, test_loader = make_loaders("synthetic", data_dir, batch_size=16, workers=0)
+    model = fracbnn_resnet20()
+    with torch.no_grad():
+        model.linear.bias[0] = float("nan")
+    stage = Stage("stage1", binary_weights=False, gating=False, epochs=2, lr=1e-3, weight_decay=0.0)
+    with pytest.raises(TrainingError, match=r"stage1 diverged in epoch 1 \(the training loss became nan\)"):
+        train_stage(model, stage, train_loader, test_loader, out_dir=tmp_path / "ckpt", progress=False)
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_a_non_finite_checkpoint_is_refused_everywhere(data_dir, tmp_path, capsys):
+    state = fracbnn_resnet20().state_dict()
+    state["layer1.0.conv1.weight"] = torch.full_like(state["layer1.0.conv1.weight"], float("nan"))
+    atomic_save({"model": state}, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match=r"holds NaN or infinite values \(in layer1.0.conv1.weight\)"):
+        load_checkpoint(tmp_path / "nan.pt", fracbnn_resnet20())
+    assert cli.main(["test", "--checkpoint", str(tmp_path / "nan.pt"), "--data-dir", str(data_dir)]) == 1
+    assert "diverged" in _one_line(capsys.readouterr().err, "fracbnn test: error:")
+
+
+def test_a_refused_pickle_gives_no_unsafe_advice(tmp_path):
+    torch.save({"model": {}, "extra": _Exploit(tmp_path / "pwned")}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(tmp_path / "evil.pt")
+    message = str(info.value)
+    assert "never loaded (loading them could run code)" in message and "weights_only=False" not in message
+    assert "\n" not in message and not (tmp_path / "pwned").exists()
+
+
+# --------------------------------------------------------------------------- 5. the file system and the machine
+
+
+def test_machine_and_file_system_problems_are_one_line(data_dir, tmp_path, capsys, monkeypatch):
+    common = ["train", "--data-dir", str(data_dir), "--workers", "0", "--epochs", "1", "--no-progress"]
+    for device, message in (("foo", "unknown device 'foo'"), ("cuda:0", "CUDA is not available here")):
+        if device.startswith("cuda") and torch.cuda.is_available():
+            continue
+        assert cli.main([*common, "--device", device, "--save-dir", str(tmp_path / "c")]) == 1
+        assert message in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    (tmp_path / "a-file").write_text("x")
+    assert cli.main([*common, "--save-dir", str(tmp_path / "a-file")]) == 1
+    assert "is a file, not a folder" in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    assert cli.main([*common, "--save-dir", str(tmp_path / "a-file" / "ckpt")]) == 1
+    assert "its parent" in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    assert (tmp_path / "a-file").read_text() == "x"
+
+    import fracbnn_lib.files as files
+
+    def read_only(*args, **kwargs):  # root writes anywhere, so a read-only folder is imitated
+        raise PermissionError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files.tempfile, "mkstemp", read_only)
+        assert cli.main([*common, "--save-dir", str(tmp_path / "ro")]) == 1
+    assert "cannot write into checkpoint folder" in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    assert not (tmp_path / "ro").exists()
+
+    import fracbnn_lib.checkpoint as checkpoint
+
+    def disk_full(obj, handle):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", disk_full)
+    save = tmp_path / "full"
+    assert cli.main([*common, "--save-dir", str(save)]) == 1
+    assert "No space left on device" in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    assert [p.name for p in save.iterdir()] == [], "no partial checkpoint and no temporary"
+
+
+def test_teacher_and_resume_files_that_cannot_serve(data_dir, tmp_path, capsys):
+    from fracbnn_lib.models.imagenet import load_teacher
+
+    (tmp_path / "teacher.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="is empty"):
+        load_teacher(tmp_path / "teacher.pth")
+    torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "teacher.pth")
+    with pytest.raises(CheckpointError, match="does not fit ResNet"):
+        load_teacher(tmp_path / "teacher.pth")
+
+    train_loader, test_loader = make_loaders("synthetic", data_dir, batch_size=16, workers=0)
+    stage = recipe("synthetic", epochs=1)[0]
+    model = fracbnn_resnet20()
+    result = train_stage(model, stage, train_loader, test_loader, out_dir=tmp_path / "ckpt", progress=False)
+    last = read_checkpoint(result.last_checkpoint)
+    del last["optimizer"]
+    atomic_save(last, result.last_checkpoint)
+    with pytest.raises(CheckpointError, match=r"cannot resume stage1 \(it has no optimizer\)"):
+        train_stage(model, stage, train_loader, test_loader, out_dir=tmp_path / "ckpt", progress=False)
+
+
+def test_a_damaged_export_manifest_stops_the_deploy_with_one_line(exported, tmp_path, capsys):
+    from fracbnn_lib.board import deploy
+
+    _, _, original = exported
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for path in original.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "manifest.json").write_text('{"cut": ')
+    assert deploy.main(["--export-dir", str(folder), "--out-dir", str(tmp_path / "deploy")]) == 1
+    assert "manifest.json is damaged" in _one_line(capsys.readouterr().err, "fracbnn deploy: error:")
+    assert not (tmp_path / "deploy").exists() or list((tmp_path / "deploy").iterdir()) == []
+
+
+def test_an_interrupted_training_says_how_to_resume(data_dir, tmp_path):
+    save = tmp_path / "ckpt"
+    argv = [sys.executable, "-m", "fracbnn_lib", "train", "--data-dir", str(data_dir), "--save-dir", str(save)]
+    argv += ["--workers", "0", "--epochs", "1000", "--batch-size", "8", "--stage", "1", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (save / "stage1_last.pt").is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert _one_line(err, "fracbnn train: interrupted; rerun the same command to resume")
+    assert not any(p.name.endswith(".tmp") for p in save.iterdir())
+
+
+# --------------------------------------------------------------------------- 6. a damaged build cache
+
+
+def test_a_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch):
+    from fracbnn_lib import native
+
+    monkeypatch.setenv("FRACBNN_CACHE_DIR", str(tmp_path / "cache"))
+    builds = []
+
+    def command(work: Path, target: Path) -> list[str]:
+        builds.append(target)
+        return [sys.executable, "-c", f"open({str(target)!r}, 'wb').write(b'\\x7fELF' + bytes(4096))"]
+
+    library = native.build_cached("libdemo.so", command, "demo library")
+    assert native.intact(library) and len(builds) == 1
+    assert native.build_cached("libdemo.so", command, "demo library") == library and len(builds) == 1
+    library.write_bytes(library.read_bytes()[:100])  # cut short, as a full disk or a killed copy leaves it
+    assert not native.intact(library)
+    assert native.build_cached("libdemo.so", command, "demo library") == library and len(builds) == 2
+    assert library.stat().st_size == 4100 and native.intact(library)
+
+
+# --------------------------------------------------------------------------- 7. late refusals
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--set", "stage1_epochs=-1"], "parameter stage1_epochs must be an integer >= 1, got -1"),
+        (["--set", "batch_size=0"], "parameter batch_size must be an integer >= 1, got 0"),
+        (["--set", "lr=abc"], "parameter lr must be null (the recipe's) or a positive number, got 'abc'"),
+        (["--set", "lr=0"], "parameter lr must be null"),
+        (["--set", "device=foo"], "parameter device must be auto, cpu, mps, cuda or cuda:N, got 'foo'"),
+        (["--set", "device=cuda:7"], "(parameter device)"),
+        (["--set", "gating_target=.nan"], "parameter gating_target must be a finite number"),
+        (["--set", "sweep_targets=[0.5, .inf]"], "parameter sweep_targets must be a list of finite numbers"),
+        (["--set", "sweep_epochs=-1"], "parameter sweep_epochs must be an integer >= 0"),
+        (["--set", "formats=wide"], "parameter formats must be a format preset"),
+        (["--only", ""], "--only names no notebook slot"),
+        (["--only", " , "], "--only names no notebook slot"),
+    ],
+)
+def test_the_pipeline_refuses_bad_values_before_any_notebook(tmp_path, capsys, argv, message):
+    runs = tmp_path / "runs"
+    base = ["--params", str(REPO / "params/synthetic.yaml"), "--notebooks", str(REPO / "notebooks")]
+    assert pipeline.main([*base, "--runs-dir", str(runs), *argv]) == 2
+    assert message in _one_line(capsys.readouterr().err, "error:")
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize("value", ["2.5", "0", "-3", "soon"])
+def test_a_cell_timeout_is_a_whole_number_of_seconds(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        pipeline.main(["--runs-dir", str(tmp_path), f"--cell-timeout={value}"])
+    assert info.value.code == 2 and "--cell-timeout" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- 8. two writers of one folder
+
+
+def test_a_second_writer_of_a_run_folder_is_refused_naming_the_first(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    base = ["--params", str(REPO / "params/synthetic.yaml"), "--notebooks", str(REPO / "notebooks")]
+    with FolderLock(runs / "busy", "run folder"):
+        assert pipeline.main([*base, "--runs-dir", str(runs), "--run-name", "busy", "--only", "01"]) == 2
+    message = _one_line(capsys.readouterr().err, "error: run folder")
+    assert f"is being written by pid {os.getpid()}" in message and "wait for it to finish" in message
+    assert not (runs / "busy").exists()
+
+
+def test_a_second_training_in_one_folder_is_refused_and_stale_temporaries_go(data_dir, tmp_path):
+    train_loader, test_loader = make_loaders("synthetic", data_dir, batch_size=16, workers=0)
+    stage = recipe("synthetic", epochs=1)[0]
+    save = tmp_path / "ckpt"
+    save.mkdir()
+    (save / ".stage1_last.pt.k3j2.tmp").write_bytes(b"")  # what a kill -9 during a checkpoint write leaves
+    with FolderLock(save, "checkpoint folder"):
+        with pytest.raises(FolderBusyError, match=f"checkpoint folder {save} is being written by pid {os.getpid()}"):
+            train_stage(fracbnn_resnet20(), stage, train_loader, test_loader, out_dir=save, progress=False)
+    train_stage(fracbnn_resnet20(), stage, train_loader, test_loader, out_dir=save, progress=False)
+    assert sorted(p.name for p in save.iterdir()) == ["stage1.pt", "stage1_history.csv", "stage1_last.pt"]
+
+
+def test_a_lock_is_released_when_its_holder_dies(tmp_path):
+    code = (
+        "import os, sys; from fracbnn_lib.files import FolderLock; "
+        f"FolderLock({str(tmp_path / 'run')!r}).__enter__(); print('held', flush=True); os.kill(os.getpid(), 9)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "held" and out.returncode == -9
+    with FolderLock(tmp_path / "run"):
+        pass
+
+
+def _tiny_notebook(folder: Path, body: str) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('run_dir = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(exist_ok=True)
+    nbformat.write(notebook, folder / "01_tiny.ipynb")
+    return folder
+
+
+def test_fresh_keeps_the_previous_run_until_the_new_one_succeeds(tmp_path, capsys):
+    runs, params = tmp_path / "runs", tmp_path / "tiny.yaml"
+    params.write_text("{}\n")
+    (runs / "r").mkdir(parents=True)
+    (runs / "r" / "old.txt").write_text("previous results")
+    argv = ["--params", str(params), "--runs-dir", str(runs), "--run-name", "r", "--fresh", "--only", "01"]
+    failing = _tiny_notebook(tmp_path / "failing", 'raise ValueError("boom")')
+    assert pipeline.main([*argv, "--notebooks", str(failing)]) == 1
+    assert "the previous run is kept in" in capsys.readouterr().err
+    assert (runs / ".r.previous" / "old.txt").read_text() == "previous results" and (runs / "r").is_dir()
+    working = _tiny_notebook(tmp_path / "working", "from pathlib import Path; Path(run_dir, 'new.txt').write_text('x')")
+    assert pipeline.main([*argv, "--notebooks", str(working)]) == 0
+    assert (runs / "r" / "new.txt").is_file() and not (runs / "r" / "old.txt").exists()
+    assert sorted(p.name for p in runs.iterdir()) == [".r.lock", "r"], "the previous run is gone once replaced"
