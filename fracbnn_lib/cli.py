@@ -28,6 +28,7 @@ DELEGATES = {
     "pipeline": ("fracbnn_lib.pipeline", "run notebooks 01-05 with papermill into runs/<name>/"),
     "export": ("fracbnn_lib.hw.export", "export a trained CIFAR-10 FracBNN to HLS headers and test vectors"),
     "deploy": ("fracbnn_lib.board.deploy", "write the PYNQ deploy bundle (notebook 05, driver, test vectors)"),
+    "hls-report": ("fracbnn_lib.hw.csynth", "print a Vivado/Vitis HLS csynth report beside the cost model"),
 }
 DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256}
 RELEASE_OPTIONS = """\

@@ -216,3 +216,13 @@ def test_cli_exports_and_checks_csim(trained, data_dir, tmp_path, capsys):
     assert "test vectors: 20 synthetic images" in printed and "C-simulation: 0 of 200 logits differ" in printed
     manifest = read_manifest(out)
     assert manifest["source"]["checkpoint"] == str(trained) and len(manifest["source"]["sha256"]) == 64
+
+
+def test_the_cost_model_counts_the_loops_the_csim_runs(rung):
+    """Every pipelined loop's entries and trips, modelled == counted by the C-simulation's counting build."""
+    from fracbnn_lib.hw.cost import accelerator_loops, loop_log
+    from fracbnn_lib.hw.csim import csim_loop_counts
+
+    counted = csim_loop_counts(rung["export"], rung["packed"][0])
+    assert counted == loop_log(accelerator_loops())
+    assert csim_loop_counts(rung["export"], rung["packed"][-1]) == counted  # the schedule does not depend on data

@@ -42,6 +42,7 @@ NOT_COMPARED = {
         "H.format_sweep(",
         "H.layer_error_table(",
         "H.hardware_sparsity_table(",
+        "H.gate_sharing_table(",
         'update_metrics(run_dir, "hls", hls)',
     ],
     "05": ["accel.run(vectors.images)", "board.comparison_text(metrics)"],

@@ -234,6 +234,9 @@ def test_pipeline_end_to_end_on_the_embedded_default(tmp_path, capsys, monkeypat
     hls = metrics["hls"]  # 04: the export's C-simulation reproduces the fixed-point reference bit for bit
     assert hls["images"] == 200 and hls["csim_reference_mismatched_logits"] == 0
     assert hls["accuracy_csim"] == hls["accuracy_reference"] and hls["argmax_agreement_float_reference"] >= 0.99
+    modelled = hls["cost"]  # the cost model's totals, marked as modelled
+    assert modelled["modelled"] is True and modelled["release_cycles"] == 90_307
+    assert modelled["cycles_ii_only"] < modelled["cycles"] <= 25_000 and modelled["fps_250mhz"] >= 10_000
     assert {"images.npy", "labels.npy", "expected_logits.npy", "manifest.json"} <= {
         p.name for p in (run_dir / "export").iterdir()
     }

@@ -22,9 +22,10 @@ from matplotlib.figure import Figure
 
 from ..gating import GatingStats
 from ..quantizers import quant_sign
+from . import cost
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
 from .fold import FoldedFracBNN, FoldedParams
-from .layout import IMAGE_SIZE, PG_LAYERS, STEM_CHANNELS, WORD_BITS
+from .layout import IMAGE_SIZE, PG_LAYERS, STEM_CHANNELS
 from .params import AcceleratorParams, quantize_params
 from .reference import ReferenceTrace, reference_forward
 
@@ -242,20 +243,17 @@ def plot_hardware_sparsity(table: pd.DataFrame) -> Figure:
 def memory_table(params: AcceleratorParams) -> pd.DataFrame:
     """On-chip memory of the accelerator: every parameter array as stored, then the feature-map buffers.
 
-    Buffers (``hls/cifar10/fracnet.cc``): the residual stream (16 lanes x 1024 ``fm_t``), four
-    packed activation planes (MSB/LSB, ping-pong: 32 x 32 x 64 bits each) and the input image
-    (3 x 32 x 32 x 64 bits). Columns: ``memory``, ``kind``, ``bits`` and ``kbit``.
+    Buffers (``hls/cifar10/fracnet.cc``, sized by :func:`.cost.accelerator_arrays`): the input image
+    and the four packed activation planes (MSB/LSB, ping-pong), row-banked (3 banks of 11 rows of 32
+    words), and the residual stream (16 lanes x 1024 ``fm_t``). Columns: ``memory``, ``kind``,
+    ``bits`` and ``kbit``.
     """
     rows = [{"memory": name, "kind": "parameters", "bits": bits} for name, bits in params.memory_bits().items()]
-    pixels = IMAGE_SIZE * IMAGE_SIZE
+    buffers = ("image_buf", "msb/lsb planes (ping-pong)", "fmap (residual stream)")
     rows += [
-        {
-            "memory": "feature-map buffer (fm_t)",
-            "kind": "buffer",
-            "bits": STEM_CHANNELS * pixels * params.formats.fm.width,
-        },
-        {"memory": "activation planes (4 x MSB/LSB)", "kind": "buffer", "bits": 4 * pixels * WORD_BITS},
-        {"memory": "input image buffer", "kind": "buffer", "bits": 3 * pixels * WORD_BITS},
+        {"memory": array.name, "kind": "buffer", "bits": array.bits}
+        for array in cost.accelerator_arrays(params.formats)
+        if array.name in buffers
     ]
     table = pd.DataFrame(rows)
     table["kbit"] = table["bits"] / 1000
@@ -291,3 +289,118 @@ def images_per_second(predict: Callable[[np.ndarray], Any], packed: np.ndarray, 
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return done / elapsed
+
+
+# --------------------------------------------------------------------------- the modelled hardware cost
+
+LOOP_KINDS = {
+    "LOAD_IMAGE": "image load",
+    "LOOP_GetImg": "image load",
+    "STEM": "conv",
+    "PG_PIXELS": "conv",
+    "Loop_Tile": "conv",
+    "bn1": "BN, RPReLU, residual",
+    "LOOP_BN_RELU_SC": "BN, RPReLU, residual",
+    "LOOP_Quant_Pack": "quantise and pack",
+    "POOL": "shortcut pool",
+    "CONCAT": "shortcut pool",
+    "avgpool_init": "shortcut pool",
+    "LOOP_avgpool": "shortcut pool",
+    "avgpool_write": "shortcut pool",
+}
+"""What each loop of our design and of the release's does (other loops: "buffers and classifier")."""
+
+
+def cycle_table(loops: list[cost.LoopCost]) -> pd.DataFrame:
+    """Modelled cycles per layer: ``layer``, ``loops`` (labels), ``trips``, ``cycles_ii_only``, ``cycles``."""
+    rows: dict[str, dict[str, Any]] = {}
+    for loop in loops:
+        row = rows.setdefault(
+            loop.layer, {"layer": loop.layer, "loops": [], "trips": 0, "cycles_ii_only": 0, "cycles": 0}
+        )
+        if loop.loop not in row["loops"]:
+            row["loops"].append(loop.loop)
+        row["trips"] += loop.trips
+        row["cycles_ii_only"] += loop.cycles_ii_only
+        row["cycles"] += loop.cycles
+    table = pd.DataFrame(rows.values())
+    table["loops"] = table["loops"].map(" + ".join)
+    return table
+
+
+def _kind_cycles(loops: list[cost.LoopCost], layers: list[str]) -> dict[str, np.ndarray]:
+    kinds: dict[str, np.ndarray] = {}
+    for loop in loops:
+        kind = LOOP_KINDS.get(loop.loop, "buffers and classifier")
+        kinds.setdefault(kind, np.zeros(len(layers)))[layers.index(loop.layer)] += loop.cycles
+    return kinds
+
+
+def plot_layer_cycles(ours: list[cost.LoopCost], release: list[cost.LoopCost]) -> Figure:
+    """Stacked bars of modelled cycles per layer and kind of work: this design beside the release's structure."""
+    layers = list(dict.fromkeys([loop.layer for loop in ours]))
+    fig = Figure(figsize=(max(7, 0.42 * len(layers) + 2), 4.4))
+    ax = fig.subplots()
+    x = np.arange(len(layers))
+    designs = ((-0.2, _kind_cycles(ours, layers), None), (0.2, _kind_cycles(release, layers), "//"))
+    kinds = sorted(set(designs[0][1]) | set(designs[1][1]))
+    for offset, cycles, hatch in designs:
+        bottom = np.zeros(len(layers))
+        for i, kind in enumerate(kinds):
+            values = cycles.get(kind, np.zeros(len(layers)))
+            ax.bar(x + offset, values, 0.4, bottom=bottom, color=f"C{i}", hatch=hatch, edgecolor="white",
+                   label=kind if hatch is None else None)  # fmt: skip
+            bottom += values
+    ax.bar([0], [0], color="white", edgecolor="grey", hatch="//", label="right, hatched: the release's structure")
+    ax.set_xticks(x, layers, rotation=60, ha="right", fontsize=8)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("cycles per image (modelled)")
+    ax.set_title("Modelled cycles per layer: this design (left bars) and the release's structure (right)")
+    ax.legend(fontsize=7, title="kind of work", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def cost_vs_paper(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """This design (modelled), the release's structure (modelled), the paper (as reported) and the ZU3EG."""
+    clock = cost.PAPER_REPORTED["clock_mhz"]
+    release_fps = cost.images_per_s(summary["release_cycles"], clock)
+    rows = [
+        ("images/s at 250 MHz", summary["fps_250mhz"], release_fps, cost.PAPER_REPORTED["fps"], math.nan),
+        (
+            "cycles per image",
+            summary["cycles"],
+            summary["release_cycles"],
+            clock * 1e6 / cost.PAPER_REPORTED["fps"],
+            math.nan,
+        ),  # fmt: skip
+        ("LUT", summary["lut"], math.nan, cost.PAPER_REPORTED["lut"], cost.ZU3EG["lut"]),
+        ("DSP", summary["dsp"], math.nan, cost.PAPER_REPORTED["dsp"], cost.ZU3EG["dsp"]),
+        ("BRAM36", summary["bram36"], math.nan, cost.PAPER_REPORTED["bram36"], cost.ZU3EG["bram36"]),
+    ]
+    columns = ["figure", "this design (modelled)", "release structure (modelled)", "paper (as reported)", "ZU3EG"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def resource_table(formats: str | Formats, levels: int) -> pd.DataFrame:
+    """Modelled LUTs and DSPs per part, and BRAM18/LUTRAM/flip-flops per on-chip array."""
+    rows = [("LUT", name, value) for name, value in cost.accelerator_luts(levels, formats).items()]
+    rows += [("DSP", name, value) for name, value in cost.accelerator_dsps(formats).items()]
+    for array in cost.accelerator_arrays(formats):
+        amount = {"bram": array.bram18, "lutram": array.luts, "registers": array.flip_flops}[array.storage]
+        unit = {"bram": "BRAM18", "lutram": "LUT (LUTRAM)", "registers": "FF"}[array.storage]
+        rows.append((unit, f"{array.name} ({array.banks} x {array.width} b x {array.depth})", amount))
+    return pd.DataFrame(rows, columns=["resource", "part", "amount"])
+
+
+def gate_sharing_table(trace: ReferenceTrace, images: int, levels: int) -> pd.DataFrame:
+    """:func:`.cost.gate_sharing` for the gate measured in ``trace`` (16 LSB engines: the design as built)."""
+    return pd.DataFrame(cost.gate_sharing(trace.open_lanes, images, engines=(16, 8, 6, 4, 2), levels=levels))
+
+
+def budget_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """Modelled LUT, DSP and BRAM36 against 80% of the ZU3EG: ``resource``, ``modelled``, ``allowed``, ``fits``."""
+    rows = [
+        (name, modelled, allowed, within) for name, (modelled, allowed, within) in cost.budget_check(summary).items()
+    ]
+    return pd.DataFrame(rows, columns=["resource", "modelled", "allowed", "fits"])

@@ -33,7 +33,7 @@ from .layout import CLASSES, layout_string
 from .params import AcceleratorParams, config_header
 from .reference import check_packed
 
-SOURCES = ("typedefs.h", "params.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
+SOURCES = ("typedefs.h", "params.h", "hls_support.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
 """The accelerator sources the C-simulation library is built from (all part of its hash)."""
 COMPILED = ("fracnet.cc", "csim_api.cc")
 LIBRARY_PREFIX = "libfracnet-csim-"
@@ -81,37 +81,41 @@ def compiler() -> str:
     return native.compiler(CsimError)
 
 
-def compile_flags() -> list[str]:
-    """g++ flags of the C-simulation library (``-mpopcnt`` on x86-64 for the XNOR-popcount)."""
+def compile_flags(count: bool = False) -> list[str]:
+    """g++ flags of the C-simulation library (``-mpopcnt`` on x86-64 for the XNOR-popcount).
+
+    ``count``: the counting build (``-DFRACNET_COUNT``), which logs every pipelined loop's trips.
+    """
     flags = ["-O3", "-std=c++14", "-fPIC", "-shared", "-pthread", "-w", "-DFRACNET_RUNTIME_PARAMS"]
     if platform.machine().lower() in ("x86_64", "amd64"):
         flags.append("-mpopcnt")
-    return flags
+    return [*flags, "-DFRACNET_COUNT"] if count else flags
 
 
-def _digest(formats: Formats, levels: int, cxx: str, sources: Path, ap_types: Path) -> str:
+def _digest(formats: Formats, levels: int, cxx: str, sources: Path, ap_types: Path, count: bool) -> str:
     parts = [name.encode() + b"\0" + (sources / name).read_bytes() for name in SOURCES]
     parts.append(config_header(formats, levels).encode())
     for header in sorted(ap_types.rglob("*.h")):
         parts.append(str(header.relative_to(ap_types)).encode() + b"\0" + header.read_bytes())
-    parts += [native.compiler_identity(cxx), " ".join(compile_flags()).encode()]
+    parts += [native.compiler_identity(cxx), " ".join(compile_flags(count)).encode()]
     return native.content_hash("fracbnn csim library v2", parts)
 
 
-def build_library(formats: Formats, levels: int) -> Path:
+def build_library(formats: Formats, levels: int, *, count: bool = False) -> Path:
     """The C-simulation library for ``formats`` and ``levels`` thermometer levels, built if not cached.
 
-    Raises :class:`CsimError` (one line) if g++, the ap_types headers or the sources are missing, or
-    if the build fails.
+    ``count``: the counting build (:func:`csim_loop_counts`, for the cost model's check). Raises
+    :class:`CsimError` (one line) if g++, the ap_types headers or the sources are missing, or if the
+    build fails.
     """
     sources, ap_types, cxx = hls_source_dir(), ap_types_dir(), compiler()
 
     def command(work: Path, target: Path) -> list[str]:
         (work / "fracnet_config.h").write_text(config_header(formats, levels))
-        flags = [*compile_flags(), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
+        flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
         return [cxx, *flags, *(str(sources / name) for name in COMPILED), "-o", str(target)]
 
-    name = f"{LIBRARY_PREFIX}{_digest(formats, levels, cxx, sources, ap_types)}.so"
+    name = f"{LIBRARY_PREFIX}{_digest(formats, levels, cxx, sources, ap_types, count)}.so"
     return native.build_cached(name, command, "C-simulation library", CsimError)
 
 
@@ -153,6 +157,30 @@ def csim_forward(params: AcceleratorParams, packed: np.ndarray, threads: int | N
     if status != 0:
         raise CsimError("the C-simulation library rejected the parameters (size does not match its layout)")
     return out
+
+
+def csim_loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[str, int]]:
+    """The pipelined loops the HLS C++ runs for one image, in order: ``(loop label, trips)`` per pipeline entry.
+
+    ``packed``: ``uint64[3, 32, 32]`` (or ``[1, 3, 32, 32]``). Runs the counting build of the
+    C-simulation library (``hls_support.h``: ``FRACNET_LOOP_ENTER``/``FRACNET_LOOP_TRIP``), which
+    :mod:`fracbnn_lib.hw.cost` must match loop by loop.
+    """
+    from .manifest import load_accelerator_params
+
+    params = load_accelerator_params(export_dir)
+    image = check_packed(np.asarray(packed).reshape(1, *np.shape(packed)[-3:]))
+    library = build_library(params.formats, params.levels, count=True)
+    lib = _load(library)
+    lib.fracnet_count_loops.restype = ctypes.c_long
+    lib.fracnet_count_loops.argtypes = [ctypes.c_char_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long]
+    blob = params.to_blob()
+    out = ctypes.create_string_buffer(1 << 16)
+    length = lib.fracnet_count_loops(blob, len(blob), image.ctypes.data, out, len(out))
+    if length < 0:
+        raise CsimError(f"the counting build of the C-simulation failed (status {length})")
+    entries = [item.rsplit(":", 1) for item in out.value.decode().split(";") if item]
+    return [(loop, int(trips)) for loop, trips in entries]
 
 
 def csim_predict(export_dir: str | Path, packed: np.ndarray, *, threads: int | None = None) -> np.ndarray:

@@ -29,7 +29,7 @@ import torch
 
 from ..encoding import unpack_thermometer
 from .fixed_point import FixedFormat
-from .layout import CLASSES, COLOURS, IMAGE_SIZE, PG_LAYERS, TAPS, array_kind, unpack_bits
+from .layout import CLASSES, COLOURS, IMAGE_SIZE, OC_TILE, PG_LAYERS, TAPS, array_kind, unpack_bits
 from .params import AcceleratorParams
 
 CHUNK = 64
@@ -41,7 +41,8 @@ class ReferenceTrace:
     """What the datapath did, per layer: ``"conv1"``, the 18 PG layer names, ``"pool"`` and ``"logits"``.
 
     ``saturated``: values clamped by AP_SAT while computing the layer; ``gate_open`` / ``outputs``
-    (PG layers): outputs whose precision gate opened, and all outputs. With ``keep_values``,
+    (PG layers): outputs whose precision gate opened, and all outputs; ``open_lanes`` (PG layers):
+    a histogram (17 bins) of how many of a 16-lane tile's lanes opened their gate at one pixel. With ``keep_values``,
     ``values`` holds each layer's output as float64 arrays N x C x (H*W), one per chunk of images.
     """
 
@@ -50,6 +51,7 @@ class ReferenceTrace:
     saturated: dict[str, int] = field(default_factory=dict)
     gate_open: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)
+    open_lanes: dict[str, np.ndarray] = field(default_factory=dict)
 
     def record(self, name: str, raw: np.ndarray, fmt: FixedFormat, saturated: int) -> None:
         self.saturated[name] = self.saturated.get(name, 0) + saturated
@@ -57,8 +59,12 @@ class ReferenceTrace:
             self.values.setdefault(name, []).append(fmt.to_float(raw))
 
     def record_gate(self, name: str, gate: np.ndarray) -> None:
+        """``gate``: bool N x C x pixels. Also counts, per 16-lane tile and pixel, how many lanes opened."""
         self.gate_open[name] = self.gate_open.get(name, 0) + int(gate.sum())
         self.outputs[name] = self.outputs.get(name, 0) + int(gate.size)
+        lanes = gate.reshape(gate.shape[0], -1, OC_TILE, gate.shape[-1]).sum(axis=2)
+        histogram = np.bincount(lanes.ravel(), minlength=OC_TILE + 1)
+        self.open_lanes[name] = self.open_lanes.get(name, np.zeros(OC_TILE + 1, np.int64)) + histogram
 
     def layer_values(self, name: str) -> np.ndarray:
         """All images' outputs of layer ``name`` (needs ``keep_values``): float64 N x C x (H*W)."""

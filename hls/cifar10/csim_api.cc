@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fracnet.h"
+#include "hls_support.h"
 #include "params.h"
 
 #define FRACNET_DEFINE_PARAM(name, kind, type, dims, count) type name dims;
@@ -106,5 +107,26 @@ int fracnet_predict(const unsigned char *blob, long size, const uint64_t *images
   for (std::thread &worker : workers) worker.join();
   return 0;
 }
+
+#ifdef FRACNET_COUNT
+// Counting build (-DFRACNET_COUNT): load params.bin, run one image (uint64[3][32][32]) and write the log of
+// its pipelined loops as "LOOP:trips;LOOP:trips;..." into out (capacity bytes). Returns the length written,
+// -1 if the blob does not fit the layout, -2 if out is too small.
+long fracnet_count_loops(const unsigned char *blob, long size, const uint64_t *image, char *out, long capacity) {
+  std::lock_guard<std::mutex> lock(params_mutex);
+  if (size != param_bytes()) return -1;
+  load_params(blob);
+  fracnet_loop_log().clear();
+  float logits[CLASSES];
+  run_range(image, logits, 0, 1);
+  std::string text;
+  for (const LoopEntry &entry : fracnet_loop_log()) {
+    text += std::string(text.empty() ? "" : ";") + entry.loop + ":" + std::to_string(entry.trips);
+  }
+  if ((long)text.size() + 1 > capacity) return -2;
+  std::memcpy(out, text.c_str(), text.size() + 1);
+  return (long)text.size();
+}
+#endif
 
 }  // extern "C"

@@ -31,20 +31,22 @@ void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
 #pragma HLS ALLOCATION function instances = pg_conv_bn limit = 1
 #pragma HLS ALLOCATION function instances = avgpool_concat limit = 1
 
-  word_t image_buf[COLOURS][IMG][IMG];
+  colour_t image_buf[COLOURS];         // the input words, row-banked per colour
   fmap_t fmap;                         // residual stream x, OC_TILE lanes
   plane_t msb_a, lsb_a, msb_b, lsb_b;  // packed 2-bit activations, ping-pong between layers
 #pragma HLS ARRAY_PARTITION variable = fmap complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = image_buf cyclic factor = 3 dim = 2
-#pragma HLS ARRAY_PARTITION variable = image_buf cyclic factor = 3 dim = 3
-#pragma HLS ARRAY_PARTITION variable = msb_a cyclic factor = 3 dim = 1
-#pragma HLS ARRAY_PARTITION variable = msb_a cyclic factor = 3 dim = 2
-#pragma HLS ARRAY_PARTITION variable = lsb_a cyclic factor = 3 dim = 1
-#pragma HLS ARRAY_PARTITION variable = lsb_a cyclic factor = 3 dim = 2
-#pragma HLS ARRAY_PARTITION variable = msb_b cyclic factor = 3 dim = 1
-#pragma HLS ARRAY_PARTITION variable = msb_b cyclic factor = 3 dim = 2
-#pragma HLS ARRAY_PARTITION variable = lsb_b cyclic factor = 3 dim = 1
-#pragma HLS ARRAY_PARTITION variable = lsb_b cyclic factor = 3 dim = 2
+#pragma HLS ARRAY_PARTITION variable = image_buf complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = image_buf complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = msb_a complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = lsb_a complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = msb_b complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = lsb_b complete dim = 1
+  FRACNET_STORAGE(fmap, ram_t2p, bram, RAM_T2P_BRAM)
+  FRACNET_STORAGE(image_buf, ram_t2p, bram, RAM_T2P_BRAM)
+  FRACNET_STORAGE(msb_a, ram_t2p, bram, RAM_T2P_BRAM)
+  FRACNET_STORAGE(lsb_a, ram_t2p, bram, RAM_T2P_BRAM)
+  FRACNET_STORAGE(msb_b, ram_t2p, bram, RAM_T2P_BRAM)
+  FRACNET_STORAGE(lsb_b, ram_t2p, bram, RAM_T2P_BRAM)
 
   load_image(image, image_buf);
   stem_conv_bn(image_buf, fmap, msb_a, lsb_a);

@@ -12,28 +12,41 @@
 // is exact (one bit wider than fm_t), so each layer rounds three times: y, y * slope (if y < 0), x.
 // The result updates the residual stream in place and is quantised and packed for the next layer
 // in the same pass (no separate re-packing pass).
+//
+// Every layer is one flattened loop pipelined at II = 1 (the stride-2 pooling pass at II = 3), and no
+// pipelined loop indexes a partitioned array with a bank number known only at run time: maps are
+// row-banked (typedefs.h) and read through read_column, one read per bank and port, then rotated
+// into window order by a 3:1 multiplexer on the data. README.md gives each loop's II and storage.
 #ifndef FRACNET_LAYERS_H
 #define FRACNET_LAYERS_H
 
+#include "hls_support.h"
 #include "params.h"
 
-// Number of set bits of a 64-bit word (an adder tree in hardware).
-inline int popcount64(word_t x) {
+// Number of set bits among the N low bits of a word (the others are 0): an N-input adder tree in hardware.
+template <int N>
+inline int popcount_bits(word_t word) {
 #ifdef __SYNTHESIS__
-  const ap_uint<MAX_CHANNELS> bits = x;
-  ap_uint<7> count = 0;
-  for (int i = 0; i < MAX_CHANNELS; i++) {
+  const ap_uint<N> bits = word;
+  ap_uint<8> count = 0;
+  for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
     count += bits[i];
   }
   return count;
 #else
-  return __builtin_popcountll(x);
+  return __builtin_popcountll(word);
 #endif
 }
 
 // Sum of n products of +-1 values packed in a and w: n - 2 popcount(a XOR w). Unused bits are 0 in both.
-inline int binary_dot(word_t a, word_t w, int n) { return n - 2 * popcount64(a ^ w); }
+inline int binary_dot(word_t a, word_t w, int n) { return n - 2 * popcount_bits<MAX_CHANNELS>(a ^ w); }
+
+// The same over the LEVELS thermometer levels of a colour word (bits 63 .. 64 - LEVELS; the rest are 0):
+// the popcount tree is only as wide as the levels.
+inline int thermometer_dot(word_t a, word_t w) {
+  return LEVELS - 2 * popcount_bits<LEVELS>((a ^ w) >> (MAX_CHANNELS - LEVELS));
+}
 
 // The 2-bit activation quantiser q = ap_ufixed<2,2,AP_RND,AP_SAT>((x + 1) * 1.5) as three comparisons:
 // q >= 1 <=> x >= -2/3, q >= 2 <=> x >= 0, q >= 3 <=> x >= 2/3. No fm_t value equals +-2/3, so
@@ -55,62 +68,152 @@ inline word_t place_tile(word_t word, lanes_t bits, int t) {
   return kept | (word_t(bits) << (MAX_CHANNELS - OC_TILE * (t + 1)));
 }
 
-// Copy the input words into on-chip memory (one burst over the AXI master port).
-inline void load_image(const uint64 image[COLOURS][IMG][IMG], word_t image_buf[COLOURS][IMG][IMG]) {
+// Row r of a row-banked map is in bank r % 3 at address r / 3. A WindowRows tracks the top row of a
+// 3-row window (top = r * stride - 1, so -1 at the first output row) as its bank and address, advanced
+// by additions only (no division in the datapath).
+struct WindowRows {
+  int top;   // the window's first row (may be -1)
+  int bank;  // top mod 3 (0..2)
+  int addr;  // floor(top / 3)
+  void start() { top = -1, bank = 2, addr = -1; }
+  void advance(int rows) {  // rows = stride (1 or 2)
+    top += rows;
+    bank += rows;
+    if (bank >= ROW_BANKS) bank -= ROW_BANKS, addr++;
+  }
+};
+
+// The words of rows top, top + 1, top + 2 at column col of a row-banked map of h x h pixels, in window
+// order (0 where the row or column is outside the map). Bank j is read once, at the address of the one
+// window row it holds; the rotation into window order is a 3:1 multiplexer on the data.
+inline void read_column(const word_t map[ROW_BANKS][BANK_ROWS][IMG], WindowRows rows, int col, int h, word_t out[3]) {
+  word_t banked[ROW_BANKS];
+  for (int j = 0; j < ROW_BANKS; j++) {
+    const int row = rows.top + j - rows.bank + (j < rows.bank ? ROW_BANKS : 0);  // the window row bank j holds
+    const int addr = rows.addr + (j < rows.bank ? 1 : 0);
+    const bool inside = row >= 0 && row < h && col >= 0 && col < h;
+    banked[j] = inside ? map[j][inside ? addr : 0][inside ? col : 0] : word_t(0);
+  }
+  for (int d = 0; d < 3; d++) {  // window row d is in bank (bank + d) mod 3
+    const int j = rows.bank + d;
+    out[d] = banked[j >= ROW_BANKS ? j - ROW_BANKS : j];
+  }
+}
+
+// Write (or, for tiles after the first, merge) tile t's bits of pixel (row, col) into a row-banked plane:
+// every bank sees at most one read and one write, the one holding the row enabled.
+inline void write_row(word_t map[ROW_BANKS][BANK_ROWS][IMG], int bank, int addr, int col, lanes_t bits, int t) {
+  for (int j = 0; j < ROW_BANKS; j++) {
+    if (j == bank) map[j][addr][col] = place_tile(map[j][addr][col], bits, t);
+  }
+}
+
+// Copy the input words into on-chip memory (one burst over the AXI master port), row-banked per colour.
+inline void load_image(const uint64 image[COLOURS][IMG][IMG], colour_t image_buf[COLOURS]) {
+  int colour = 0, row = 0, col = 0, bank = 0, addr = 0;
+  FRACNET_LOOP_ENTER("LOAD_IMAGE");
 LOAD_IMAGE:
   for (int i = 0; i < COLOURS * IMG * IMG; i++) {
 #pragma HLS PIPELINE II = 1
-    const int colour = i / (IMG * IMG), row = (i / IMG) % IMG, col = i % IMG;
-    image_buf[colour][row][col] = image[colour][row][col].to_uint64();
+    FRACNET_LOOP_TRIP();
+    const word_t word = image[colour][row][col].to_uint64();
+    for (int j = 0; j < ROW_BANKS; j++) {
+      if (j == bank) image_buf[colour][j][addr][col] = word;
+    }
+    if (++col == IMG) {
+      col = 0;
+      if (++bank == ROW_BANKS) bank = 0, addr++;
+      if (++row == IMG) row = 0, bank = 0, addr = 0, colour++;
+    }
+  }
+}
+
+// The nine taps of output pixel (r, c): whether each lies inside an h x h input (taps outside are skipped).
+inline void tap_inside(int top, int left, int h, bool inside[TAPS]) {
+  for (int tap = 0; tap < TAPS; tap++) {
+    const int ir = top + tap / 3, ic = left + tap % 3;
+    inside[tap] = ir >= 0 && ir < h && ic >= 0 && ic < h;
   }
 }
 
 // Binary input layer: 3x3 conv of the thermometer words (3 colours x LEVELS levels) with binary weights,
 // then BN: x = conv1_scale * z0 + conv1_shift. Writes the residual stream and the packed planes of x.
-inline void stem_conv_bn(const word_t image[COLOURS][IMG][IMG], fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
+// One pass over the 32 x 32 pixels, one colour per iteration (16 lanes x 9 taps of LEVELS-bit
+// popcounts, summed over three iterations); each colour's window keeps its left column from the
+// previous pixel.
+inline void stem_conv_bn(const colour_t image[COLOURS], fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
 #pragma HLS INLINE off
 #pragma HLS ARRAY_PARTITION variable = conv1_weight complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = conv1_scale complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = conv1_shift complete dim = 1
-STEM_ROWS:
-  for (int r = 0; r < IMG; r++) {
-  STEM_COLS:
-    for (int c = 0; c < IMG; c++) {
+  word_t window[COLOURS][3][3];  // [colour][window row][window column]
+  int z[STEM_CHANNELS];          // conv sums of the current pixel, over the colours so far
+#pragma HLS ARRAY_PARTITION variable = window complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = z complete dim = 1
+  WindowRows rows;
+  rows.start();
+  int r = 0, c = 0, colour = 0, out_bank = 0, out_addr = 0;
+  FRACNET_LOOP_ENTER("STEM");
+STEM:
+  for (int i = 0; i < IMG * IMG * COLOURS; i++) {
 #pragma HLS PIPELINE II = 1
-      word_t window[TAPS][COLOURS];
-      bool valid[TAPS];
-      for (int tap = 0; tap < TAPS; tap++) {
-        const int ir = r + tap / 3 - 1, ic = c + tap % 3 - 1;
-        valid[tap] = ir >= 0 && ir < IMG && ic >= 0 && ic < IMG;
-        for (int colour = 0; colour < COLOURS; colour++) {
-          window[tap][colour] = valid[tap] ? image[colour][ir][ic] : word_t(0);
-        }
+#pragma HLS DEPENDENCE variable = fmap inter false
+    FRACNET_LOOP_TRIP();
+    word_t mid[COLOURS][3], right[COLOURS][3];
+    for (int cc = 0; cc < COLOURS; cc++) {  // only this iteration's colour is read (static bank indices)
+      if (cc != colour) continue;
+      read_column(image[cc], rows, c, IMG, mid[cc]);
+      read_column(image[cc], rows, c + 1, IMG, right[cc]);
+      for (int d = 0; d < 3; d++) {
+        window[cc][d][0] = c == 0 ? word_t(0) : window[cc][d][1];
+        window[cc][d][1] = mid[cc][d];
+        window[cc][d][2] = right[cc][d];
       }
-      lanes_t msb_bits = 0, lsb_bits = 0;
-    STEM_LANES:
-      for (int k = 0; k < STEM_CHANNELS; k++) {
+    }
+    word_t taps[TAPS];  // this colour's window, tap by tap
+    for (int tap = 0; tap < TAPS; tap++) {
+      taps[tap] = colour == 0 ? window[0][tap / 3][tap % 3]
+                  : colour == 1 ? window[1][tap / 3][tap % 3]
+                                : window[2][tap / 3][tap % 3];
+    }
+    bool inside[TAPS];
+    tap_inside(r - 1, c - 1, IMG, inside);
+    lanes_t msb_bits = 0, lsb_bits = 0;
+  STEM_LANES:
+    for (int k = 0; k < STEM_CHANNELS; k++) {
 #pragma HLS UNROLL
-        int z = 0;
-        for (int tap = 0; tap < TAPS; tap++) {
-          if (!valid[tap]) continue;
-          for (int colour = 0; colour < COLOURS; colour++) {
-            z += binary_dot(window[tap][colour], conv1_weight[k][colour][tap], LEVELS);
-          }
-        }
-        const fm_t x = conv1_scale[k] * sum_t(z) + conv1_shift[k];
+      int sum = colour == 0 ? 0 : z[k];
+      for (int tap = 0; tap < TAPS; tap++) {
+        if (inside[tap]) sum += thermometer_dot(taps[tap], conv1_weight[k][colour][tap]);
+      }
+      z[k] = sum;
+      if (colour == COLOURS - 1) {
+        const fm_t x = conv1_scale[k] * sum_t(sum) + conv1_shift[k];
         fmap[k][r * IMG + c] = x;
         quantize2(x, k, msb_bits, lsb_bits);
       }
-      msb_out[r][c] = place_tile(0, msb_bits, 0);
-      lsb_out[r][c] = place_tile(0, lsb_bits, 0);
+    }
+    if (colour == COLOURS - 1) {
+      write_row(msb_out, out_bank, out_addr, c, msb_bits, 0);
+      write_row(lsb_out, out_bank, out_addr, c, lsb_bits, 0);
+    }
+    if (++colour == COLOURS) {
+      colour = 0;
+      if (++c == IMG) {
+        c = 0, r++;
+        rows.advance(1);
+        if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
+      }
     }
   }
 }
 
 // Precision-gated 3x3 conv (pad 1, stride 1 or 2, computed only at output pixels) fused with
 // BN + RPReLU + residual add + BN and the quantise-and-pack of its output. The residual stream in
-// fmap (already at output resolution) is updated in place. Loops run over the layer's own size:
-// cout / 16 tiles of h_out x h_out pixels. tile0: the layer's first row in the pg_* arrays.
+// fmap (already at output resolution) is updated in place. One pass over cout / 16 tiles of
+// h_out x h_out pixels (flattened: one pipeline entry per layer); for every pixel the window's middle
+// and right columns are read (two reads per bank) and its left column is the previous pixel's middle
+// (stride 1) or right (stride 2) column. tile0: the layer's first row in the pg_* arrays.
 inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, plane_t msb_out, plane_t lsb_out,
                        int cin, int cout, int h_in, int stride, int tile0) {
 #pragma HLS INLINE off
@@ -122,115 +225,181 @@ inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, 
 #pragma HLS ARRAY_PARTITION variable = pg_slope complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = pg_bn_scale complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = pg_bn_shift complete dim = 2
+  FRACNET_STORAGE(pg_weight, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_threshold, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_scale, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_shift, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_slope, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_bn_scale, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_bn_shift, rom_1p, lutram, ROM_1P_LUTRAM)
   const int h_out = h_in / stride;
-  const int pixels = h_out * h_out;
-PG_TILE:
-  for (int t = 0; t < cout / OC_TILE; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4
-    const int tile = tile0 + t;
-  PG_ROWS:
-    for (int r = 0; r < h_out; r++) {
-#pragma HLS LOOP_TRIPCOUNT min = 8 max = 32
-    PG_COLS:
-      for (int c = 0; c < h_out; c++) {
-#pragma HLS LOOP_TRIPCOUNT min = 8 max = 32
+  const int pixels = cout / OC_TILE * h_out * h_out;
+  word_t msb_win[3][3], lsb_win[3][3];  // [window row][window column]
+#pragma HLS ARRAY_PARTITION variable = msb_win complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = lsb_win complete dim = 0
+  WindowRows rows;
+  rows.start();
+  int t = 0, r = 0, c = 0, out_bank = 0, out_addr = 0;
+  FRACNET_LOOP_ENTER("PG_PIXELS");
+PG_PIXELS:
+  for (int i = 0; i < pixels; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 256 max = 1024
 #pragma HLS PIPELINE II = 1
-        word_t msb_win[TAPS], lsb_win[TAPS];
-        bool valid[TAPS];
-        for (int tap = 0; tap < TAPS; tap++) {
-          const int ir = r * stride + tap / 3 - 1, ic = c * stride + tap % 3 - 1;
-          valid[tap] = ir >= 0 && ir < h_in && ic >= 0 && ic < h_in;
-          msb_win[tap] = valid[tap] ? msb_in[ir][ic] : word_t(0);
-          lsb_win[tap] = valid[tap] ? lsb_in[ir][ic] : word_t(0);
-        }
-        lanes_t msb_bits = 0, lsb_bits = 0;
-      PG_LANES:
-        for (int k = 0; k < OC_TILE; k++) {
+#pragma HLS DEPENDENCE variable = fmap inter false
+#pragma HLS DEPENDENCE variable = msb_out inter false
+#pragma HLS DEPENDENCE variable = lsb_out inter false
+    FRACNET_LOOP_TRIP();
+    const int tile = tile0 + t;
+    const int mid_col = c * stride;
+    word_t msb_mid[3], msb_right[3], lsb_mid[3], lsb_right[3];
+    read_column(msb_in, rows, mid_col, h_in, msb_mid);
+    read_column(msb_in, rows, mid_col + 1, h_in, msb_right);
+    read_column(lsb_in, rows, mid_col, h_in, lsb_mid);
+    read_column(lsb_in, rows, mid_col + 1, h_in, lsb_right);
+    for (int d = 0; d < 3; d++) {
+      const word_t msb_left = stride == 1 ? msb_win[d][1] : msb_win[d][2];
+      const word_t lsb_left = stride == 1 ? lsb_win[d][1] : lsb_win[d][2];
+      msb_win[d][0] = c == 0 ? word_t(0) : msb_left;
+      lsb_win[d][0] = c == 0 ? word_t(0) : lsb_left;
+      msb_win[d][1] = msb_mid[d], msb_win[d][2] = msb_right[d];
+      lsb_win[d][1] = lsb_mid[d], lsb_win[d][2] = lsb_right[d];
+    }
+    bool inside[TAPS];
+    tap_inside(rows.top, mid_col - 1, h_in, inside);
+    lanes_t msb_bits = 0, lsb_bits = 0;
+  PG_LANES:
+    for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
-          int m = 0;
-          for (int tap = 0; tap < TAPS; tap++) {
-            if (valid[tap]) m += binary_dot(msb_win[tap], pg_weight[tile][k][tap], cin);
-          }
-          int z = 2 * m;
-          if (m > pg_threshold[tile][k]) {  // the precision gate opens: add the LSB plane
-            for (int tap = 0; tap < TAPS; tap++) {
-              if (valid[tap]) z += binary_dot(lsb_win[tap], pg_weight[tile][k][tap], cin);
-            }
-          }
-          fm_t y = pg_scale[tile][k] * sum_t(z) + pg_shift[tile][k];
-          if (y < 0) y = y * pg_slope[tile][k];
-          const int index = t * pixels + r * h_out + c;
-          const fm_t x = pg_bn_scale[tile][k] * (y + fmap[k][index]) + pg_bn_shift[tile][k];
-          fmap[k][index] = x;
-          quantize2(x, k, msb_bits, lsb_bits);
-        }
-        msb_out[r][c] = place_tile(msb_out[r][c], msb_bits, t);
-        lsb_out[r][c] = place_tile(lsb_out[r][c], lsb_bits, t);
+      int m = 0;
+      for (int tap = 0; tap < TAPS; tap++) {
+        if (inside[tap]) m += binary_dot(msb_win[tap / 3][tap % 3], pg_weight[tile][k][tap], cin);
       }
+      int z = 2 * m;
+      if (m > pg_threshold[tile][k]) {  // the precision gate opens: add the LSB plane
+        for (int tap = 0; tap < TAPS; tap++) {
+          if (inside[tap]) z += binary_dot(lsb_win[tap / 3][tap % 3], pg_weight[tile][k][tap], cin);
+        }
+      }
+      fm_t y = pg_scale[tile][k] * sum_t(z) + pg_shift[tile][k];
+      if (y < 0) y = y * pg_slope[tile][k];
+      const fm_t x = pg_bn_scale[tile][k] * (y + fmap[k][i]) + pg_bn_shift[tile][k];
+      fmap[k][i] = x;
+      quantize2(x, k, msb_bits, lsb_bits);
+    }
+    write_row(msb_out, out_bank, out_addr, c, msb_bits, t);
+    write_row(lsb_out, out_bank, out_addr, c, lsb_bits, t);
+    if (++c == h_out) {
+      c = 0, r++;
+      rows.advance(stride);
+      if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
+      if (r == h_out) r = 0, t++, rows.start(), out_bank = 0, out_addr = 0;
     }
   }
 }
 
 // Downsampling shortcut: 2x2 average pool of the residual stream (cin channels, h_in x h_in), in place
-// (each output index is at most its first input index, so no input is overwritten before it is read),
-// then the result copied to channels cin..2cin-1 (concatenation with itself).
+// (output i is written at index i, below every index a later iteration reads), then the result copied
+// to channels cin..2cin-1 (concatenation with itself). POOL reads four values and writes one per lane
+// bank and iteration: II = 3 on a dual-port bank. Addresses advance by additions (no division).
 inline void avgpool_concat(fmap_t fmap, int cin, int h_in) {
 #pragma HLS INLINE off
   const ap_ufixed<2, 0> quarter = 0.25;
   const int h = h_in / 2;
-  const int tiles = cin / OC_TILE;
-POOL_TILE:
-  for (int t = 0; t < tiles; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2
-  POOL_PIXEL:
-    for (int p = 0; p < h * h; p++) {
-#pragma HLS LOOP_TRIPCOUNT min = 64 max = 256
-#pragma HLS PIPELINE II = 2
-      const int base = t * h_in * h_in + 2 * (p / h) * h_in + 2 * (p % h);
-      for (int k = 0; k < OC_TILE; k++) {
-#pragma HLS UNROLL
-        const pool4_t sum = fmap[k][base] + fmap[k][base + 1] + fmap[k][base + h_in] + fmap[k][base + h_in + 1];
-        fmap[k][t * h * h + p] = sum * quarter;
-      }
-    }
-  }
-CONCAT:
-  for (int i = 0; i < tiles * h * h; i++) {
-#pragma HLS LOOP_TRIPCOUNT min = 256 max = 256
-#pragma HLS PIPELINE II = 1
+  const int pooled = cin / OC_TILE * h * h;
+  int c = 0, base = 0;  // output column in its row; the pool window's top-left input index
+  FRACNET_LOOP_ENTER("POOL");
+POOL:
+  for (int i = 0; i < pooled; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 128 max = 256
+#pragma HLS PIPELINE II = 3
+#pragma HLS DEPENDENCE variable = fmap inter false
+    FRACNET_LOOP_TRIP();
     for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
-      fmap[k][tiles * h * h + i] = fmap[k][i];
+      const pool4_t sum = fmap[k][base] + fmap[k][base + 1] + fmap[k][base + h_in] + fmap[k][base + h_in + 1];
+      fmap[k][i] = sum * quarter;
+    }
+    base += 2;
+    if (++c == h) c = 0, base += h_in;  // skip the odd input row
+  }
+  FRACNET_LOOP_ENTER("CONCAT");
+CONCAT:
+  for (int i = 0; i < pooled; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 128 max = 256
+#pragma HLS PIPELINE II = 1
+#pragma HLS DEPENDENCE variable = fmap inter false
+    FRACNET_LOOP_TRIP();
+    for (int k = 0; k < OC_TILE; k++) {
+#pragma HLS UNROLL
+      fmap[k][pooled + i] = fmap[k][i];
     }
   }
 }
 
 // Global 8x8 average pool and the FC layer: mean = fm_t(sum_p x[c][p] / 64) (exact sum, one rounding),
 // logit = logit_t(sum_c w[o][c] * mean[c] + b[o]) (exact accumulation, one rounding), then float.
+// GLOBAL_POOL sums 16 channels at once (one read per lane bank); each finished tile of 16 means is
+// shifted into a 64-entry shift register, which FC consumes one channel per cycle for all 10 classes.
 inline void avgpool_fc(const fmap_t fmap, float output[CLASSES]) {
 #pragma HLS INLINE off
+#pragma HLS ARRAY_PARTITION variable = fc_weight complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = fc_bias complete dim = 1
+  FRACNET_STORAGE(fc_weight, rom_1p, lutram, ROM_1P_LUTRAM)
   const ap_ufixed<7, 0> one_64th = 1.0 / 64;
   const int pixels = POOL_SIZE * POOL_SIZE;
-  fm_t mean[FC_IN];
-POOL_CHANNEL:
-  for (int ch = 0; ch < FC_IN; ch++) {
-    pool64_t sum = 0;
-  POOL_SUM:
-    for (int p = 0; p < pixels; p++) {
+  pool64_t sum[OC_TILE];
+  fm_t mean[FC_IN];  // shift register: channel ch at mean[ch] once every tile is in
+  fc_acc_t acc[CLASSES];
+#pragma HLS ARRAY_PARTITION variable = sum complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = mean complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
+  int p = 0;
+  FRACNET_LOOP_ENTER("GLOBAL_POOL");
+GLOBAL_POOL:
+  for (int i = 0; i < FC_IN / OC_TILE * pixels; i++) {
 #pragma HLS PIPELINE II = 1
-      sum += fmap[ch % OC_TILE][(ch / OC_TILE) * pixels + p];
+    FRACNET_LOOP_TRIP();
+    for (int k = 0; k < OC_TILE; k++) {
+#pragma HLS UNROLL
+      const pool64_t before = p == 0 ? pool64_t(0) : sum[k];
+      sum[k] = before + fmap[k][i];
     }
-    mean[ch] = sum * one_64th;
+    if (++p == pixels) {
+      p = 0;
+      for (int ch = 0; ch < FC_IN; ch++) {
+#pragma HLS UNROLL
+        mean[ch] = ch < FC_IN - OC_TILE ? mean[ch + OC_TILE] : fm_t(sum[ch - (FC_IN - OC_TILE)] * one_64th);
+      }
+    }
   }
-FC:
   for (int o = 0; o < CLASSES; o++) {
-    fc_acc_t acc = fc_bias[o];
-  FC_SUM:
-    for (int ch = 0; ch < FC_IN; ch++) {
+#pragma HLS UNROLL
+    acc[o] = fc_bias[o];
+  }
+  FRACNET_LOOP_ENTER("FC");
+FC:
+  for (int ch = 0; ch < FC_IN; ch++) {
 #pragma HLS PIPELINE II = 1
-      acc += fc_weight[o][ch] * mean[ch];
+    FRACNET_LOOP_TRIP();
+    for (int o = 0; o < CLASSES; o++) {
+#pragma HLS UNROLL
+      acc[o] += fc_weight[o][ch] * mean[0];
     }
-    output[o] = logit_t(acc).to_float();
+    for (int j = 0; j < FC_IN - 1; j++) {
+#pragma HLS UNROLL
+      mean[j] = mean[j + 1];
+    }
+  }
+  FRACNET_LOOP_ENTER("STORE");
+STORE:
+  for (int o = 0; o < CLASSES; o++) {
+#pragma HLS PIPELINE II = 1
+    FRACNET_LOOP_TRIP();
+    output[o] = logit_t(acc[0]).to_float();
+    for (int j = 0; j < CLASSES - 1; j++) {
+#pragma HLS UNROLL
+      acc[j] = acc[j + 1];
+    }
   }
 }
 

@@ -48,7 +48,15 @@ const int FMAP_DEPTH = STEM_CHANNELS * IMG * IMG / OC_TILE;  // per-lane depth o
 // Feature maps (the residual stream) live in OC_TILE lanes: channel ch, pixel p of an h x h map is
 // fmap[ch % OC_TILE][(ch / OC_TILE) * h * h + p]. Every layer's map fits (16x32x32 = 32x16x16 x 2 = 64x8x8 x 4).
 typedef fm_t fmap_t[OC_TILE][FMAP_DEPTH];
+
+// Row-banked maps: row r of a map is in bank r % 3 at address r / 3, so the three rows of a 3x3
+// window are always in three different banks, each read through its own port with a bank index
+// known at compile time (layers.h: read_column, write_row).
+const int ROW_BANKS = 3;
+const int BANK_ROWS = (IMG + ROW_BANKS - 1) / ROW_BANKS;  // 11 rows of 32 per bank
 // One bit plane (MSB or LSB) of the 2-bit activations: a packed word per pixel.
-typedef word_t plane_t[IMG][IMG];
+typedef word_t plane_t[ROW_BANKS][BANK_ROWS][IMG];
+// The input words of one colour.
+typedef word_t colour_t[ROW_BANKS][BANK_ROWS][IMG];
 
 #endif  // FRACNET_TYPEDEFS_H

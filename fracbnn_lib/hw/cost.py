@@ -1,0 +1,389 @@
+"""The modelled hardware cost of the CIFAR-10 accelerator, and of the release's design beside it.
+
+Every figure here is an analytical model computed from the layer table the C++ runs
+(:data:`~fracbnn_lib.hw.layout.PG_LAYERS`), never a measurement: only a synthesis report
+(:mod:`fracbnn_lib.hw.report`) or a board measures.
+
+**Cycles.** :func:`accelerator_loops` lists the pipelined loops of ``hls/cifar10`` in the order the
+top function runs them, one :class:`LoopCost` per pipeline entry: its trips, its initiation interval
+(II) and the pipeline's fill (``depth``, a setting: csynth reports the real one)::
+
+    cycles_ii_only = trips * II          cycles = trips * II + depth
+
+The counting build of the C-simulation (:func:`~fracbnn_lib.hw.csim.csim_loop_counts`) logs the same
+entries, and the tests hold the two equal entry by entry. :func:`release_loops` models the release's
+``xcel-cifar10`` from its loop bounds (II = 1, no fill): 90,307 cycles per image.
+
+**On-chip memory** (:func:`accelerator_arrays`): each array's banks after partitioning and the
+storage the HLS binds them to. A BRAM bank of ``width`` x ``depth`` takes ``ceil(width / w)``
+BRAM18 at the widest aspect ratio ``d x w`` with ``depth <= d`` (512 x 36, 1K x 18, 2K x 9, ...);
+a LUTRAM bank ``ceil(depth / 64) * width`` LUTs (a RAM64X1S per bit and 64 words); registers one
+flip-flop per bit.
+
+**DSPs** (:func:`accelerator_dsps`): an ``a``-bit by ``b``-bit multiply takes
+``ceil(max(a, b) / 27) * ceil(min(a, b) / 18)`` DSP48E2 (27 x 18 signed), one per multiply instance.
+
+**LUTs** (:func:`accelerator_luts`): instances x LUTs of each primitive, the primitives' LUTs from
+yosys (``synth_xilinx -family xcup -abc9`` on each alone; ``benchmarks/calibrate_luts.py`` re-runs
+it): 64-bit XOR-popcount 136, 32-bit 63, a nine-input 8-bit adder tree 98. Yosys maps popcounts
+less tightly than Vivado, so the totals lean high. Muxes and comparators count one LUT per bit and
+input pair; control and the AXI adapters are an allowance (:attr:`CostSettings.control_luts`).
+
+**A gate that pays** (:func:`gate_sharing`): the design computes both bit planes for all 16 lanes
+every cycle, so the precision gate saves nothing. With ``E < 16`` LSB engines per tile, a pixel
+whose gate opens ``n`` lanes would take ``max(1, ceil(n / E))`` cycles; from the measured histogram
+of open lanes (:attr:`~fracbnn_lib.hw.reference.ReferenceTrace.open_lanes`) the model prices each
+``E`` in cycles and LUTs. Sharing saves ``(16 - E) x 9`` popcounts but needs, per engine, a 16:1
+multiplexer over its lane's nine 64-bit weight words (4 LUTs a bit): the LUTs drop only below six
+engines, where most pixels take two cycles or more, so the design keeps 16 (the table of
+:func:`gate_sharing` shows both for a checkpoint's measured gate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .fixed_point import Formats, resolve_formats
+from .layout import CLASSES, COLOURS, FC_IN, IMAGE_SIZE, OC_TILE, PG_LAYERS, PG_TILES, STEM_CHANNELS, TAPS
+
+ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
+"""The Ultra96v2's xczu3eg-sbva484-1-e."""
+
+BUDGET = 0.8
+"""Share of each ZU3EG resource the model allows (room for routing, the AXI interconnect, timing)."""
+
+PAPER_REPORTED = {"fps": 2806.9, "lut": 51_444, "dsp": 126, "bram36": 212, "clock_mhz": 250.0}
+"""The paper's CIFAR-10 accelerator on the Ultra96v2, as reported (DESIGN.md)."""
+
+RELEASE_CYCLES = 90_307
+"""The release's cycles per image at II = 1 without fill, counted from its loop bounds."""
+
+ROW_BANKS = 3
+BANK_ROWS = math.ceil(IMAGE_SIZE / ROW_BANKS)
+"""Row-banked maps (``hls/cifar10/typedefs.h``): row ``r`` in bank ``r % 3`` at address ``r / 3``."""
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """The model's assumptions, stated so that they can be changed and their effect seen.
+
+    ``clock_mhz``: the HLS target (4 ns). ``depth``: pipeline fill per entry, per loop (estimates for
+    the datapath between the loop's first read and last write at 4 ns; csynth reports the real ones).
+    ``primitive_luts``: LUTs of the calibrated primitives (module docstring). ``control_luts``: FSMs,
+    address counters and the AXI adapters.
+    """
+
+    clock_mhz: float = 250.0
+    depth: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "LOAD_IMAGE": 4,
+            "STEM": 12,
+            "PG_PIXELS": 14,
+            "POOL": 4,
+            "CONCAT": 3,
+            "GLOBAL_POOL": 4,
+            "FC": 6,
+            "STORE": 4,
+        }
+    )
+    primitive_luts: Mapping[str, int] = field(
+        default_factory=lambda: {"xor_popcount_32": 63, "xor_popcount_64": 136, "tap_adder_tree_9x8": 98}
+    )
+    control_luts: int = 3_000
+
+
+# --------------------------------------------------------------------------- cycles
+
+
+@dataclass(frozen=True)
+class LoopCost:
+    """One entry into a pipelined loop: the layer, the loop's label in the C++, trips, II and fill depth."""
+
+    layer: str
+    loop: str
+    trips: int
+    ii: int = 1
+    depth: int = 0
+
+    @property
+    def cycles_ii_only(self) -> int:
+        return self.trips * self.ii
+
+    @property
+    def cycles(self) -> int:
+        return self.trips * self.ii + self.depth
+
+
+def accelerator_loops(settings: CostSettings | None = None) -> list[LoopCost]:
+    """The pipelined loops of ``hls/cifar10`` for one image, one entry each, in execution order.
+
+    ``LOAD_IMAGE`` (3 x 32 x 32 words); ``STEM`` (32 x 32 pixels x 3 colours, one colour per
+    cycle); per PG conv one ``PG_PIXELS`` over ``cout / 16`` tiles x ``h_out^2`` output pixels
+    (stride-2 convs at output resolution); before each stride-2 block ``POOL`` (II 3: four reads and
+    a write per dual-port lane bank) and ``CONCAT``; then ``GLOBAL_POOL`` (4 tiles x 64 pixels),
+    ``FC`` (64 channels, 10 classes at once) and ``STORE`` (10 logits).
+    """
+    depth = (settings or CostSettings()).depth
+
+    def loop(layer: str, name: str, trips: int, ii: int = 1) -> LoopCost:
+        return LoopCost(layer, name, trips, ii, depth[name])
+
+    loops = [
+        loop("input", "LOAD_IMAGE", COLOURS * IMAGE_SIZE * IMAGE_SIZE),
+        loop("conv1", "STEM", COLOURS * IMAGE_SIZE * IMAGE_SIZE),
+    ]
+    for layer in PG_LAYERS:
+        if layer.stride == 2:
+            pooled = (layer.cin // OC_TILE) * layer.h_out**2
+            loops += [loop(layer.block, "POOL", pooled, ii=3), loop(layer.block, "CONCAT", pooled)]
+        loops.append(loop(layer.name, "PG_PIXELS", layer.tiles * layer.h_out**2))
+    last = PG_LAYERS[-1]
+    loops += [
+        loop("pool", "GLOBAL_POOL", last.tiles * last.h_out**2),
+        loop("linear", "FC", FC_IN),
+        loop("linear", "STORE", CLASSES),
+    ]
+    return loops
+
+
+def release_loops() -> list[LoopCost]:
+    """The release's ``xcel-cifar10`` (``FracNet_T`` in ``bnn_tiled.cc``), modelled at II = 1 without fill.
+
+    One shared 16-lane conv engine on 33 x 33 line-buffered maps runs once per bit plane (MSB, then
+    LSB, whatever the gate says) over ``(h_in + 1)^2`` positions per output tile (stride-2 convs at
+    input resolution, then subsampled); ``quant_and_pack`` always walks four 64-channel tiles
+    (``4 h_in^2``); ``bn_relu_shortcut`` runs per output tile and pixel; ``avgpool_concat`` before
+    each stride-2 block; buffer initialisation, an image load and the classifier around them. One
+    entry per loop and call.
+    """
+    width = IMAGE_SIZE + 1
+    loops = [LoopCost("input", "buffer_init", width * width), LoopCost("input", "LOOP_GetImg", COLOURS * 1024)]
+    loops += [LoopCost("conv1", "Loop_Tile", width * width) for _ in range(COLOURS * 2)]
+    loops.append(LoopCost("conv1", "bn1", IMAGE_SIZE * IMAGE_SIZE))
+    for layer in PG_LAYERS:
+        loops.append(LoopCost(layer.name, "LOOP_Quant_Pack", 4 * layer.h_in**2))
+        if layer.stride == 2:
+            loops.append(LoopCost(layer.block, "avgpool_init", (width // 2) ** 2))
+            for _ in range(layer.cin // OC_TILE):
+                loops.append(LoopCost(layer.block, "LOOP_avgpool", 4 * layer.h_out**2))
+                loops.append(LoopCost(layer.block, "avgpool_write", layer.h_out**2))
+        loops += [LoopCost(layer.name, "Loop_Tile", (layer.h_in + 1) ** 2) for _ in range(2 * layer.tiles)]
+        loops += [LoopCost(layer.name, "LOOP_BN_RELU_SC", layer.h_out**2) for _ in range(layer.tiles)]
+    loops += [LoopCost("pool", "buffer_init", FC_IN), LoopCost("pool", "buffer_init", CLASSES)]
+    for _ in range(FC_IN // OC_TILE):
+        loops += [LoopCost("pool", name, trips) for name, trips in (("init", 16), ("avgpool_8x8", 64), ("out", 16))]
+    loops += [LoopCost("linear", name, trips) for name, trips in (("bias", CLASSES), ("matmul", FC_IN), ("out", 10))]
+    loops.append(LoopCost("linear", "write_output", CLASSES))
+    return loops
+
+
+def loop_log(loops: Iterable[LoopCost]) -> list[tuple[str, int]]:
+    """``(loop, trips)`` per entry: what the counting build of the C-simulation logs for one image."""
+    return [(loop.loop, loop.trips) for loop in loops]
+
+
+def total_cycles(loops: Iterable[LoopCost]) -> tuple[int, int]:
+    """(cycles with fills, cycles at II only) of a list of loop entries."""
+    loops = list(loops)
+    return sum(loop.cycles for loop in loops), sum(loop.cycles_ii_only for loop in loops)
+
+
+def images_per_s(cycles: float, clock_mhz: float = 250.0) -> float:
+    """Images per second of a design taking ``cycles`` per image at ``clock_mhz``, one image at a time."""
+    return clock_mhz * 1e6 / cycles
+
+
+def layer_cycles(loops: Iterable[LoopCost]) -> dict[str, dict[str, int]]:
+    """Cycles (with fills) per layer and loop: ``{layer: {loop: cycles}}``, layers in execution order."""
+    table: dict[str, dict[str, int]] = {}
+    for loop in loops:
+        row = table.setdefault(loop.layer, {})
+        row[loop.loop] = row.get(loop.loop, 0) + loop.cycles
+    return table
+
+
+# --------------------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class ArrayCost:
+    """One on-chip array: ``banks`` banks of ``width`` bits x ``depth`` words after partitioning, and its storage."""
+
+    name: str
+    banks: int
+    width: int
+    depth: int
+    storage: str  # "bram", "lutram" or "registers"
+
+    @property
+    def bits(self) -> int:
+        return self.banks * self.width * self.depth
+
+    @property
+    def bram18(self) -> int:
+        return self.banks * bram18_per_bank(self.width, self.depth) if self.storage == "bram" else 0
+
+    @property
+    def luts(self) -> int:
+        return self.banks * math.ceil(self.depth / 64) * self.width if self.storage == "lutram" else 0
+
+    @property
+    def flip_flops(self) -> int:
+        return self.bits if self.storage == "registers" else 0
+
+
+def bram18_per_bank(width: int, depth: int) -> int:
+    """BRAM18 for one ``width`` x ``depth`` bank (aspect ratios 512 x 36, 1K x 18, 2K x 9, 4K x 4, 8K x 2, 16K x 1)."""
+    for words, bits in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
+        if depth <= words:
+            return math.ceil(width / bits)
+    return math.ceil(depth / 16384) * width
+
+
+def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -> list[ArrayCost]:
+    """The on-chip arrays of ``hls/cifar10``, partitioned and bound as its pragmas say (``README.md``)."""
+    formats = resolve_formats(formats)
+    fm, scale, param = formats.fm.width, formats.scale.width, formats.param.width
+    map_depth = BANK_ROWS * IMAGE_SIZE
+    return [
+        ArrayCost("image_buf", COLOURS * ROW_BANKS, 64, map_depth, "bram"),
+        ArrayCost("msb/lsb planes (ping-pong)", 4 * ROW_BANKS, 64, map_depth, "bram"),
+        ArrayCost("fmap (residual stream)", OC_TILE, fm, STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE, "bram"),
+        ArrayCost("pg_weight", OC_TILE * TAPS, 64, PG_TILES, "lutram"),
+        ArrayCost("pg_threshold", OC_TILE, 16, PG_TILES, "lutram"),
+        ArrayCost("pg_scale, pg_bn_scale", 2 * OC_TILE, scale, PG_TILES, "lutram"),
+        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3 * OC_TILE, param, PG_TILES, "lutram"),
+        ArrayCost("fc_weight", CLASSES, param, FC_IN, "lutram"),
+        ArrayCost("conv1 weights and BN", 1, STEM_CHANNELS * (COLOURS * TAPS * 64 + scale + param), 1, "registers"),
+        ArrayCost(
+            "windows, pool sums, means, FC accumulators",
+            1,
+            2 * 9 * 64 + 3 * 9 * 64 + 16 * (fm + 6) + 64 * fm,
+            1,
+            "registers",
+        ),  # fmt: skip
+    ]
+
+
+# --------------------------------------------------------------------------- DSPs and LUTs
+
+
+def dsp_per_multiply(a_bits: int, b_bits: int) -> int:
+    """DSP48E2 slices for an ``a`` x ``b``-bit multiply (27 x 18 signed; the wider operand on the 27-bit port)."""
+    return math.ceil(max(a_bits, b_bits) / 27) * math.ceil(min(a_bits, b_bits) / 18)
+
+
+def accelerator_dsps(formats: str | Formats | Mapping[str, Any] = "default") -> dict[str, int]:
+    """DSPs of ``hls/cifar10`` per multiply site: instances x DSPs per multiply."""
+    formats = resolve_formats(formats)
+    fm, scale, param = formats.fm.width, formats.scale.width, formats.param.width
+    sum_bits = 13  # conv sums: |z| <= 2 * 9 * 64 + 9 * 64 (PG), 9 * 3 * 32 (stem)
+    return {
+        "stem: scale * z": STEM_CHANNELS * dsp_per_multiply(scale, sum_bits),
+        "PG: scale * z": OC_TILE * dsp_per_multiply(scale, sum_bits),
+        "PG: y * slope": OC_TILE * dsp_per_multiply(fm, param),
+        "PG: bn_scale * (y + r)": OC_TILE * dsp_per_multiply(scale, fm + 1),
+        "FC: w * mean": CLASSES * dsp_per_multiply(param, fm),
+    }
+
+
+def accelerator_luts(
+    levels: int = 32,
+    formats: str | Formats | Mapping[str, Any] = "default",
+    settings: CostSettings | None = None,
+    lsb_engines: int = OC_TILE,
+) -> dict[str, int]:
+    """LUTs of ``hls/cifar10`` per part (module docstring); ``lsb_engines``: LSB popcount sets per tile (16 built)."""
+    settings = settings or CostSettings()
+    prim = settings.primitive_luts
+    formats = resolve_formats(formats)
+    stem_popcount = prim["xor_popcount_32"] * math.ceil(levels / 32)
+    fm = formats.fm.width
+    shared = {}
+    if lsb_engines < OC_TILE:  # each engine picks one of 16 lanes' 9 weight words, each lane one engine's sum
+        shared = {
+            "LSB weight multiplexers (16:1, 4 LUTs a bit)": lsb_engines * TAPS * 64 * 4,
+            "LSB result routing and lane scheduler": OC_TILE * 13 * math.ceil(lsb_engines / 4) + 200,
+        }
+    return {
+        **shared,
+        "PG MSB popcounts (16 lanes x 9 taps)": OC_TILE * TAPS * prim["xor_popcount_64"],
+        f"PG LSB popcounts ({lsb_engines} lanes x 9 taps)": lsb_engines * TAPS * prim["xor_popcount_64"],
+        "stem popcounts (16 lanes x 9 taps)": STEM_CHANNELS * TAPS * stem_popcount,
+        "tap adder trees": (2 * OC_TILE + STEM_CHANNELS) * prim["tap_adder_tree_9x8"],
+        "window and row multiplexers": (2 * 3 * 2 + COLOURS * 3 * 2) * 64 + 2 * 9 * 64 + 9 * 64,
+        "gates, residual adds, quantisers": OC_TILE * (16 + fm + 1 + 2 * fm) + STEM_CHANNELS * 2 * fm,
+        "LUTRAM (PG weights and parameters, FC)": sum(a.luts for a in accelerator_arrays(formats)),
+        "control and AXI adapters (allowance)": settings.control_luts,
+    }
+
+
+# --------------------------------------------------------------------------- the gate, priced
+
+
+def gate_sharing(
+    open_lanes: Mapping[str, np.ndarray], images: int, engines: Sequence[int] = (16, 8, 4), levels: int = 32
+) -> list[dict[str, float]]:
+    """Cycles and LUTs per image with ``E`` LSB engines per 16-lane tile, from measured gate histograms.
+
+    ``open_lanes``: per PG layer, how many tile-pixels opened ``n`` lanes (``n`` = 0..16), over
+    ``images`` images (:attr:`ReferenceTrace.open_lanes`). A tile-pixel takes ``max(1, ceil(n / E))``
+    cycles; every other loop is unchanged. ``E = 16`` is the design as built.
+    """
+    base = accelerator_loops()
+    other = sum(loop.cycles for loop in base if loop.loop != "PG_PIXELS")
+    fills = sum(loop.depth for loop in base if loop.loop == "PG_PIXELS")
+    rows = []
+    for e in engines:
+        pg = 0.0
+        for layer in PG_LAYERS:
+            histogram = np.asarray(open_lanes[layer.name], dtype=np.float64)
+            per_pixel = np.maximum(1, np.ceil(np.arange(len(histogram)) / e))
+            pg += float(histogram @ per_pixel) / images
+        cycles = other + fills + pg
+        rows.append(
+            {
+                "lsb_engines": e,
+                "pg_cycles": pg,
+                "cycles": cycles,
+                "fps": images_per_s(cycles),
+                "lut": sum(accelerator_luts(levels, lsb_engines=e).values()),
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- totals
+
+
+def cost_summary(
+    formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
+) -> dict[str, Any]:
+    """The ``hls.cost`` section of ``metrics.json``: modelled cycles, images/s, LUT, DSP, BRAM36 and bits on chip."""
+    settings = settings or CostSettings()
+    cycles, ii_only = total_cycles(accelerator_loops(settings))
+    arrays = accelerator_arrays(formats)
+    return {
+        "modelled": True,
+        "cycles": cycles,
+        "cycles_ii_only": ii_only,
+        "fps_250mhz": images_per_s(cycles, 250.0),
+        "lut": sum(accelerator_luts(levels, formats, settings).values()),
+        "dsp": sum(accelerator_dsps(formats).values()),
+        "bram36": math.ceil(sum(a.bram18 for a in arrays) / 2),
+        "on_chip_bits": sum(a.bits for a in arrays),
+        "release_cycles": total_cycles(release_loops())[1],
+    }
+
+
+def budget_check(summary: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
+    """Per resource: (modelled, allowed = 80% of the ZU3EG, within the allowance)."""
+    return {
+        name: (summary[name], BUDGET * ZU3EG[name], summary[name] <= BUDGET * ZU3EG[name])
+        for name in ("lut", "dsp", "bram36")
+    }

@@ -1,0 +1,187 @@
+"""Synthesis results read back: the csynth report of Vivado HLS or Vitis HLS, beside the cost model.
+
+``make -C hls/cifar10 hls`` keeps the report folder (``<export>/csynth_report``, a copy of
+``fracnet_prj/solution1/syn/report``). :func:`read_csynth` reads every ``*csynth.xml`` in it: the
+top's latency and resources from ``csynth.xml``, and the loops of every module (each module's own
+``<module>_csynth.xml``), with their achieved II, pipeline depth and trip count. The schema is the
+one both tools write (``profile`` > ``PerformanceEstimates`` > ``SummaryOfOverallLatency`` /
+``SummaryOfLoopLatency``, ``AreaEstimates`` > ``Resources``); Vivado HLS names DSPs ``DSP48E``,
+Vitis HLS ``DSP``. Values the tool could not bound (``undef``, ``?``) are read as None.
+
+Command line::
+
+    python -m fracbnn_lib hls-report runs/<run>/export/csynth_report   # or the export folder
+"""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cost
+
+
+class CsynthError(RuntimeError):
+    """A report folder without a readable csynth.xml (the message says what to do)."""
+
+
+@dataclass(frozen=True)
+class CsynthLoop:
+    """One loop of a synthesised module: label, achieved II, pipeline depth, trip count, latency (cycles)."""
+
+    module: str
+    name: str
+    ii: int | None
+    depth: int | None
+    trips: int | None
+    latency: int | None
+
+
+@dataclass
+class CsynthReport:
+    """The top function's figures and every loop, as the HLS tool estimated them."""
+
+    tool_version: str
+    part: str
+    clock_ns: float | None
+    estimated_clock_ns: float | None
+    latency_worst: int | None
+    interval_max: int | None
+    resources: dict[str, int]
+    available: dict[str, int]
+    loops: list[CsynthLoop] = field(default_factory=list)
+
+
+def _number(text: str | None) -> int | None:
+    try:
+        return int(float(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _resources(node: ET.Element | None) -> dict[str, int]:
+    if node is None:
+        return {}
+    values = {child.tag: _number(child.text) for child in node}
+    if "DSP48E" in values and "DSP" not in values:
+        values["DSP"] = values.pop("DSP48E")
+    return {name: value for name, value in values.items() if value is not None}
+
+
+LOOP_FIELDS = ("TripCount", "Latency", "IterationLatency", "PipelineII", "PipelineDepth")
+
+
+def _loops(module: str, node: ET.Element | None) -> list[CsynthLoop]:
+    """The loops under ``node`` (``SummaryOfLoopLatency``): an element per loop, nested loops inside it."""
+    found: list[CsynthLoop] = []
+    for child in list(node) if node is not None else []:
+        if child.tag in LOOP_FIELDS or len(child) == 0:
+            continue
+        found.append(
+            CsynthLoop(
+                module=module,
+                name=child.tag,
+                ii=_number(child.findtext("PipelineII")),
+                depth=_number(child.findtext("PipelineDepth")),
+                trips=_number(child.findtext("TripCount")),
+                latency=_number(child.findtext("Latency")),
+            )
+        )
+        found += _loops(module, child)
+    return found
+
+
+def _parse(path: Path) -> ET.Element:
+    try:
+        return ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as err:
+        raise CsynthError(f"cannot read {path} ({err}): run 'make -C hls/cifar10 hls' again") from None
+
+
+def read_csynth(folder: str | Path) -> CsynthReport:
+    """The csynth report in ``folder`` (a report folder, or an export holding ``csynth_report/``)."""
+    folder = Path(folder)
+    if (folder / "csynth_report").is_dir():
+        folder = folder / "csynth_report"
+    top_file = folder / "csynth.xml"
+    if not top_file.is_file():
+        raise CsynthError(
+            f"no csynth.xml in {folder}: run 'make -C hls/cifar10 hls EXPORT=<export>' where Vivado HLS or "
+            "Vitis HLS is installed (it keeps the report in <export>/csynth_report)"
+        )
+    top = _parse(top_file)
+    overall = top.find("PerformanceEstimates/SummaryOfOverallLatency")
+    report = CsynthReport(
+        tool_version=top.findtext("ReportVersion/Version", ""),
+        part=top.findtext("UserAssignments/Part", ""),
+        clock_ns=_float(top.findtext("UserAssignments/TargetClockPeriod")),
+        estimated_clock_ns=_float(top.findtext("PerformanceEstimates/SummaryOfTimingAnalysis/EstimatedClockPeriod")),
+        latency_worst=_number(overall.findtext("Worst-caseLatency")) if overall is not None else None,
+        interval_max=_number(overall.findtext("Interval-max")) if overall is not None else None,
+        resources=_resources(top.find("AreaEstimates/Resources")),
+        available=_resources(top.find("AreaEstimates/AvailableResources")),
+    )
+    for path in sorted(folder.glob("*csynth.xml")):
+        root = top if path == top_file else _parse(path)
+        module = root.findtext("UserAssignments/TopModelName") or path.name.removesuffix("_csynth.xml")
+        report.loops += _loops(module, root.find("PerformanceEstimates/SummaryOfLoopLatency"))
+    return report
+
+
+def compare_with_model(report: CsynthReport, summary: dict | None = None) -> list[tuple[str, object, object]]:
+    """Rows ``(figure, synthesised, modelled)``: latency, LUT, FF, DSP, BRAM36, and each modelled loop's II."""
+    summary = summary or cost.cost_summary()
+    bram18 = report.resources.get("BRAM_18K")
+    rows: list[tuple[str, object, object]] = [
+        ("cycles per image (worst case)", report.latency_worst, summary["cycles"]),
+        ("LUT", report.resources.get("LUT"), summary["lut"]),
+        ("FF", report.resources.get("FF"), None),
+        ("DSP", report.resources.get("DSP"), summary["dsp"]),
+        ("BRAM36", None if bram18 is None else (bram18 + 1) // 2, summary["bram36"]),
+    ]
+    modelled = {loop.loop: loop.ii for loop in cost.accelerator_loops()}
+    for loop in report.loops:
+        if loop.name in modelled:
+            rows.append((f"II of {loop.name} ({loop.module})", loop.ii, modelled[loop.name]))
+    return rows
+
+
+def format_comparison(report: CsynthReport, rows: Sequence[tuple[str, object, object]]) -> str:
+    """The comparison as plain text (the tool's estimate beside the model's, both estimates, not a measurement)."""
+    clock = f"{report.estimated_clock_ns} ns estimated for {report.clock_ns} ns" if report.clock_ns else "no clock"
+    lines = [f"csynth {report.tool_version or '?'} for {report.part or '?'} ({clock})",
+             f"{'figure':<40} {'csynth':>12} {'cost model':>12}"]  # fmt: skip
+    for name, synthesised, modelled in rows:
+        shown = ["-" if value is None else f"{value:,}" for value in (synthesised, modelled)]
+        lines.append(f"{name:<40} {shown[0]:>12} {shown[1]:>12}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``fracbnn hls-report DIR``: print the csynth report beside the cost model; 1 if there is none."""
+    from ..cli import OneLineParser
+
+    parser = OneLineParser(prog="fracbnn hls-report", description="Print a csynth report beside the cost model.")
+    parser.add_argument("folder", type=Path, help="csynth report folder, or an export holding csynth_report/")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        report = read_csynth(args.folder)
+    except CsynthError as err:
+        print(f"fracbnn hls-report: error: {err}", file=sys.stderr)
+        return 1
+    print(format_comparison(report, compare_with_model(report)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The modelled hardware cost: its formulas, the release's structure beside ours, budgets, the gate priced.
+
+The model's agreement with the C++ (trip counts counted by the C-simulation) is checked in
+``test_hw_ladder.py`` for a trained and a random checkpoint; this file checks the model itself and
+the HLS source rules it assumes.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from fracbnn_lib.hw import cost
+from fracbnn_lib.hw.csim import hls_source_dir
+from fracbnn_lib.hw.layout import PG_LAYERS
+
+
+def test_the_release_structure_comes_out_at_its_counted_cycles():
+    cycles, ii_only = cost.total_cycles(cost.release_loops())
+    assert cycles == ii_only == cost.RELEASE_CYCLES == 90_307
+    by_kind = {}
+    for loop in cost.release_loops():
+        by_kind[loop.loop] = by_kind.get(loop.loop, 0) + loop.trips
+    assert by_kind["Loop_Tile"] == 35_290  # the binary convs, stem included, both bit planes always
+    assert by_kind["LOOP_Quant_Pack"] == 36_096  # four 64-channel tiles whatever the width
+
+
+def test_our_cycles_and_the_budgets():
+    summary = cost.cost_summary()
+    assert summary["modelled"] is True
+    assert summary["cycles_ii_only"] == 18_762 and summary["cycles"] <= 25_000
+    assert summary["fps_250mhz"] >= 10_000 and summary["fps_250mhz"] >= 3.5 * cost.PAPER_REPORTED["fps"]
+    assert summary["release_cycles"] / summary["cycles"] > 4.5
+    checks = cost.budget_check(summary)
+    assert checks["dsp"][2] and checks["bram36"][2]
+    assert set(checks) == {"lut", "dsp", "bram36"} and checks["lut"][1] == 0.8 * 70_560
+
+
+def test_fills_are_settings_and_count_once_per_entry():
+    deeper = cost.CostSettings(depth={**cost.CostSettings().depth, "PG_PIXELS": 24})
+    base, _ = cost.total_cycles(cost.accelerator_loops())
+    more, ii_only = cost.total_cycles(cost.accelerator_loops(deeper))
+    assert more - base == 10 * len(PG_LAYERS) and ii_only == 18_762
+
+
+def test_memory_dsp_and_lut_formulas():
+    assert cost.bram18_per_bank(64, 352) == 2 and cost.bram18_per_bank(16, 1024) == 1
+    assert cost.bram18_per_bank(18, 1025) == 2 and cost.bram18_per_bank(1, 20000) == 2
+    assert cost.dsp_per_multiply(16, 12) == 1 and cost.dsp_per_multiply(28, 12) == 2
+    assert cost.dsp_per_multiply(30, 20) == 4
+    lutram = cost.ArrayCost("w", banks=144, width=64, depth=42, storage="lutram")
+    assert lutram.luts == 144 * 64 and lutram.bram18 == 0 and lutram.bits == 144 * 64 * 42
+    luts = cost.accelerator_luts()
+    assert luts["PG MSB popcounts (16 lanes x 9 taps)"] == 144 * 136
+    assert luts["stem popcounts (16 lanes x 9 taps)"] == 144 * 63  # sized to the 32 thermometer levels
+    assert cost.accelerator_luts(lsb_engines=8)["PG LSB popcounts (8 lanes x 9 taps)"] == 72 * 136
+    paper = cost.accelerator_dsps("paper")
+    assert all(count == 16 for name, count in paper.items() if name.startswith(("stem", "PG")))
+
+
+def test_the_gate_priced_from_a_histogram_of_open_lanes():
+    rng = np.random.default_rng(0)
+    images = 3
+    histograms = {}
+    for layer in PG_LAYERS:
+        opened = rng.binomial(16, 0.5, size=images * layer.tiles * layer.h_out**2)
+        histograms[layer.name] = np.bincount(opened, minlength=17)
+    rows = {row["lsb_engines"]: row for row in cost.gate_sharing(histograms, images, engines=(16, 8, 4))}
+    base, _ = cost.total_cycles(cost.accelerator_loops())
+    assert rows[16]["cycles"] == pytest.approx(base)  # 16 engines: every tile-pixel in one cycle, as built
+    assert rows[16]["cycles"] < rows[8]["cycles"] < rows[4]["cycles"]
+    assert rows[8]["lut"] > rows[16]["lut"]  # the 16:1 weight multiplexers cost more than the popcounts saved
+    closed = {name: np.eye(17, dtype=np.int64)[0] * h.sum() for name, h in histograms.items()}  # no gate opens
+    assert cost.gate_sharing(closed, images, engines=(4,))[0]["cycles"] == pytest.approx(base)
+
+
+def test_no_pipelined_loop_reads_a_partitioned_map_through_a_run_time_bank():
+    """Row-banked maps are touched only through read_column / write_row / load_image, bank by bank."""
+    layers = (hls_source_dir() / "layers.h").read_text()
+    top = (hls_source_dir() / "fracnet.cc").read_text()
+    for name in ("msb_in", "lsb_in", "msb_out", "lsb_out"):
+        assert not re.search(rf"\b{name}\s*\[", layers), f"{name} indexed outside the banked helpers"
+    assert not re.search(r"\bimage\[colour\]\[", layers.split("inline void stem_conv_bn")[1])
+    assert re.search(r"banked\[j\] = inside \? map\[j\]", layers) and re.search(r"if \(j == bank\) map\[j\]", layers)
+    assert "cyclic" not in layers + top
+    assert "PG_ROWS" not in layers and "PG_PIXELS" in layers  # one flattened loop per PG layer
