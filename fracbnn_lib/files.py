@@ -13,6 +13,8 @@ Standard library only (no torch, no numpy), so every layer can use it.
   when its holder exits, however it exits, so a lock is never stale.
 - :func:`remove_stale_temporaries` deletes the temporaries that killed writers left behind in a
   folder (call it while holding the folder's lock: then no live writer owns one).
+- :func:`check_writable` checks, before any work, that a folder can be created and written
+  (:class:`FolderError`, one line, otherwise).
 """
 
 from __future__ import annotations

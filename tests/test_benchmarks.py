@@ -67,3 +67,32 @@ def test_bench_pipeline_times_each_notebook():
     out = _bench("bench_pipeline.py", "--only", "01")
     row = next(line for line in out.splitlines() if line.startswith("01_thermometer_encoding"))
     assert float(row.split()[1]) > 0 and "pipeline total" in out
+
+
+FAKE_YOSYS = """#!/bin/sh
+if [ "$1" = "-V" ]; then echo "Yosys 0.0 (stand-in)"; exit 0; fi
+case "$2" in *top.v*) ;; *) exit 1 ;; esac
+printf "Printing statistics.\\n   Number of cells: 9\\n     LUT2 3\\n     LUT6 4\\n"
+"""
+
+
+def test_calibrate_luts_prints_yosys_beside_the_cost_model(tmp_path):
+    """With a stand-in yosys (3 + 4 LUTs per primitive) the script's parsing and table are exercised everywhere;
+    where the real yosys is installed, its figures must equal the cost model's (the calibration itself)."""
+    from fracbnn_lib.hw.cost import CostSettings
+
+    fake = tmp_path / "yosys"
+    fake.write_text(FAKE_YOSYS)
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    script = [sys.executable, str(ROOT / "benchmarks" / "calibrate_luts.py")]
+    out = subprocess.run(script, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()[2:]}
+    used = CostSettings().primitive_luts
+    assert set(rows) == set(used) and all(rows[name] == ["7", str(used[name])] for name in used)
+    real = subprocess.run(["which", "yosys"], capture_output=True, text=True, env=os.environ).stdout.strip()
+    if real:  # the calibration: yosys's own figures are the model's
+        out = subprocess.run(script, capture_output=True, text=True, cwd=ROOT)
+        measured = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()[2:]}
+        assert all(measured[name][0] == measured[name][1] for name in used), out.stdout

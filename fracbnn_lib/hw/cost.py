@@ -83,6 +83,7 @@ class CostSettings:
         default_factory=lambda: {
             "LOAD_IMAGE": 4,
             "STEM": 12,
+            "TILE_PARAMS": 3,
             "PG_PIXELS": 14,
             "POOL": 4,
             "CONCAT": 3,
@@ -123,9 +124,10 @@ def accelerator_loops(settings: CostSettings | None = None) -> list[LoopCost]:
     """The pipelined loops of ``hls/cifar10`` for one image, one entry each, in execution order.
 
     ``LOAD_IMAGE`` (3 x 32 x 32 words); ``STEM`` (32 x 32 pixels x 3 colours, one colour per
-    cycle); per PG conv one ``PG_PIXELS`` over ``cout / 16`` tiles x ``h_out^2`` output pixels
-    (stride-2 convs at output resolution); before each stride-2 block ``POOL`` (II 3: four reads and
-    a write per dual-port lane bank) and ``CONCAT``; then ``GLOBAL_POOL`` (4 tiles x 64 pixels),
+    cycle); per output tile of a PG conv ``TILE_PARAMS`` (the tile's weights and parameters into
+    registers, 16 cycles) and ``PG_PIXELS`` over its ``h_out^2`` output pixels (stride-2 convs at
+    output resolution); before each stride-2 block ``POOL`` (II 3: four reads and a write per
+    dual-port lane bank) and ``CONCAT``; then ``GLOBAL_POOL`` (4 tiles x 64 pixels),
     ``FC`` (64 channels, 10 classes at once) and ``STORE`` (10 logits).
     """
     depth = (settings or CostSettings()).depth
@@ -141,7 +143,8 @@ def accelerator_loops(settings: CostSettings | None = None) -> list[LoopCost]:
         if layer.stride == 2:
             pooled = (layer.cin // OC_TILE) * layer.h_out**2
             loops += [loop(layer.block, "POOL", pooled, ii=3), loop(layer.block, "CONCAT", pooled)]
-        loops.append(loop(layer.name, "PG_PIXELS", layer.tiles * layer.h_out**2))
+        for _ in range(layer.tiles):
+            loops += [loop(layer.name, "TILE_PARAMS", OC_TILE), loop(layer.name, "PG_PIXELS", layer.h_out**2)]
     last = PG_LAYERS[-1]
     loops += [
         loop("pool", "GLOBAL_POOL", last.tiles * last.h_out**2),
@@ -254,11 +257,14 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -
         ArrayCost("image_buf", COLOURS * ROW_BANKS, 64, map_depth, "bram"),
         ArrayCost("msb/lsb planes (ping-pong)", 4 * ROW_BANKS, 64, map_depth, "bram"),
         ArrayCost("fmap (residual stream)", OC_TILE, fm, STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE, "bram"),
-        ArrayCost("pg_weight", OC_TILE * TAPS, 64, PG_TILES, "lutram"),
-        ArrayCost("pg_threshold", OC_TILE, 16, PG_TILES, "lutram"),
-        ArrayCost("pg_scale, pg_bn_scale", 2 * OC_TILE, scale, PG_TILES, "lutram"),
-        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3 * OC_TILE, param, PG_TILES, "lutram"),
+        ArrayCost("pg_weight", OC_TILE, 64, PG_TILES * TAPS, "bram"),
+        ArrayCost("pg_threshold", 1, 16, PG_TILES * OC_TILE, "bram"),
+        ArrayCost("pg_scale, pg_bn_scale", 2, scale, PG_TILES * OC_TILE, "bram"),
+        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3, param, PG_TILES * OC_TILE, "bram"),
         ArrayCost("fc_weight", CLASSES, param, FC_IN, "lutram"),
+        ArrayCost(
+            "the tile's weights and parameters", 1, OC_TILE * (TAPS * 64 + 16 + 2 * scale + 3 * param), 1, "registers"
+        ),  # fmt: skip
         ArrayCost("conv1 weights and BN", 1, STEM_CHANNELS * (COLOURS * TAPS * 64 + scale + param), 1, "registers"),
         ArrayCost(
             "windows, pool sums, means, FC accumulators",
@@ -318,7 +324,7 @@ def accelerator_luts(
         "tap adder trees": (2 * OC_TILE + STEM_CHANNELS) * prim["tap_adder_tree_9x8"],
         "window and row multiplexers": (2 * 3 * 2 + COLOURS * 3 * 2) * 64 + 2 * 9 * 64 + 9 * 64,
         "gates, residual adds, quantisers": OC_TILE * (16 + fm + 1 + 2 * fm) + STEM_CHANNELS * 2 * fm,
-        "LUTRAM (PG weights and parameters, FC)": sum(a.luts for a in accelerator_arrays(formats)),
+        "LUTRAM (FC weights)": sum(a.luts for a in accelerator_arrays(formats)),
         "control and AXI adapters (allowance)": settings.control_luts,
     }
 
@@ -337,7 +343,7 @@ def gate_sharing(
     """
     base = accelerator_loops()
     other = sum(loop.cycles for loop in base if loop.loop != "PG_PIXELS")
-    fills = sum(loop.depth for loop in base if loop.loop == "PG_PIXELS")
+    fills = sum(loop.depth for loop in base if loop.loop == "PG_PIXELS")  # one per tile
     rows = []
     for e in engines:
         pg = 0.0

@@ -210,90 +210,119 @@ STEM:
 
 // Precision-gated 3x3 conv (pad 1, stride 1 or 2, computed only at output pixels) fused with
 // BN + RPReLU + residual add + BN and the quantise-and-pack of its output. The residual stream in
-// fmap (already at output resolution) is updated in place. One pass over cout / 16 tiles of
-// h_out x h_out pixels (flattened: one pipeline entry per layer); for every pixel the window's middle
-// and right columns are read (two reads per bank) and its left column is the previous pixel's middle
-// (stride 1) or right (stride 2) column. tile0: the layer's first row in the pg_* arrays.
+// fmap (already at output resolution) is updated in place. Per output tile of 16 channels:
+// TILE_PARAMS shifts the tile's weights (9 words per lane, from 16 lane banks of BRAM) and per-channel
+// parameters (one lane per cycle) into registers, then PG_PIXELS runs the tile's h_out x h_out pixels
+// (flattened); for every pixel the window's middle and right columns are read (two reads per bank) and
+// its left column is the previous pixel's middle (stride 1) or right (stride 2) column.
+// tile0: the layer's first row in the pg_* arrays.
 inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, plane_t msb_out, plane_t lsb_out,
                        int cin, int cout, int h_in, int stride, int tile0) {
 #pragma HLS INLINE off
 #pragma HLS ARRAY_PARTITION variable = pg_weight complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pg_weight complete dim = 3
-#pragma HLS ARRAY_PARTITION variable = pg_threshold complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pg_scale complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pg_shift complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pg_slope complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pg_bn_scale complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pg_bn_shift complete dim = 2
-  FRACNET_STORAGE(pg_weight, rom_1p, lutram, ROM_1P_LUTRAM)
-  FRACNET_STORAGE(pg_threshold, rom_1p, lutram, ROM_1P_LUTRAM)
-  FRACNET_STORAGE(pg_scale, rom_1p, lutram, ROM_1P_LUTRAM)
-  FRACNET_STORAGE(pg_shift, rom_1p, lutram, ROM_1P_LUTRAM)
-  FRACNET_STORAGE(pg_slope, rom_1p, lutram, ROM_1P_LUTRAM)
-  FRACNET_STORAGE(pg_bn_scale, rom_1p, lutram, ROM_1P_LUTRAM)
-  FRACNET_STORAGE(pg_bn_shift, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_STORAGE(pg_weight, rom_1p, bram, ROM_1P_BRAM)
+  FRACNET_STORAGE(pg_threshold, rom_1p, bram, ROM_1P_BRAM)
+  FRACNET_STORAGE(pg_scale, rom_1p, bram, ROM_1P_BRAM)
+  FRACNET_STORAGE(pg_shift, rom_1p, bram, ROM_1P_BRAM)
+  FRACNET_STORAGE(pg_slope, rom_1p, bram, ROM_1P_BRAM)
+  FRACNET_STORAGE(pg_bn_scale, rom_1p, bram, ROM_1P_BRAM)
+  FRACNET_STORAGE(pg_bn_shift, rom_1p, bram, ROM_1P_BRAM)
   const int h_out = h_in / stride;
-  const int pixels = cout / OC_TILE * h_out * h_out;
+  const int pixels = h_out * h_out;
+  word_t weight[OC_TILE][TAPS];  // the current tile's weights and parameters, lane by lane (registers)
+  sum_t threshold[OC_TILE];
+  scale_t scale[OC_TILE], bn_scale[OC_TILE];
+  param_t shift[OC_TILE], slope[OC_TILE], bn_shift[OC_TILE];
   word_t msb_win[3][3], lsb_win[3][3];  // [window row][window column]
+#pragma HLS ARRAY_PARTITION variable = weight complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = threshold complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = scale complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = bn_scale complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = shift complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = slope complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = bn_shift complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = msb_win complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = lsb_win complete dim = 0
-  WindowRows rows;
-  rows.start();
-  int t = 0, r = 0, c = 0, out_bank = 0, out_addr = 0;
-  FRACNET_LOOP_ENTER("PG_PIXELS");
-PG_PIXELS:
-  for (int i = 0; i < pixels; i++) {
-#pragma HLS LOOP_TRIPCOUNT min = 256 max = 1024
+  int base = 0;  // fmap index of the current tile's first pixel
+PG_TILE:
+  for (int t = 0; t < cout / OC_TILE; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4
+    const int tile = tile0 + t;
+    FRACNET_LOOP_ENTER("TILE_PARAMS");
+  TILE_PARAMS:
+    for (int j = 0; j < OC_TILE; j++) {  // shift registers: static indices only
+#pragma HLS PIPELINE II = 1
+      FRACNET_LOOP_TRIP();
+      for (int k = 0; k < OC_TILE; k++) {
+        if (j >= TAPS) continue;
+        for (int tap = 0; tap < TAPS - 1; tap++) weight[k][tap] = weight[k][tap + 1];
+        weight[k][TAPS - 1] = pg_weight[tile][k][j];
+      }
+      for (int k = 0; k < OC_TILE - 1; k++) {
+        threshold[k] = threshold[k + 1], scale[k] = scale[k + 1], shift[k] = shift[k + 1];
+        slope[k] = slope[k + 1], bn_scale[k] = bn_scale[k + 1], bn_shift[k] = bn_shift[k + 1];
+      }
+      threshold[OC_TILE - 1] = pg_threshold[tile][j], scale[OC_TILE - 1] = pg_scale[tile][j];
+      shift[OC_TILE - 1] = pg_shift[tile][j], slope[OC_TILE - 1] = pg_slope[tile][j];
+      bn_scale[OC_TILE - 1] = pg_bn_scale[tile][j], bn_shift[OC_TILE - 1] = pg_bn_shift[tile][j];
+    }
+    WindowRows rows;
+    rows.start();
+    int c = 0, out_bank = 0, out_addr = 0;
+    FRACNET_LOOP_ENTER("PG_PIXELS");
+  PG_PIXELS:
+    for (int p = 0; p < pixels; p++) {
+#pragma HLS LOOP_TRIPCOUNT min = 64 max = 1024
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = fmap inter false
 #pragma HLS DEPENDENCE variable = msb_out inter false
 #pragma HLS DEPENDENCE variable = lsb_out inter false
-    FRACNET_LOOP_TRIP();
-    const int tile = tile0 + t;
-    const int mid_col = c * stride;
-    word_t msb_mid[3], msb_right[3], lsb_mid[3], lsb_right[3];
-    read_column(msb_in, rows, mid_col, h_in, msb_mid);
-    read_column(msb_in, rows, mid_col + 1, h_in, msb_right);
-    read_column(lsb_in, rows, mid_col, h_in, lsb_mid);
-    read_column(lsb_in, rows, mid_col + 1, h_in, lsb_right);
-    for (int d = 0; d < 3; d++) {
-      const word_t msb_left = stride == 1 ? msb_win[d][1] : msb_win[d][2];
-      const word_t lsb_left = stride == 1 ? lsb_win[d][1] : lsb_win[d][2];
-      msb_win[d][0] = c == 0 ? word_t(0) : msb_left;
-      lsb_win[d][0] = c == 0 ? word_t(0) : lsb_left;
-      msb_win[d][1] = msb_mid[d], msb_win[d][2] = msb_right[d];
-      lsb_win[d][1] = lsb_mid[d], lsb_win[d][2] = lsb_right[d];
-    }
-    bool inside[TAPS];
-    tap_inside(rows.top, mid_col - 1, h_in, inside);
-    lanes_t msb_bits = 0, lsb_bits = 0;
-  PG_LANES:
-    for (int k = 0; k < OC_TILE; k++) {
+      FRACNET_LOOP_TRIP();
+      const int mid_col = c * stride;
+      word_t msb_mid[3], msb_right[3], lsb_mid[3], lsb_right[3];
+      read_column(msb_in, rows, mid_col, h_in, msb_mid);
+      read_column(msb_in, rows, mid_col + 1, h_in, msb_right);
+      read_column(lsb_in, rows, mid_col, h_in, lsb_mid);
+      read_column(lsb_in, rows, mid_col + 1, h_in, lsb_right);
+      for (int d = 0; d < 3; d++) {
+        const word_t msb_left = stride == 1 ? msb_win[d][1] : msb_win[d][2];
+        const word_t lsb_left = stride == 1 ? lsb_win[d][1] : lsb_win[d][2];
+        msb_win[d][0] = c == 0 ? word_t(0) : msb_left;
+        lsb_win[d][0] = c == 0 ? word_t(0) : lsb_left;
+        msb_win[d][1] = msb_mid[d], msb_win[d][2] = msb_right[d];
+        lsb_win[d][1] = lsb_mid[d], lsb_win[d][2] = lsb_right[d];
+      }
+      bool inside[TAPS];
+      tap_inside(rows.top, mid_col - 1, h_in, inside);
+      lanes_t msb_bits = 0, lsb_bits = 0;
+    PG_LANES:
+      for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
-      int m = 0;
-      for (int tap = 0; tap < TAPS; tap++) {
-        if (inside[tap]) m += binary_dot(msb_win[tap / 3][tap % 3], pg_weight[tile][k][tap], cin);
-      }
-      int z = 2 * m;
-      if (m > pg_threshold[tile][k]) {  // the precision gate opens: add the LSB plane
+        int m = 0;
         for (int tap = 0; tap < TAPS; tap++) {
-          if (inside[tap]) z += binary_dot(lsb_win[tap / 3][tap % 3], pg_weight[tile][k][tap], cin);
+          if (inside[tap]) m += binary_dot(msb_win[tap / 3][tap % 3], weight[k][tap], cin);
         }
+        int z = 2 * m;
+        if (m > threshold[k]) {  // the precision gate opens: add the LSB plane
+          for (int tap = 0; tap < TAPS; tap++) {
+            if (inside[tap]) z += binary_dot(lsb_win[tap / 3][tap % 3], weight[k][tap], cin);
+          }
+        }
+        fm_t y = scale[k] * sum_t(z) + shift[k];
+        if (y < 0) y = y * slope[k];
+        const fm_t x = bn_scale[k] * (y + fmap[k][base + p]) + bn_shift[k];
+        fmap[k][base + p] = x;
+        quantize2(x, k, msb_bits, lsb_bits);
       }
-      fm_t y = pg_scale[tile][k] * sum_t(z) + pg_shift[tile][k];
-      if (y < 0) y = y * pg_slope[tile][k];
-      const fm_t x = pg_bn_scale[tile][k] * (y + fmap[k][i]) + pg_bn_shift[tile][k];
-      fmap[k][i] = x;
-      quantize2(x, k, msb_bits, lsb_bits);
+      write_row(msb_out, out_bank, out_addr, c, msb_bits, t);
+      write_row(lsb_out, out_bank, out_addr, c, lsb_bits, t);
+      if (++c == h_out) {
+        c = 0;
+        rows.advance(stride);
+        if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
+      }
     }
-    write_row(msb_out, out_bank, out_addr, c, msb_bits, t);
-    write_row(lsb_out, out_bank, out_addr, c, lsb_bits, t);
-    if (++c == h_out) {
-      c = 0, r++;
-      rows.advance(stride);
-      if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
-      if (r == h_out) r = 0, t++, rows.start(), out_bank = 0, out_addr = 0;
-    }
+    base += pixels;
   }
 }
 
