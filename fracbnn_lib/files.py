@@ -177,7 +177,7 @@ class FolderLock:
             ) from None
         handle.seek(0)
         handle.truncate()
-        command = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)) or "python"
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python"
         handle.write(f"pid {os.getpid()} ({command[:200]}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
         handle.flush()
         self._handle = handle

@@ -85,12 +85,12 @@ PARAMETER_RULES: dict[str, tuple[Any, str]] = {
     "device": (
         (lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None),
         "auto, cpu, mps, cuda or cuda:N",
-    ),  # fmt: skip
+    ),
     "resolution": ((lambda v: isinstance(v, int) and 1 <= v <= 255), "an integer in 1..255"),
     "resolutions": (
         (lambda v: isinstance(v, list) and v and all(isinstance(r, int) and 1 <= r <= 255 for r in v)),
         "a non-empty list of integers in 1..255",
-    ),  # fmt: skip
+    ),
     "n_images": _count(1),
     "image_index": _count(0),
     "batch_size": _count(1),
@@ -104,7 +104,7 @@ PARAMETER_RULES: dict[str, tuple[Any, str]] = {
     "sweep_targets": (
         (lambda v: isinstance(v, list) and all(_number(t) for t in v)),
         "a list of finite numbers",
-    ),  # fmt: skip
+    ),
     "test_vectors": _count(1),
     "error_images": _count(1),
     "max_images": _count(0),

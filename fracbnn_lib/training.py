@@ -40,6 +40,7 @@ rank 0 writes files.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -494,12 +495,11 @@ def train_stage(
     rank, world_size = _world()
     if stage.kd and teacher is None:
         raise ValueError(f"{stage.name} trains by knowledge distillation: pass teacher=load_teacher(path)")
-    if rank != 0:  # rank 0 alone writes, so it alone holds the folder
-        return _train_stage(model, stage, train_loader, test_loader, out_dir, device, seed, init_from, resume,
-                            teacher, progress, on_epoch_end)  # fmt: skip
-    check_writable(out_dir, "checkpoint folder")
-    with FolderLock(out_dir, "checkpoint folder"):
-        remove_stale_temporaries(out_dir)
+    with contextlib.ExitStack() as held:
+        if rank == 0:  # rank 0 alone writes, so it alone holds the folder
+            check_writable(out_dir, "checkpoint folder")
+            held.enter_context(FolderLock(out_dir, "checkpoint folder"))
+            remove_stale_temporaries(out_dir)
         return _train_stage(model, stage, train_loader, test_loader, out_dir, device, seed, init_from, resume,
                             teacher, progress, on_epoch_end)  # fmt: skip
 

@@ -373,7 +373,7 @@ def cost_vs_paper(summary: Mapping[str, Any]) -> pd.DataFrame:
             summary["release_cycles"],
             clock * 1e6 / cost.PAPER_REPORTED["fps"],
             math.nan,
-        ),  # fmt: skip
+        ),
         ("LUT", summary["lut"], math.nan, cost.PAPER_REPORTED["lut"], cost.ZU3EG["lut"]),
         ("DSP", summary["dsp"], math.nan, cost.PAPER_REPORTED["dsp"], cost.ZU3EG["dsp"]),
         ("BRAM36", summary["bram36"], math.nan, cost.PAPER_REPORTED["bram36"], cost.ZU3EG["bram36"]),

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from .fixed_point import Formats, resolve_formats
-from .layout import CLASSES, COLOURS, FC_IN, IMAGE_SIZE, OC_TILE, PG_LAYERS, PG_TILES, STEM_CHANNELS, TAPS
+from .layout import CLASSES, COLOURS, FC_IN, IMAGE_SIZE, OC_TILE, PARAM_ARRAYS, PG_LAYERS, STEM_CHANNELS, TAPS
 
 ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
 """The Ultra96v2's xczu3eg-sbva484-1-e."""
@@ -248,6 +248,11 @@ def bram18_per_bank(width: int, depth: int) -> int:
     return math.ceil(depth / 16384) * width
 
 
+def _words(name: str) -> int:
+    """Elements of the parameter array ``name`` (:data:`~fracbnn_lib.hw.layout.PARAM_ARRAYS`)."""
+    return next(array.size for array in PARAM_ARRAYS if array.name == name)
+
+
 def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -> list[ArrayCost]:
     """The on-chip arrays of ``hls/cifar10``, partitioned and bound as its pragmas say (``README.md``)."""
     formats = resolve_formats(formats)
@@ -257,14 +262,14 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -
         ArrayCost("image_buf", COLOURS * ROW_BANKS, 64, map_depth, "bram"),
         ArrayCost("msb/lsb planes (ping-pong)", 4 * ROW_BANKS, 64, map_depth, "bram"),
         ArrayCost("fmap (residual stream)", OC_TILE, fm, STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE, "bram"),
-        ArrayCost("pg_weight", OC_TILE, 64, PG_TILES * TAPS, "bram"),
-        ArrayCost("pg_threshold", 1, 16, PG_TILES * OC_TILE, "bram"),
-        ArrayCost("pg_scale, pg_bn_scale", 2, scale, PG_TILES * OC_TILE, "bram"),
-        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3, param, PG_TILES * OC_TILE, "bram"),
-        ArrayCost("fc_weight", CLASSES, param, FC_IN, "lutram"),
+        ArrayCost("pg_weight", OC_TILE, 64, _words("pg_weight") // OC_TILE, "bram"),
+        ArrayCost("pg_threshold", 1, 16, _words("pg_threshold"), "bram"),
+        ArrayCost("pg_scale, pg_bn_scale", 2, scale, _words("pg_scale"), "bram"),
+        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3, param, _words("pg_shift"), "bram"),
+        ArrayCost("fc_weight", CLASSES, param, _words("fc_weight") // CLASSES, "lutram"),
         ArrayCost(
             "the tile's weights and parameters", 1, OC_TILE * (TAPS * 64 + 16 + 2 * scale + 3 * param), 1, "registers"
-        ),  # fmt: skip
+        ),
         ArrayCost("conv1 weights and BN", 1, STEM_CHANNELS * (COLOURS * TAPS * 64 + scale + param), 1, "registers"),
         ArrayCost(
             "windows, pool sums, means, FC accumulators",
@@ -272,7 +277,7 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -
             2 * 9 * 64 + 3 * 9 * 64 + 16 * (fm + 6) + 64 * fm,
             1,
             "registers",
-        ),  # fmt: skip
+        ),
     ]
 
 

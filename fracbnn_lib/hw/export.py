@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -42,7 +41,7 @@ from torch import nn
 from ..cli import OneLineParser
 from ..data import CIFAR10_CLASSES, SYNTHETIC_CLASSES
 from ..encoding import pack_thermometer, thermometer_encode
-from ..files import FolderLock, file_mode, remove_stale_temporaries, replace_folder, staging_folder
+from ..files import FolderLock, remove_stale_temporaries, replace_folder, staging_folder
 from ..metrics import write_json_atomic
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
 from .fold import ExportError, fold_model
@@ -170,8 +169,7 @@ def export_accelerator(
             ) from None
         try:
             for name, data in files.items():
-                (staging / name).write_bytes(data)
-                os.chmod(staging / name, file_mode())
+                (staging / name).write_bytes(data)  # a new file: the umask's mode
             manifest = _manifest(params, folded, formats, source, vectors, staging, files)
             write_json_atomic(manifest, staging / MANIFEST_FILE)
             replace_folder(staging, out_dir, keep=lambda name: name not in EXPORT_FILES and not name.startswith("."))

@@ -92,7 +92,7 @@ inline void read_column(const word_t map[ROW_BANKS][BANK_ROWS][IMG], WindowRows 
     const int row = rows.top + j - rows.bank + (j < rows.bank ? ROW_BANKS : 0);  // the window row bank j holds
     const int addr = rows.addr + (j < rows.bank ? 1 : 0);
     const bool inside = row >= 0 && row < h && col >= 0 && col < h;
-    banked[j] = inside ? map[j][inside ? addr : 0][inside ? col : 0] : word_t(0);
+    banked[j] = inside ? map[j][addr][col] : word_t(0);  // no read outside the map
   }
   for (int d = 0; d < 3; d++) {  // window row d is in bank (bank + d) mod 3
     const int j = rows.bank + d;
