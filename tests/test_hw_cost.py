@@ -54,7 +54,10 @@ def test_memory_dsp_and_lut_formulas():
     assert (weights.banks, weights.depth, weights.bram18) == (16, 42 * 9, 32)  # one bank per lane, in BRAM
     luts = cost.accelerator_luts()
     assert luts["PG MSB popcounts (16 lanes x 9 taps)"] == 144 * 136
-    assert luts["stem popcounts (16 lanes x 9 taps)"] == 144 * 63  # sized to the 32 thermometer levels
+    assert luts["input level counts (one popcount per word)"] == 63  # sized to the 32 thermometer levels
+    tables = next(a for a in cost.accelerator_arrays() if a.name == "conv1_level_dot (stem tables)")
+    assert (tables.banks, tables.depth, tables.luts) == (144, 99, 144 * 2 * 8)  # a 128 x 8 LUTROM per lane and tap
+    assert cost.accelerator_arrays(levels=16)[7].depth == 3 * 17
     assert cost.accelerator_luts(lsb_engines=8)["PG LSB popcounts (8 lanes x 9 taps)"] == 72 * 136
     paper = cost.accelerator_dsps("paper")
     assert all(count == 16 for name, count in paper.items() if name.startswith(("stem", "PG")))

@@ -21,7 +21,7 @@ from fracbnn_lib.hw.export import main as export_main
 from fracbnn_lib.hw.fixed_point import resolve_formats
 from fracbnn_lib.hw.fold import gate_threshold, weight_bits
 from fracbnn_lib.hw.layout import PARAM_ARRAYS, PG_LAYERS, PG_TILES, SUM_MIN, layout_string, pack_bits, unpack_bits
-from fracbnn_lib.hw.params import AcceleratorParams, config_header, weights_header
+from fracbnn_lib.hw.params import AcceleratorParams, config_header, stem_level_dots, weights_header
 from fracbnn_lib.models.cifar10 import BasicBlock
 
 
@@ -129,6 +129,22 @@ def test_params_blob_round_trip_and_headers():
     with pytest.raises(ValueError, match="params.bin has"):
         AcceleratorParams.from_blob(b"\0" * 8, formats, 32)
     assert layout_string().startswith("conv1_weight:word:432;")
+    table = next(li for li in header.splitlines() if " conv1_level_dot[" in li)
+    assert table.count(",") + 1 == 16 * 9 * 3 * 33
+
+
+def test_stem_tables_hold_the_dot_products_with_every_thermometer_code():
+    """stem_level_dots[k, tap, c * (L+1) + v] == L - 2 popcount(code(v) XOR w), for every v = 0..L."""
+    levels = 32
+    rng = np.random.default_rng(0)
+    bits = rng.random((16, 3, 9, levels)) < 0.5
+    words = pack_bits(bits)
+    table = stem_level_dots(words, levels)
+    assert table.shape == (16, 9, 3 * (levels + 1))
+    for v in range(levels + 1):
+        code = np.arange(levels) < v
+        expected = levels - 2 * (bits != code).sum(-1)  # 16 x 3 x 9
+        assert np.array_equal(table[:, :, v :: levels + 1], expected.transpose(0, 2, 1))
 
 
 def test_saturated_parameters_are_counted():

@@ -226,3 +226,16 @@ def test_the_cost_model_counts_the_loops_the_csim_runs(rung):
     counted = csim_loop_counts(rung["export"], rung["packed"][0])
     assert counted == loop_log(accelerator_loops())
     assert csim_loop_counts(rung["export"], rung["packed"][-1]) == counted  # the schedule does not depend on data
+
+
+def test_the_accelerator_reads_any_input_word_as_its_level_count(rung):
+    """Words that are not thermometer codes: csim == reference bit for bit, and == the code of the same count."""
+    rng = np.random.default_rng(SEED)
+    words = rng.integers(0, 2**63, size=(8, 3, 32, 32), dtype=np.uint64) << np.uint64(1)
+    words &= ~np.uint64(0) << np.uint64(32)  # only the 32 level bits may be set (fracnet.h)
+    counts = np.unpackbits(words.view(np.uint8), axis=-1).reshape(*words.shape, 64).sum(-1)
+    codes = np.where(counts > 0, (~np.uint64(0) << (np.uint64(64) - counts.astype(np.uint64))), 0).astype(np.uint64)
+    assert not np.array_equal(words, codes)
+    simulated = csim_predict(rung["export"], words)
+    assert np.array_equal(simulated.view(np.uint32), reference_predict(rung["export"], words).view(np.uint32))
+    assert np.array_equal(simulated, csim_predict(rung["export"], codes))

@@ -26,7 +26,9 @@ flip-flop per bit.
 **LUTs** (:func:`accelerator_luts`): instances x LUTs of each primitive, the primitives' LUTs from
 yosys (``synth_xilinx -family xcup -abc9`` on each alone; ``benchmarks/calibrate_luts.py`` re-runs
 it): 64-bit XOR-popcount 136, 32-bit 63, a nine-input 8-bit adder tree 98. Yosys maps popcounts
-less tightly than Vivado, so the totals lean high. Muxes and comparators count one LUT per bit and
+less tightly than Vivado, so the totals lean high. The stem has no popcounts: one 32-bit popcount
+counts each input word's levels, and each lane and tap looks its dot product up in a LUTROM table
+(``conv1_level_dot``, costed as LUTRAM above). Muxes and comparators count one LUT per bit and
 input pair; control and the AXI adapters are an allowance (:attr:`CostSettings.control_luts`).
 
 **A gate that pays** (:func:`gate_sharing`): the design computes both bit planes for all 16 lanes
@@ -62,6 +64,9 @@ PAPER_REPORTED = {"fps": 2806.9, "lut": 51_444, "dsp": 126, "bram36": 212, "cloc
 
 RELEASE_CYCLES = 90_307
 """The release's cycles per image at II = 1 without fill, counted from its loop bounds."""
+
+LEVEL_BITS = 8
+"""Width of a level count (``level_t``) and of a stem table entry (``level_dot_t``) in ``hls/cifar10/typedefs.h``."""
 
 ROW_BANKS = 3
 BANK_ROWS = math.ceil(IMAGE_SIZE / ROW_BANKS)
@@ -253,28 +258,29 @@ def _words(name: str) -> int:
     return next(array.size for array in PARAM_ARRAYS if array.name == name)
 
 
-def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -> list[ArrayCost]:
+def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32) -> list[ArrayCost]:
     """The on-chip arrays of ``hls/cifar10``, partitioned and bound as its pragmas say (``README.md``)."""
     formats = resolve_formats(formats)
     fm, scale, param = formats.fm.width, formats.scale.width, formats.param.width
     map_depth = BANK_ROWS * IMAGE_SIZE
     return [
-        ArrayCost("image_buf", COLOURS * ROW_BANKS, 64, map_depth, "bram"),
+        ArrayCost("image_buf", COLOURS * ROW_BANKS, LEVEL_BITS, map_depth, "bram"),
         ArrayCost("msb/lsb planes (ping-pong)", 4 * ROW_BANKS, 64, map_depth, "bram"),
         ArrayCost("fmap (residual stream)", OC_TILE, fm, STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE, "bram"),
         ArrayCost("pg_weight", OC_TILE, 64, _words("pg_weight") // OC_TILE, "bram"),
         ArrayCost("pg_threshold", 1, 16, _words("pg_threshold"), "bram"),
         ArrayCost("pg_scale, pg_bn_scale", 2, scale, _words("pg_scale"), "bram"),
         ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3, param, _words("pg_shift"), "bram"),
+        ArrayCost("conv1_level_dot (stem tables)", STEM_CHANNELS * TAPS, LEVEL_BITS, COLOURS * (levels + 1), "lutram"),
         ArrayCost("fc_weight", CLASSES, param, _words("fc_weight") // CLASSES, "lutram"),
         ArrayCost(
             "the tile's weights and parameters", 1, OC_TILE * (TAPS * 64 + 16 + 2 * scale + 3 * param), 1, "registers"
         ),
-        ArrayCost("conv1 weights and BN", 1, STEM_CHANNELS * (COLOURS * TAPS * 64 + scale + param), 1, "registers"),
+        ArrayCost("conv1 BN", 1, STEM_CHANNELS * (scale + param), 1, "registers"),
         ArrayCost(
             "windows, pool sums, means, FC accumulators",
             1,
-            2 * 9 * 64 + 3 * 9 * 64 + 16 * (fm + 6) + 64 * fm,
+            2 * 9 * 64 + COLOURS * 9 * LEVEL_BITS + 16 * (fm + 6) + 64 * fm,
             1,
             "registers",
         ),
@@ -313,7 +319,7 @@ def accelerator_luts(
     settings = settings or CostSettings()
     prim = settings.primitive_luts
     formats = resolve_formats(formats)
-    stem_popcount = prim["xor_popcount_32"] * math.ceil(levels / 32)
+    level_popcount = prim["xor_popcount_32"] * math.ceil(levels / 32)
     fm = formats.fm.width
     shared = {}
     if lsb_engines < OC_TILE:  # each engine picks one of 16 lanes' 9 weight words, each lane one engine's sum
@@ -321,15 +327,16 @@ def accelerator_luts(
             "LSB weight multiplexers (16:1, 4 LUTs a bit)": lsb_engines * TAPS * 64 * 4,
             "LSB result routing and lane scheduler": OC_TILE * 13 * math.ceil(lsb_engines / 4) + 200,
         }
+    stem_windows = COLOURS * 3 * 2 * LEVEL_BITS + TAPS * LEVEL_BITS + TAPS * LEVEL_BITS  # rotations, colour mux, slots
     return {
         **shared,
         "PG MSB popcounts (16 lanes x 9 taps)": OC_TILE * TAPS * prim["xor_popcount_64"],
         f"PG LSB popcounts ({lsb_engines} lanes x 9 taps)": lsb_engines * TAPS * prim["xor_popcount_64"],
-        "stem popcounts (16 lanes x 9 taps)": STEM_CHANNELS * TAPS * stem_popcount,
+        "input level counts (one popcount per word)": level_popcount,
         "tap adder trees": (2 * OC_TILE + STEM_CHANNELS) * prim["tap_adder_tree_9x8"],
-        "window and row multiplexers": (2 * 3 * 2 + COLOURS * 3 * 2) * 64 + 2 * 9 * 64 + 9 * 64,
+        "window and row multiplexers": 2 * 3 * 2 * 64 + 2 * 9 * 64 + stem_windows,
         "gates, residual adds, quantisers": OC_TILE * (16 + fm + 1 + 2 * fm) + STEM_CHANNELS * 2 * fm,
-        "LUTRAM (FC weights)": sum(a.luts for a in accelerator_arrays(formats)),
+        "LUTROM (stem tables, FC weights)": sum(a.luts for a in accelerator_arrays(formats, levels)),
         "control and AXI adapters (allowance)": settings.control_luts,
     }
 
@@ -378,7 +385,7 @@ def cost_summary(
     """The ``hls.cost`` section of ``metrics.json``: modelled cycles, images/s, LUT, DSP, BRAM36 and bits on chip."""
     settings = settings or CostSettings()
     cycles, ii_only = total_cycles(accelerator_loops(settings))
-    arrays = accelerator_arrays(formats)
+    arrays = accelerator_arrays(formats, levels)
     return {
         "modelled": True,
         "cycles": cycles,

@@ -9,6 +9,9 @@ the C-simulation library and by the numpy reference), so the three agree by cons
 ``params.bin``: the arrays in :data:`PARAM_ARRAYS` order, little-endian, words as uint64 and
 every other element as the float64 it represents (exact: a fixed-point value has at most 32
 significant bits).
+
+The stem's lookup table (:func:`stem_level_dots`) is derived from ``conv1_weight``, not stored:
+``weights.h`` holds it as a ROM, the C-simulation library computes it after loading ``params.bin``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 
 from .fixed_point import Formats
 from .fold import FoldedParams
-from .layout import COLOURS, OC_TILE, PARAM_ARRAYS, PG_LAYERS, PG_TILES, TAPS, array_kind, pack_bits
+from .layout import COLOURS, OC_TILE, PARAM_ARRAYS, PG_LAYERS, PG_TILES, TAPS, array_kind, pack_bits, unpack_bits
 
 HEADER_GUARD = "FRACNET_WEIGHTS_H"
 
@@ -120,10 +123,24 @@ def quantize_params(folded: FoldedParams, formats: Formats) -> AcceleratorParams
     return AcceleratorParams(formats=formats, levels=levels, arrays=arrays, saturated=saturated)
 
 
+def stem_level_dots(conv1_weight: np.ndarray, levels: int) -> np.ndarray:
+    """The stem's lookup table (``hls/cifar10`` ``conv1_level_dot``): int64 ``16 x 9 x 3(L+1)``.
+
+    ``conv1_weight``: the packed stem weights ``uint64[16, 3, 9]`` (level ``b`` at bit ``63 - b``).
+    Entry ``[k, tap, colour * (L + 1) + v]`` is the dot product of lane ``k``'s weights at
+    ``(colour, tap)`` with the thermometer code of ``v`` levels (+1 for ``b < v``, -1 otherwise):
+    ``2 S_v - S_L`` with ``S_v = sum_{b<v} w_b`` (the C++'s ``stem_level_dot``, entry by entry).
+    """
+    weights = unpack_bits(conv1_weight, levels).astype(np.int64) * 2 - 1  # 16 x 3 x 9 x L, +-1
+    sums = np.concatenate((np.zeros(weights.shape[:3] + (1,), np.int64), np.cumsum(weights, axis=3)), axis=3)
+    dots = 2 * sums - sums[..., levels:]  # 16 x 3 x 9 x (L+1)
+    return dots.transpose(0, 2, 1, 3).reshape(conv1_weight.shape[0], TAPS, -1)
+
+
 def _c_values(values: np.ndarray, kind: str) -> str:
     if kind == "word":
         return ", ".join(f"0x{int(v):016x}ULL" for v in values.reshape(-1))
-    if kind == "sum":
+    if kind in ("sum", "level_dot"):
         return ", ".join(str(int(v)) for v in values.reshape(-1))
     return ", ".join(repr(float(v)) for v in values.reshape(-1))
 
@@ -131,7 +148,8 @@ def _c_values(values: np.ndarray, kind: str) -> str:
 def weights_header(params: AcceleratorParams, source: str) -> str:
     """The generated ``weights.h``: every array as a constant ROM for synthesis (and the testbench).
 
-    Values are written as exact decimal doubles (fixed-point values are dyadic rationals), words in hex.
+    Values are written as exact decimal doubles (fixed-point values are dyadic rationals), words in hex;
+    the stem's derived table (:func:`stem_level_dots`) follows the stored arrays.
     """
     types = {"word": "word_t", "sum": "sum_t", "scale": "scale_t", "param": "param_t"}
     lines = [
@@ -147,6 +165,10 @@ def weights_header(params: AcceleratorParams, source: str) -> str:
         dims = "".join(f"[{d}]" for d in array.shape)
         values = params.arrays[array.name] if array.kind in ("word", "sum") else params.value(array.name)
         lines.append(f"const {types[array.kind]} {array.name}{dims} = {{{_c_values(values, array.kind)}}};")
+    table = stem_level_dots(params.arrays["conv1_weight"], params.levels)
+    lines.append(
+        f"const level_dot_t conv1_level_dot[STEM_CHANNELS][TAPS][LEVEL_SLOTS] = {{{_c_values(table, 'level_dot')}}};"
+    )
     lines += ["", f"#endif  // {HEADER_GUARD}", ""]
     return "\n".join(lines)
 

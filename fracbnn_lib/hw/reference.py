@@ -4,7 +4,10 @@ It computes what ``hls/cifar10`` computes, in the same order of operations, with
 rounding points (every assignment to ``fm_t``/``logit_t`` is AP_RND then AP_SAT, see
 :mod:`.fixed_point`); everything else is exact integer arithmetic on raw fixed-point values.
 Binary convs are exact integer sums of ``±1`` products over the valid taps (a padding tap adds
-nothing), i.e. ``n - 2 popcount(a XOR w)`` summed over the taps inside the image.
+nothing), i.e. ``n - 2 popcount(a XOR w)`` summed over the taps inside the image. The stem reads
+each input word as its level count (:func:`count_levels`, the C++'s ``load_image``) and convolves
+the thermometer code of that count; the C++ looks the same dot products up in a table
+(:func:`~fracbnn_lib.hw.params.stem_level_dots`), so the two are independent formulations.
 
 Per pixel of a PG layer (raw integers, ``F`` the fractional bits of ``fm``):
 
@@ -27,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..encoding import unpack_thermometer
 from .fixed_point import FixedFormat
 from .layout import CLASSES, COLOURS, IMAGE_SIZE, OC_TILE, PG_LAYERS, TAPS, array_kind, unpack_bits
 from .params import AcceleratorParams
@@ -148,6 +150,21 @@ class _Datapath:
         return self.assign(exact, frac)
 
 
+def count_levels(packed: np.ndarray, levels: int) -> np.ndarray:
+    """Levels on per input word, ``int64[N, 3, 32, 32]``: its set bits among bits ``63 .. 64 - L``.
+
+    The C++'s ``count_levels`` in ``load_image``: the accelerator reads every input word this way.
+    """
+    return unpack_bits(packed, levels).sum(axis=-1, dtype=np.int64)
+
+
+def thermometer_planes(on: np.ndarray, levels: int) -> np.ndarray:
+    """The thermometer code of level counts ``N x 3 x H x W``: float32 ``±1`` planes ``N x 3L x H x W`` (``c*L+b``)."""
+    n, c, h, w = on.shape
+    code = np.arange(levels)[None, None, :, None, None] < on[:, :, None]
+    return _pm1(code).reshape(n, c * levels, h, w)
+
+
 def _stem_weight(params: AcceleratorParams) -> np.ndarray:
     words = params.arrays["conv1_weight"]  # 16 x 3 x 9
     bits = unpack_bits(words, params.levels)  # 16 x 3 x 9 x L
@@ -167,7 +184,8 @@ def _forward_chunk(params: AcceleratorParams, packed: np.ndarray, trace: Referen
     dp = _Datapath(params)
     n = packed.shape[0]
     size = packed.shape[-1]
-    z0 = binary_conv(unpack_thermometer(packed, params.levels), _stem_weight(params), 1)
+    planes = thermometer_planes(count_levels(packed, params.levels), params.levels)
+    z0 = binary_conv(planes, _stem_weight(params), 1)
     x = dp.affine(z0, 0, "conv1_scale", "conv1_shift")
     trace.record("conv1", x, fm, dp.take_saturated())
     for i, layer in enumerate(PG_LAYERS):

@@ -14,11 +14,13 @@
 
 #include "fracnet.h"
 #include "hls_support.h"
+#include "layers.h"
 #include "params.h"
 
 #define FRACNET_DEFINE_PARAM(name, kind, type, dims, count) type name dims;
 FRACNET_PARAMS(FRACNET_DEFINE_PARAM)
 #undef FRACNET_DEFINE_PARAM
+level_dot_t conv1_level_dot[STEM_CHANNELS][TAPS][LEVEL_SLOTS];
 
 namespace {
 
@@ -60,6 +62,15 @@ void load_params(const unsigned char *blob) {
 #define FRACNET_LOAD_PARAM(name, kind, type, dims, count) load_array(reinterpret_cast<type *>(name), (count), src);
   FRACNET_PARAMS(FRACNET_LOAD_PARAM)
 #undef FRACNET_LOAD_PARAM
+  for (int k = 0; k < STEM_CHANNELS; k++) {  // the derived stem table (params.h)
+    for (int tap = 0; tap < TAPS; tap++) {
+      for (int colour = 0; colour < COLOURS; colour++) {
+        for (int on = 0; on <= LEVELS; on++) {
+          conv1_level_dot[k][tap][colour * (LEVELS + 1) + on] = stem_level_dot(conv1_weight[k][colour][tap], on);
+        }
+      }
+    }
+  }
 }
 
 void run_range(const uint64_t *images, float *out, long begin, long end) {

@@ -31,7 +31,7 @@ void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
 #pragma HLS ALLOCATION function instances = pg_conv_bn limit = 1
 #pragma HLS ALLOCATION function instances = avgpool_concat limit = 1
 
-  colour_t image_buf[COLOURS];         // the input words, row-banked per colour
+  colour_t image_buf[COLOURS];         // the input as level counts, row-banked per colour
   fmap_t fmap;                         // residual stream x, OC_TILE lanes
   plane_t msb_a, lsb_a, msb_b, lsb_b;  // packed 2-bit activations, ping-pong between layers
 #pragma HLS ARRAY_PARTITION variable = fmap complete dim = 1

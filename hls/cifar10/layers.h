@@ -48,6 +48,19 @@ inline int thermometer_dot(word_t a, word_t w) {
   return LEVELS - 2 * popcount_bits<LEVELS>((a ^ w) >> (MAX_CHANNELS - LEVELS));
 }
 
+// The levels on in a colour word: its set bits among the LEVELS (m for the thermometer code of m levels).
+// The stem reads the input as these counts, so any word with m bits set reads as the code of m levels.
+inline level_t count_levels(word_t word) { return popcount_bits<LEVELS>(word >> (MAX_CHANNELS - LEVELS)); }
+
+// The thermometer code of `on` levels: bits 63 .. 64 - on set.
+inline word_t thermometer_word(int on) { return on == 0 ? word_t(0) : ~word_t(0) << (MAX_CHANNELS - on); }
+
+// Entry (colour, on) of a stem lane's lookup table for one tap: the dot product of the tap's weight word
+// with the thermometer code of `on` levels, i.e. 2 S_on - S_L with S_v the sum of the first v +-1 weights.
+// Synthesis reads the table from weights.h (fracbnn_lib.hw.params.stem_level_dots writes it); the
+// C-simulation library fills it with this function after loading conv1_weight.
+inline level_dot_t stem_level_dot(word_t weight, int on) { return thermometer_dot(thermometer_word(on), weight); }
+
 // The 2-bit activation quantiser q = ap_ufixed<2,2,AP_RND,AP_SAT>((x + 1) * 1.5) as three comparisons:
 // q >= 1 <=> x >= -2/3, q >= 2 <=> x >= 0, q >= 3 <=> x >= 2/3. No fm_t value equals +-2/3, so
 // x >= +-2/3 <=> x > Q_LOW / Q_HIGH, the largest fm_t values below -2/3 and 2/3 (rounded down).
@@ -85,14 +98,16 @@ struct WindowRows {
 
 // The words of rows top, top + 1, top + 2 at column col of a row-banked map of h x h pixels, in window
 // order (0 where the row or column is outside the map). Bank j is read once, at the address of the one
-// window row it holds; the rotation into window order is a 3:1 multiplexer on the data.
-inline void read_column(const word_t map[ROW_BANKS][BANK_ROWS][IMG], WindowRows rows, int col, int h, word_t out[3]) {
-  word_t banked[ROW_BANKS];
+// window row it holds; the rotation into window order is a 3:1 multiplexer on the data. T: word_t for the
+// bit planes, level_t for the input's level counts.
+template <typename T>
+inline void read_column(const T map[ROW_BANKS][BANK_ROWS][IMG], WindowRows rows, int col, int h, T out[3]) {
+  T banked[ROW_BANKS];
   for (int j = 0; j < ROW_BANKS; j++) {
     const int row = rows.top + j - rows.bank + (j < rows.bank ? ROW_BANKS : 0);  // the window row bank j holds
     const int addr = rows.addr + (j < rows.bank ? 1 : 0);
     const bool inside = row >= 0 && row < h && col >= 0 && col < h;
-    banked[j] = inside ? map[j][addr][col] : word_t(0);  // no read outside the map
+    banked[j] = inside ? map[j][addr][col] : T(0);  // no read outside the map
   }
   for (int d = 0; d < 3; d++) {  // window row d is in bank (bank + d) mod 3
     const int j = rows.bank + d;
@@ -108,7 +123,8 @@ inline void write_row(word_t map[ROW_BANKS][BANK_ROWS][IMG], int bank, int addr,
   }
 }
 
-// Copy the input words into on-chip memory (one burst over the AXI master port), row-banked per colour.
+// Copy the input into on-chip memory (one burst over the AXI master port) as level counts, row-banked
+// per colour: one LEVELS-bit popcount per word, so the stem's window holds 3 x 9 counts, not 64-bit words.
 inline void load_image(const uint64 image[COLOURS][IMG][IMG], colour_t image_buf[COLOURS]) {
   int colour = 0, row = 0, col = 0, bank = 0, addr = 0;
   FRACNET_LOOP_ENTER("LOAD_IMAGE");
@@ -116,9 +132,9 @@ LOAD_IMAGE:
   for (int i = 0; i < COLOURS * IMG * IMG; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
-    const word_t word = image[colour][row][col].to_uint64();
+    const level_t on = count_levels(image[colour][row][col].to_uint64());
     for (int j = 0; j < ROW_BANKS; j++) {
-      if (j == bank) image_buf[colour][j][addr][col] = word;
+      if (j == bank) image_buf[colour][j][addr][col] = on;
     }
     if (++col == IMG) {
       col = 0;
@@ -136,18 +152,22 @@ inline void tap_inside(int top, int left, int h, bool inside[TAPS]) {
   }
 }
 
-// Binary input layer: 3x3 conv of the thermometer words (3 colours x LEVELS levels) with binary weights,
+// Binary input layer: 3x3 conv of the thermometer codes (3 colours x LEVELS levels) with binary weights,
 // then BN: x = conv1_scale * z0 + conv1_shift. Writes the residual stream and the packed planes of x.
-// One pass over the 32 x 32 pixels, one colour per iteration (16 lanes x 9 taps of LEVELS-bit
-// popcounts, summed over three iterations); each colour's window keeps its left column from the
-// previous pixel.
+// A tap's dot product with a thermometer code depends only on its level count, so each lane and tap
+// looks it up in its table of COLOURS x (LEVELS + 1) entries (conv1_level_dot, LUTROM) instead of
+// computing a popcount: the hardware form of fracbnn_lib.encoding.thermometer_conv2d.
+// One pass over the 32 x 32 pixels, one colour per iteration (16 lanes x 9 taps of lookups, summed over
+// three iterations); each colour's window keeps its left column from the previous pixel.
 inline void stem_conv_bn(const colour_t image[COLOURS], fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
 #pragma HLS INLINE off
-#pragma HLS ARRAY_PARTITION variable = conv1_weight complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = conv1_level_dot complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = conv1_level_dot complete dim = 2
+  FRACNET_STORAGE(conv1_level_dot, rom_1p, lutram, ROM_1P_LUTRAM)
 #pragma HLS ARRAY_PARTITION variable = conv1_scale complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = conv1_shift complete dim = 1
-  word_t window[COLOURS][3][3];  // [colour][window row][window column]
-  int z[STEM_CHANNELS];          // conv sums of the current pixel, over the colours so far
+  level_t window[COLOURS][3][3];  // [colour][window row][window column]
+  int z[STEM_CHANNELS];           // conv sums of the current pixel, over the colours so far
 #pragma HLS ARRAY_PARTITION variable = window complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = z complete dim = 1
   WindowRows rows;
@@ -159,22 +179,23 @@ STEM:
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = fmap inter false
     FRACNET_LOOP_TRIP();
-    word_t mid[COLOURS][3], right[COLOURS][3];
+    level_t mid[COLOURS][3], right[COLOURS][3];
     for (int cc = 0; cc < COLOURS; cc++) {  // only this iteration's colour is read (static bank indices)
       if (cc != colour) continue;
       read_column(image[cc], rows, c, IMG, mid[cc]);
       read_column(image[cc], rows, c + 1, IMG, right[cc]);
       for (int d = 0; d < 3; d++) {
-        window[cc][d][0] = c == 0 ? word_t(0) : window[cc][d][1];
+        window[cc][d][0] = c == 0 ? level_t(0) : window[cc][d][1];
         window[cc][d][1] = mid[cc][d];
         window[cc][d][2] = right[cc][d];
       }
     }
-    word_t taps[TAPS];  // this colour's window, tap by tap
+    int slot[TAPS];  // this colour's window, tap by tap, as table addresses colour * (LEVELS + 1) + on
     for (int tap = 0; tap < TAPS; tap++) {
-      taps[tap] = colour == 0 ? window[0][tap / 3][tap % 3]
-                  : colour == 1 ? window[1][tap / 3][tap % 3]
-                                : window[2][tap / 3][tap % 3];
+      const level_t on = colour == 0 ? window[0][tap / 3][tap % 3]
+                         : colour == 1 ? window[1][tap / 3][tap % 3]
+                                       : window[2][tap / 3][tap % 3];
+      slot[tap] = colour * (LEVELS + 1) + on;
     }
     bool inside[TAPS];
     tap_inside(r - 1, c - 1, IMG, inside);
@@ -184,7 +205,7 @@ STEM:
 #pragma HLS UNROLL
       int sum = colour == 0 ? 0 : z[k];
       for (int tap = 0; tap < TAPS; tap++) {
-        if (inside[tap]) sum += thermometer_dot(taps[tap], conv1_weight[k][colour][tap]);
+        if (inside[tap]) sum += conv1_level_dot[k][tap][slot[tap]];
       }
       z[k] = sum;
       if (colour == COLOURS - 1) {

@@ -7,6 +7,11 @@
 // Synthesis and the testbench include the generated weights.h (constant ROMs). The C-simulation
 // library (FRACNET_RUNTIME_PARAMS) declares the same arrays writable and fills them from params.bin,
 // so one g++ build serves every checkpoint exported with the same formats.
+//
+// One more array is derived, not stored in params.bin: the stem's lookup table
+//   conv1_level_dot[k][tap][colour * (LEVELS + 1) + on] = stem_level_dot(conv1_weight[k][colour][tap], on)
+// (layers.h). weights.h holds it as a constant ROM beside the others; the C-simulation library fills it
+// after loading params.bin.
 #ifndef FRACNET_PARAMS_H
 #define FRACNET_PARAMS_H
 
@@ -30,6 +35,7 @@
 #define FRACNET_DECLARE_PARAM(name, kind, type, dims, count) extern type name dims;
 FRACNET_PARAMS(FRACNET_DECLARE_PARAM)
 #undef FRACNET_DECLARE_PARAM
+extern level_dot_t conv1_level_dot[STEM_CHANNELS][TAPS][LEVEL_SLOTS];
 #else
 #include "weights.h"
 #endif

@@ -18,6 +18,8 @@ typedef ap_uint<64> uint64;  // interface word of FracNet_T (AXI register image_
 typedef uint64_t word_t;     // a packed word: 64 channels (or thermometer levels), channel k at bit 63 - k
 typedef uint32_t lanes_t;    // the OC_TILE bits of one output-channel tile, lane k at bit OC_TILE - 1 - k
 typedef int16_t sum_t;       // gate thresholds (binary conv sums are ints of at most 12 bits)
+typedef uint8_t level_t;     // levels on in one colour word, 0..LEVELS (the input as the stem reads it)
+typedef int8_t level_dot_t;  // a stem weight word's dot product with a thermometer code, -LEVELS..LEVELS
 
 typedef ap_fixed<FRACNET_FM_W, FRACNET_FM_I, AP_RND, AP_SAT> fm_t;           // feature maps
 typedef ap_fixed<FRACNET_SCALE_W, FRACNET_SCALE_I, AP_RND, AP_SAT> scale_t;  // BN scales
@@ -56,7 +58,9 @@ const int ROW_BANKS = 3;
 const int BANK_ROWS = (IMG + ROW_BANKS - 1) / ROW_BANKS;  // 11 rows of 32 per bank
 // One bit plane (MSB or LSB) of the 2-bit activations: a packed word per pixel.
 typedef word_t plane_t[ROW_BANKS][BANK_ROWS][IMG];
-// The input words of one colour.
-typedef word_t colour_t[ROW_BANKS][BANK_ROWS][IMG];
+// The input of one colour as level counts (load_image).
+typedef level_t colour_t[ROW_BANKS][BANK_ROWS][IMG];
+// A stem lane's table of dot products, one per colour and level count (params.h: conv1_level_dot).
+const int LEVEL_SLOTS = COLOURS * (LEVELS + 1);
 
 #endif  // FRACNET_TYPEDEFS_H
