@@ -19,7 +19,7 @@ from pathlib import Path
 from machine import machine_info
 
 from fracbnn_lib import pipeline
-from fracbnn_lib.metrics import read_metrics
+from fracbnn_lib.run_files import read_metrics
 
 
 def main(argv: list[str] | None = None) -> int:

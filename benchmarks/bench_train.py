@@ -6,7 +6,7 @@ The plain ResNet-20 has FracBNN's topology (3x3 stem conv 3->16 + BN + ReLU, 3 x
 blocks with 16/32/64 channels, the same average-pool + channel-duplication shortcuts, global
 pool, linear 64->10) with one float conv per layer and ReLU; it runs both in NCHW and in
 channels-last memory format, and the faster of the two is the baseline of every ratio. Stage 3
-runs a second time with :mod:`fracbnn_lib.fused`'s CPU kernels switched off (the PyTorch
+runs a second time with :mod:`fracbnn_lib.kernels.fused`'s CPU kernels switched off (the PyTorch
 formulation of the same mathematics, what runs without a C++ compiler), so the kernels' gain is a
 ratio measured side by side too.
 
@@ -41,7 +41,8 @@ import torch.nn.functional as F
 from machine import machine_info
 from torch import nn
 
-from fracbnn_lib import fracbnn_resnet20, fused
+from fracbnn_lib import fracbnn_resnet20
+from fracbnn_lib.kernels import fused
 from fracbnn_lib.training import GATING_REG, gating_penalty
 
 STAGES = {
@@ -50,7 +51,7 @@ STAGES = {
     "stage3": (True, True, True),
     "stage3_unfused": (True, True, False),
 }
-"""FracBNN stages: (binary weights, gate on, :mod:`fracbnn_lib.fused`'s CPU kernels on); without the
+"""FracBNN stages: (binary weights, gate on, :mod:`fracbnn_lib.kernels.fused`'s CPU kernels on); without the
 kernels the PyTorch formulation runs, as without a C++ compiler."""
 PLAIN = {"plain": torch.contiguous_format, "plain_cl": torch.channels_last}
 MODELS = (*PLAIN, *STAGES)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from fracbnn_lib.metrics import environment_info
+from fracbnn_lib.environment import environment_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -130,20 +130,24 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _build_model(dataset: str):
-    from .models import fracbnn_reactnet, fracbnn_resnet20
-
-    return fracbnn_reactnet() if dataset == "imagenet" else fracbnn_resnet20()
-
-
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from .checkpoint import CheckpointError, atomic_save, read_checkpoint
+    from .checkpoint import CheckpointError
     from .data import make_loaders
     from .files import check_writable
+    from .models import model_builder
     from .models.imagenet import load_teacher
-    from .training import init_distributed, recipe, resolve_device, train_stage
+    from .training import (
+        FINAL_CHECKPOINT,
+        Stage,
+        StageResult,
+        init_distributed,
+        recipe,
+        resolve_device,
+        run_recipe,
+        start_checkpoint,
+    )
 
     resolve_device(args.device)
     rank, world_size = init_distributed()
@@ -161,14 +165,13 @@ def _train(args: argparse.Namespace) -> int:
     )
     first = 0 if args.stage == "all" else int(args.stage) - 1
     selected = stages if args.stage == "all" else [stages[first]]
-    init_from = args.init_from
-    if init_from is None and first > 0:
-        init_from = save_dir / f"{stages[first - 1].name}.pt"
-        if not init_from.is_file():
-            raise CheckpointError(
-                f"{stages[first].name} starts from {stages[first - 1].name}'s checkpoint {init_from}: "
-                f"run --stage {first} first or pass --init-from"
-            )
+    try:  # a missing previous stage stops here, before any work
+        start_checkpoint(selected[0], save_dir, args.init_from)
+    except CheckpointError:
+        raise CheckpointError(
+            f"{selected[0].name} starts from {selected[0].init_from}'s checkpoint in {save_dir}: "
+            f"run --stage {first} first or pass --init-from"
+        ) from None
     teacher = load_teacher(args.teacher) if args.dataset == "imagenet" else None
     train_loader, test_loader = make_loaders(
         args.dataset,
@@ -180,31 +183,33 @@ def _train(args: argparse.Namespace) -> int:
         download=args.download,
     )
     torch.manual_seed(args.seed)
-    model = _build_model(args.dataset)
-    for stage in selected:
-        result = train_stage(
-            model,
-            stage,
-            train_loader,
-            test_loader,
-            out_dir=save_dir,
-            device=args.device,
-            seed=args.seed,
-            init_from=init_from,
-            resume=not args.no_resume,
-            teacher=teacher,
-            progress=not args.no_progress,
-        )
-        init_from = result.checkpoint
-        last = result.history.iloc[-1]
+
+    def report(stage: Stage, result: StageResult) -> None:
         if rank == 0:
             print(
                 f"{stage.name}: test accuracy {result.test_accuracy:.3f} (best {result.best_test_accuracy:.3f}), "
-                f"train loss {result.final_train_loss:.3f}, sparsity {last['sparsity']:.3f} -> {result.checkpoint}"
+                f"train loss {result.final_train_loss:.3f}, sparsity {result.history.iloc[-1]['sparsity']:.3f} "
+                f"-> {result.checkpoint}"
             )
-    if selected[-1] == stages[-1] and rank == 0:
-        final = atomic_save(read_checkpoint(init_from), save_dir / "final.pt")
-        print(f"final model: {final}")
+
+    promote = selected[-1] == stages[-1]
+    run_recipe(
+        model_builder(args.dataset)(),
+        selected,
+        train_loader,
+        test_loader,
+        out_dir=save_dir,
+        init_from=args.init_from,
+        promote=promote,
+        after_stage=report,
+        device=args.device,
+        seed=args.seed,
+        resume=not args.no_resume,
+        teacher=teacher,
+        progress=not args.no_progress,
+    )
+    if promote and rank == 0:
+        print(f"final model: {save_dir / FINAL_CHECKPOINT}")
     return 0
 
 
@@ -214,10 +219,11 @@ def _test(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
     from .data import make_dataset
     from .layers import set_binary_weights, set_gating
+    from .models import model_builder
     from .training import evaluate_with_gating, resolve_device
 
     device = resolve_device(args.device)
-    model = _build_model(args.dataset)
+    model = model_builder(args.dataset)()
     checkpoint = load_checkpoint(args.checkpoint, model)
     stage = (checkpoint.get("config") or {}).get("stage") or {}
     set_binary_weights(model, stage.get("binary_weights", True))

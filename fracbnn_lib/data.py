@@ -92,6 +92,9 @@ IMAGENET_PCA_EIGVEC = (
 )
 """The usual ImageNet RGB PCA (AlexNet's lighting noise): eigenvalues and eigenvectors as columns."""
 
+CLASS_NAMES = {"synthetic": SYNTHETIC_CLASSES, "cifar10": CIFAR10_CLASSES}
+"""Class names by data set (ImageNet's 1000 come with its folder names, not from here)."""
+
 
 class DatasetNotFoundError(FileNotFoundError):
     """A data set is not where it was expected (the message names the path and how to get it)."""

@@ -10,18 +10,25 @@ object that accumulates over any number of batches::
     stats.sparsity, stats.per_layer()
 
 Each hook recomputes the gate mask (one 1-bit conv per layer) under ``torch.no_grad``.
+The tables and figures of what was measured (per-layer sparsity, the learned thresholds, weights
+that no longer train) follow: notebooks 03 and 04 show them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
 import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from .layers import PGBinaryConv2d
+from .layers import BinaryConv2d, PGBinaryConv2d
+from .quantizers import SIGN_STE_CLIP
 
 
 @dataclass
@@ -79,3 +86,96 @@ def measure_gating(model: nn.Module) -> Iterator[GatingStats]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+# --------------------------------------------------------------------------- tables and figures
+
+
+def sparsity_table(stats: GatingStats) -> pd.DataFrame:
+    """Per PG layer: outputs, outputs computed at 2 bits, sparsity and effective activation bits ``2 - s``."""
+    table = stats.table()
+    table["effective_bits"] = 2.0 - table["sparsity"]
+    return table
+
+
+def thresholds(model: nn.Module) -> dict[str, np.ndarray]:
+    """The learned gate thresholds ``θ`` of every PG conv: ``{layer name: float array of C_out}``."""
+    return {
+        name: m.threshold.detach().cpu().flatten().numpy().copy()
+        for name, m in model.named_modules()
+        if isinstance(m, PGBinaryConv2d)
+    }
+
+
+def threshold_table(model: nn.Module) -> pd.DataFrame:
+    """Per PG layer: channels and the mean, std, min and max of its thresholds."""
+    rows = [
+        {"layer": name, "channels": t.size, "mean": t.mean(), "std": t.std(), "min": t.min(), "max": t.max()}
+        for name, t in thresholds(model).items()
+    ]
+    return pd.DataFrame(rows, columns=["layer", "channels", "mean", "std", "min", "max"])
+
+
+def dead_weight_table(model: nn.Module, limit: float = SIGN_STE_CLIP) -> pd.DataFrame:
+    """Latent weights of every binary conv with ``|w| >= limit``: they get no gradient through the sign STE.
+
+    Columns layer, weights, dead, dead_share. The release applies no weight clipping, so such
+    weights are frozen for the rest of training.
+    """
+    rows = []
+    for name, m in model.named_modules():
+        if isinstance(m, BinaryConv2d):
+            dead = int((m.weight.detach().abs() >= limit).sum())
+            rows.append(
+                {"layer": name, "weights": m.weight.numel(), "dead": dead, "dead_share": dead / m.weight.numel()}
+            )
+    return pd.DataFrame(rows, columns=["layer", "weights", "dead", "dead_share"])
+
+
+def plot_layer_sparsity(table: pd.DataFrame, overall: float | None = None) -> Figure:
+    """Bar chart per PG layer: share of outputs computed at 1 bit (sparsity) and at 2 bits."""
+    fig = Figure(figsize=(max(6, 0.45 * len(table) + 2), 3.8))
+    ax = fig.subplots()
+    x = np.arange(len(table))
+    ax.bar(x, table["sparsity"], label="1 bit (MSB only)")
+    ax.bar(x, 1 - table["sparsity"], bottom=table["sparsity"], label="2 bits (MSB + LSB)", alpha=0.6)
+    if overall is not None:
+        ax.axhline(overall, color="k", linestyle="--", label=f"overall sparsity {overall:.3f}")
+    ax.set_xticks(x, table["layer"], rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of outputs")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_threshold_distribution(values: Mapping[str, np.ndarray]) -> Figure:
+    """Learned gate thresholds: histogram over all layers (left) and a box per layer (right)."""
+    fig = Figure(figsize=(12, 3.8))
+    hist_ax, box_ax = fig.subplots(1, 2, width_ratios=[1, 2])
+    hist_ax.hist(np.concatenate(list(values.values())), bins=40)
+    hist_ax.axvline(-1.0, color="k", linestyle=":", label="init -1")
+    hist_ax.xaxis.set_major_locator(MaxNLocator(4))
+    hist_ax.set_xlabel("threshold θ")
+    hist_ax.set_ylabel("channels")
+    hist_ax.legend(fontsize=8)
+    box_ax.boxplot(list(values.values()))
+    box_ax.set_xticks(np.arange(1, len(values) + 1), list(values), rotation=60, ha="right", fontsize=8)
+    box_ax.set_ylabel("threshold θ")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gating_sweep(sweep: pd.DataFrame) -> Figure:
+    """Sparsity and test accuracy against the gating target ``g``."""
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    ax.plot(sweep["target"], sweep["sparsity"], marker="o", label="gating sparsity")
+    ax.plot(sweep["target"], sweep["test_accuracy"], marker="s", label="test accuracy")
+    ax.set_xlabel("gating target g")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(0, 1)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

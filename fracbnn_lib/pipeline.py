@@ -36,8 +36,9 @@ from typing import Any
 import yaml
 
 from .cli import OneLineParser
+from .environment import environment_info
 from .files import FolderBusyError, FolderError, FolderLock, check_writable
-from .metrics import environment_info, read_metrics, update_metrics
+from .run_files import read_metrics, update_metrics
 
 SLOTS: dict[str, str] = {
     "01": "thermometer encoding",
@@ -261,7 +262,7 @@ def _format_value(value: float) -> str:
 
 def summary_text(metrics: Mapping[str, Any], dataset: str) -> str:
     """The run's numbers beside the paper's, and the wall time per notebook, as plain text."""
-    from .analysis import run_vs_paper
+    from .paper import run_vs_paper
 
     table = run_vs_paper(metrics, dataset)
     table["run"] = table["run"].map(_format_value)

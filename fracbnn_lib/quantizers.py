@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from . import fused
+from .kernels import fused
 
 SIGN_STE_CLIP = 1.3
 """Sign STE passes the gradient where ``|x| < 1.3`` (the release's ``FastSign``)."""
@@ -44,7 +44,7 @@ class _QuantSign(torch.autograd.Function):
     Outputs ``(y, k)``: ``k`` the int8 level index ``round((clamp(x) + 1) / d)`` (0..2^bits - 1) when
     asked for, else an empty tensor; it carries no gradient. Only the pass-through mask is kept
     for the backward pass (one byte per element), not ``x``. On float32 CPU tensors the forward
-    runs as one fused pass (:func:`fracbnn_lib.fused.quantize`, the same float operations).
+    runs as one fused pass (:func:`fracbnn_lib.kernels.fused.quantize`, the same float operations).
     """
 
     @staticmethod

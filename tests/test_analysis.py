@@ -10,8 +10,21 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from fracbnn_lib import GatingStats, PGBinaryConv2d, fracbnn_resnet20, measure_gating, thermometer_encode
-from fracbnn_lib import analysis as A
+from fracbnn_lib import (
+    GatingStats,
+    PGBinaryConv2d,
+    encoding_costs,
+    fracbnn_resnet20,
+    gating,
+    measure_gating,
+    paper,
+    run_files,
+    thermometer_encode,
+    training,
+)
+from fracbnn_lib import (
+    summary as summaries,
+)
 
 PG_LAYERS = [f"layer{s}.{b}.conv{c}" for s in (1, 2, 3) for b in (0, 1, 2) for c in (1, 2)]
 
@@ -25,17 +38,17 @@ def _pg_weights(model: nn.Module) -> int:
 
 def test_decode_inverts_encode_at_resolution_one_and_is_bounded_by_half_a_step():
     images = torch.arange(256, dtype=torch.float32).div(255).view(1, 1, 16, 16).repeat(1, 3, 1, 1)
-    exact = A.thermometer_decode(thermometer_encode(images, 1), 1)
+    exact = encoding_costs.thermometer_decode(thermometer_encode(images, 1), 1)
     assert torch.equal(exact * 255, torch.round(images * 255))
     # r = 8: round(k / 8) * 8 is within 4 of k, and 255 decodes to 255 (32 * 8 = 256 is clamped)
-    coarse = A.thermometer_decode(thermometer_encode(images, 8), 8) * 255
+    coarse = encoding_costs.thermometer_decode(thermometer_encode(images, 8), 8) * 255
     assert (coarse - images * 255).abs().max() <= 4 + 1e-4
     assert coarse.max() == 255
 
 
 def test_reconstruction_table_error_grows_with_resolution():
     images = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    table = A.reconstruction_table(images, [1, 2, 8, 32])
+    table = encoding_costs.reconstruction_table(images, [1, 2, 8, 32])
     assert table["levels"].tolist() == [255, 128, 32, 8]
     assert table["encoded_channels"].tolist() == [765, 384, 96, 24]
     assert table.loc[0, "max_error"] == 0
@@ -44,7 +57,7 @@ def test_reconstruction_table_error_grows_with_resolution():
 
 
 def test_input_layer_cost_against_hand_counts():
-    cost = A.input_layer_cost([8, 16])
+    cost = encoding_costs.input_layer_cost([8, 16])
     fixed, r8, r16 = cost.to_dict("records")
     outputs = 32 * 32 * 16
     assert fixed["macs"] == outputs * 3 * 9 and fixed["bops"] == outputs * 3 * 9 * 64
@@ -52,7 +65,7 @@ def test_input_layer_cost_against_hand_counts():
     assert r8["weight_memory_bits"] == 16 * 96 * 9
     assert r8["bops_vs_fixed"] == pytest.approx(0.5) and r16["bops_vs_fixed"] == pytest.approx(0.25)
     # ImageNet's input layer: stride 2 on 224 x 224 -> 112 x 112 outputs, 32 channels
-    imagenet = A.input_layer_cost([8], out_channels=32, stride=2, height=224, width=224)
+    imagenet = encoding_costs.input_layer_cost([8], out_channels=32, stride=2, height=224, width=224)
     assert imagenet.loc[1, "macs"] == 112 * 112 * 32 * 96 * 9
 
 
@@ -63,22 +76,22 @@ def test_sparsity_table_and_effective_bits():
     stats = GatingStats()
     stats.add("a", torch.tensor([True, False, False, False]))
     stats.add("b", torch.tensor([True, True]))
-    table = A.sparsity_table(stats)
+    table = gating.sparsity_table(stats)
     assert table["sparsity"].tolist() == [0.75, 0.0]
     assert table["effective_bits"].tolist() == [1.25, 2.0]
 
 
 def test_thresholds_and_dead_weights():
     model = fracbnn_resnet20()
-    values = A.thresholds(model)
+    values = gating.thresholds(model)
     assert list(values) == PG_LAYERS and values["layer3.0.conv1"].shape == (64,)
     assert all(np.all(v == -1.0) for v in values.values())
-    table = A.threshold_table(model)
+    table = gating.threshold_table(model)
     assert table["mean"].tolist() == [-1.0] * 18 and table["channels"].sum() == 2 * 3 * (16 + 32 + 64)
     with torch.no_grad():
         model.conv1.weight.zero_()
         model.conv1.weight.view(-1)[:3] = torch.tensor([1.3, -2.0, 1.29])
-    dead = A.dead_weight_table(model).set_index("layer")
+    dead = gating.dead_weight_table(model).set_index("layer")
     assert dead.loc["conv1", "dead"] == 2 and dead.loc["conv1", "weights"] == 16 * 96 * 9
     assert len(dead) == 19
 
@@ -88,8 +101,8 @@ def test_thresholds_and_dead_weights():
 
 def test_summary_counts_parameters_memory_and_macs_of_the_final_fracbnn():
     model = fracbnn_resnet20()
-    summary = A.model_summary(model, sparsity={name: 0.25 for name in PG_LAYERS})
-    totals = A.summary_totals(summary)
+    summary = summaries.model_summary(model, sparsity={name: 0.25 for name in PG_LAYERS})
+    totals = summaries.summary_totals(summary)
     assert totals["parameters"] == 287_146 == sum(p.numel() for p in model.parameters())
     binary = 16 * 96 * 9 + _pg_weights(model)
     assert totals["binary_parameters"] == binary
@@ -104,7 +117,7 @@ def test_summary_counts_parameters_memory_and_macs_of_the_final_fracbnn():
     assert totals["lsb_macs_spent"] == pytest.approx(0.75 * totals["lsb_macs"])
     assert totals["lsb_saving"] == pytest.approx(0.25)
     assert set(summary["kind"]) == {"binary conv", "pg conv", "batchnorm", "rprelu", "linear"}
-    assert A.model_metrics(summary) == {
+    assert summaries.model_metrics(summary) == {
         "parameters": 287_146,
         "binary_weight_bits": binary,
         "float_weight_bits": 32 * (287_146 - binary),
@@ -112,14 +125,26 @@ def test_summary_counts_parameters_memory_and_macs_of_the_final_fracbnn():
     }
 
 
+def test_accuracy_vs_size_points_put_stage_one_at_float_size_and_the_rest_at_binary_size():
+    summary = summaries.model_summary(fracbnn_resnet20())
+    totals = summaries.summary_totals(summary)
+    sweep = pd.DataFrame({"target": [0.0, 1.0], "test_accuracy": [0.6, 0.5], "sparsity": [0.4, 0.6]})
+    points = summaries.accuracy_vs_size_points(summary, {"stage1": 0.7, "stage2": 0.65, "stage3": 0.6}, sweep, 0.891)
+    assert points["label"].tolist() == ["stage 1", "stage 2", "stage 3", "g=0", "g=1", "FracBNN (paper)"]
+    assert points["memory_bytes"].tolist() == [totals["float32_memory_bytes"]] + [totals["memory_bytes"]] * 5
+    assert points["accuracy"].tolist() == [0.7, 0.65, 0.6, 0.6, 0.5, 0.891]
+    assert points["source"].tolist() == ["run"] * 5 + ["paper"]
+    assert len(summaries.accuracy_vs_size_points(summary, {"stage1": 0.7})) == 1
+
+
 def test_summary_of_stage_one_and_gate_off_models():
-    float_model = A.model_summary(fracbnn_resnet20(binary_weights=False, gating=False))
-    totals = A.summary_totals(float_model)
+    float_model = summaries.model_summary(fracbnn_resnet20(binary_weights=False, gating=False))
+    totals = summaries.summary_totals(float_model)
     assert totals["binary_parameters"] == 0 and totals["compression_ratio"] == 1.0
     assert totals["binary_mac_share"] == 0.0 and totals["lsb_macs"] == 0
     # gate off: a measured sparsity is ignored, every LSB MAC is spent
-    gate_off = A.model_summary(fracbnn_resnet20(gating=False), sparsity={name: 0.5 for name in PG_LAYERS})
-    assert A.summary_totals(gate_off)["lsb_saving"] == 0.0
+    gate_off = summaries.model_summary(fracbnn_resnet20(gating=False), sparsity={name: 0.5 for name in PG_LAYERS})
+    assert summaries.summary_totals(gate_off)["lsb_saving"] == 0.0
 
 
 def test_summary_takes_measured_gating_stats():
@@ -127,7 +152,7 @@ def test_summary_takes_measured_gating_stats():
     model = fracbnn_resnet20().eval()
     with measure_gating(model) as stats:
         model(torch.rand(2, 3, 32, 32))
-    summary = A.model_summary(model, sparsity=stats).set_index("layer")
+    summary = summaries.model_summary(model, sparsity=stats).set_index("layer")
     for name, s in stats.per_layer().items():
         assert summary.loc[name, "lsb_macs_spent"] == pytest.approx(summary.loc[name, "lsb_macs"] * (1 - s))
 
@@ -146,16 +171,16 @@ LSB-plane MACs: 30,081,024 spent of 40,108,032 (gating saves 25.00%)"""
 
 
 def test_summary_text_snapshot():
-    summary = A.model_summary(fracbnn_resnet20(), sparsity={name: 0.25 for name in PG_LAYERS})
-    assert A.format_summary(summary, kinds=("binary conv", "linear")) == SNAPSHOT
-    full = A.format_summary(summary).splitlines()
+    summary = summaries.model_summary(fracbnn_resnet20(), sparsity={name: 0.25 for name in PG_LAYERS})
+    assert summaries.format_summary(summary, kinds=("binary conv", "linear")) == SNAPSHOT
+    full = summaries.format_summary(summary).splitlines()
     assert len(full) == 2 + 75 + 5 and "not shown" not in "\n".join(full)
 
 
 def test_summary_text_layout_does_not_move_with_sparsity():
     """Only the spent counts change with the measured sparsity; every column stays where it was."""
     texts = [
-        A.format_summary(A.model_summary(fracbnn_resnet20(), sparsity={name: s for name in PG_LAYERS}))
+        summaries.format_summary(summaries.model_summary(fracbnn_resnet20(), sparsity={name: s for name in PG_LAYERS}))
         for s in (0.0, 0.6, 0.999)
     ]
     masked = [re.sub(r"[ \d,]+(?=/ )", lambda m: "#" * len(m.group()), text) for text in texts]
@@ -168,25 +193,25 @@ def test_summary_text_layout_does_not_move_with_sparsity():
 
 
 def test_paper_reported_points():
-    assert A.paper_value("cifar10", "top1_accuracy") == 0.891
-    assert A.paper_value("synthetic", "top1_accuracy") == 0.891  # the synthetic set runs the CIFAR-10 model
-    assert A.paper_value("imagenet", "top1_accuracy") == 0.718
-    assert A.paper_value("imagenet", "top1_accuracy", source="release") == 0.717
-    assert A.paper_value("cifar10", "fps", source="as reported") == 2806.9
-    assert A.paper_value("imagenet", "parameters") is None
-    imagenet = A.paper_reported("imagenet")
+    assert paper.paper_value("cifar10", "top1_accuracy") == 0.891
+    assert paper.paper_value("synthetic", "top1_accuracy") == 0.891  # the synthetic set runs the CIFAR-10 model
+    assert paper.paper_value("imagenet", "top1_accuracy") == 0.718
+    assert paper.paper_value("imagenet", "top1_accuracy", source="release") == 0.717
+    assert paper.paper_value("cifar10", "fps", source="as reported") == 2806.9
+    assert paper.paper_value("imagenet", "parameters") is None
+    imagenet = paper.paper_reported("imagenet")
     assert set(imagenet["dataset"]) == {"imagenet"} and {"fps", "power_w"} <= set(imagenet["quantity"])
 
 
 def test_run_vs_paper_table():
     metrics = {"stage3": {"test_accuracy": 0.5}, "gating": {"sparsity": 0.6}, "model": {"parameters": 287146}}
-    table = A.run_vs_paper(metrics, "synthetic").set_index("quantity")
+    table = paper.run_vs_paper(metrics, "synthetic").set_index("quantity")
     assert table.loc["stage 3 (final) test accuracy", "run"] == 0.5
     assert table.loc["stage 3 (final) test accuracy", "paper"] == 0.891
     assert table.loc["effective activation bits", "run"] == pytest.approx(1.4)
     assert math.isnan(table.loc["stage 1 test accuracy", "run"]) and math.isnan(table.loc["board FPS", "run"])
     assert table.loc["board FPS", "paper_source"] == "as reported"
-    simulated = A.run_vs_paper({**metrics, "board": {"backend": "csim", "fps": 20.0}}, "cifar10")
+    simulated = paper.run_vs_paper({**metrics, "board": {"backend": "csim", "fps": 20.0}}, "cifar10")
     assert simulated.set_index("quantity").loc["board [C-simulation] FPS", "run"] == 20.0  # never passed off as a board
     assert "board FPS" not in set(simulated["quantity"])
 
@@ -210,16 +235,18 @@ def test_figures_are_built_and_saved_atomically(tmp_path):
     stats = GatingStats()
     stats.add("layer1.0.conv1", torch.tensor([True, False]))
     figures = {
-        "planes": A.plot_bit_planes(image),
-        "reconstructions": A.plot_reconstructions(image, [2, 8, 32]),
-        "cost": A.plot_encoding_cost(A.encoding_table([2, 8, 32]), A.input_layer_cost([2, 8, 32])),
-        "curves": A.plot_learning_curves(history, "stage 3"),
-        "sparsity": A.plot_layer_sparsity(A.sparsity_table(stats), overall=0.5),
-        "thresholds": A.plot_threshold_distribution(A.thresholds(fracbnn_resnet20())),
-        "sweep": A.plot_gating_sweep(
+        "planes": encoding_costs.plot_bit_planes(image),
+        "reconstructions": encoding_costs.plot_reconstructions(image, [2, 8, 32]),
+        "cost": encoding_costs.plot_encoding_cost(
+            encoding_costs.encoding_table([2, 8, 32]), encoding_costs.input_layer_cost([2, 8, 32])
+        ),
+        "curves": training.plot_learning_curves(history, "stage 3"),
+        "sparsity": gating.plot_layer_sparsity(gating.sparsity_table(stats), overall=0.5),
+        "thresholds": gating.plot_threshold_distribution(gating.thresholds(fracbnn_resnet20())),
+        "sweep": gating.plot_gating_sweep(
             pd.DataFrame({"target": [0.0, 1.0], "sparsity": [0.4, 0.6], "test_accuracy": [0.5, 0.4]})
         ),
-        "size": A.plot_accuracy_vs_size(
+        "size": summaries.plot_accuracy_vs_size(
             pd.DataFrame(
                 {
                     "label": ["run", "paper"],
@@ -232,7 +259,7 @@ def test_figures_are_built_and_saved_atomically(tmp_path):
     }
     for name, fig in figures.items():
         assert isinstance(fig, Figure)
-        path = A.save_figure(fig, tmp_path, name)
+        path = run_files.save_figure(fig, tmp_path, name)
         assert path == tmp_path / "figures" / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(f"{n}.png" for n in figures)
@@ -241,7 +268,7 @@ def test_figures_are_built_and_saved_atomically(tmp_path):
 def test_stage_table_describes_each_stage():
     from fracbnn_lib.training import recipe
 
-    table = A.stage_table(recipe("synthetic", epochs=3, gating_target=0.5))
+    table = training.stage_table(recipe("synthetic", epochs=3, gating_target=0.5))
     assert table[["stage", "weights", "gate", "schedule"]].values.tolist() == [
         ["stage1", "float", "off", "linear"],
         ["stage2", "binary", "off", "multistep"],

@@ -41,7 +41,7 @@ def test_bench_train_runs_stage3_with_and_without_the_fused_kernels(monkeypatch)
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import bench_train
 
-    from fracbnn_lib import fused
+    from fracbnn_lib.kernels import fused
 
     calls = []
     for name in ("quantize", "gate_forward", "gate_backward"):

@@ -28,7 +28,6 @@ from fracbnn_lib.board import BoardError, FracNetDriver, deploy, load_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_board_eval.ipynb"
-BOARD_PACKAGE = ROOT / "fracbnn_lib" / "board"
 BITSTREAM_FLOW = ROOT / "hls" / "cifar10" / "bitstream"
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:home|tmp|work|root|Users|private|var)/")
 
@@ -134,16 +133,23 @@ def test_the_python38_checker_catches_what_a_board_python_rejects():
 
 
 @pytest.mark.parametrize("name", deploy.CARRIED_MODULES)
-def test_carried_modules_keep_to_python38_and_import_no_library_module(name):
-    source = (BOARD_PACKAGE / name).read_text()
+def test_carried_modules_keep_to_python38_and_import_only_carried_modules(name):
+    source = (deploy.PACKAGE_ROOT / name).read_text()
     assert _python38_problems(source) == []
     tree = ast.parse(source)
     annotated = any(isinstance(n, (ast.AnnAssign, ast.arg)) and n.annotation is not None for n in ast.walk(tree))
     lazy = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in tree.body)
     assert lazy or not annotated, "annotations must stay unevaluated (from __future__ import annotations)"
+    folder = Path(name).parent
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
-            assert name == "__init__.py" and node.module in ("driver", "report"), f"{name} imports .{node.module}"
+            base = folder.joinpath(*[".."] * (node.level - 1)) if node.level > 1 else folder
+            target = os.path.normpath(base / (node.module or "").replace(".", "/"))
+            carried = {
+                os.path.normpath(m.removesuffix(".py").removesuffix("/__init__")) for m in deploy.CARRIED_MODULES
+            }
+            assert target in carried, f"{name} imports {target}, which the bundle does not carry"
+    for node in tree.body:  # what importing the module needs (TYPE_CHECKING blocks and function-level imports apart)
         imported = [a.name for a in node.names] if isinstance(node, ast.Import) else []
         imported += [node.module] if isinstance(node, ast.ImportFrom) and not node.level and node.module else []
         for module in imported:
@@ -155,21 +161,22 @@ def test_notebook_05_keeps_to_python38():
 
 
 def test_the_carried_package_imports_with_torch_blocked(tmp_path):
-    package = tmp_path / deploy.BUNDLE_PACKAGE
-    package.mkdir()
     for module in deploy.CARRIED_MODULES:
-        shutil.copy2(BOARD_PACKAGE / module, package / module)
+        (tmp_path / deploy.BUNDLE_PACKAGE / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(deploy.PACKAGE_ROOT / module, tmp_path / deploy.BUNDLE_PACKAGE / module)
     script = (
         BLOCK_TORCH
-        + "import fracnet_board, json\n"
+        + "from fracbnn_lib import board\nimport json\n"
         + "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
-        + "print(fracnet_board.resolve_target('auto', 'FracNet_T.bit'))\n"
+        + "print(board.resolve_target('auto', 'FracNet_T.bit'))\n"
+        + "print(board.accuracy([[0.0, 1.0]], [1]), board.update_metrics('.', 'board', {'fps': 1.0}))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    modules, target = done.stdout.strip().splitlines()
-    assert not {"torch", "torchvision", "fracbnn_lib", "pandas"} & set(json.loads(modules))
+    modules, target, used = done.stdout.strip().splitlines()
+    assert not {"torch", "torchvision", "pandas"} & set(json.loads(modules))
     assert target == "csim"  # no pynq here
+    assert used == "1.0 {'board': {'fps': 1.0}}" and json.loads((tmp_path / "metrics.json").read_text())
 
 
 # --------------------------------------------------------------------------- test vectors
@@ -256,7 +263,7 @@ def test_address_writes_are_32_bit_bus_writes_for_each_register_spelling():
 def test_accuracy_confusion_and_agreement():
     labels = np.array([0, 1, 2, 2])
     logits = np.eye(3, dtype=np.float32)[[0, 2, 2, 1]]
-    assert board.accuracy(labels, logits) == 0.5
+    assert board.accuracy(logits, labels) == 0.5
     np.testing.assert_array_equal(
         board.confusion_matrix(labels, logits.argmax(axis=1), 3), [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
     )
@@ -289,14 +296,6 @@ def test_timing_and_board_metrics():
     assert "2806.9 images/s" in text and "1419.2 images/s" in text and "0.70 ms" in text and "4.1 W" in text
     assert rows["latency per image, median"].endswith("3.000 ms") and rows["throughput"].endswith("200.0 images/s")
     assert "PYNQ board" in board.comparison_text({**metrics, "backend": "pynq"}).splitlines()[0]
-
-
-def test_paper_board_figures_match_the_library_table():
-    from fracbnn_lib.analysis import PAPER_REPORTED
-
-    library = {(r["quantity"], r["value"]) for r in PAPER_REPORTED if r["dataset"] == "cifar10"}
-    for row in board.PAPER_BOARD:
-        assert (row["quantity"], row["value"]) in library, row
 
 
 def test_metrics_merge_and_figures_are_atomic(tmp_path):
@@ -334,9 +333,7 @@ def test_the_csim_backend_returns_the_exported_logits(real_export):
 BUNDLE_FILES = {
     "05_board_eval.ipynb",
     "README.md",
-    "fracnet_board/__init__.py",
-    "fracnet_board/driver.py",
-    "fracnet_board/report.py",
+    *(f"fracbnn_lib/{module}" for module in deploy.CARRIED_MODULES),
     "vectors/images.npy",
     "vectors/labels.npy",
     "vectors/expected_logits.npy",
@@ -355,7 +352,7 @@ def test_the_bundle_is_complete(tmp_path, fake_export):
     vectors = load_vectors(out / "vectors")
     np.testing.assert_array_equal(vectors.images, load_vectors(fake_export).images)
     for module in deploy.CARRIED_MODULES:
-        assert (out / "fracnet_board" / module).read_text() == (BOARD_PACKAGE / module).read_text()
+        assert (out / "fracbnn_lib" / module).read_text() == (deploy.PACKAGE_ROOT / module).read_text()
     readme = (out / "README.md").read_text()
     for needle in ("PYNQ 2.7 (Python 3.8)", "PYNQ 3.0", "FracNet_T.bit", "FracNet_T.hwh", "scp -r deploy/demo", "csim"):
         assert needle in readme
@@ -398,7 +395,7 @@ def test_the_deploy_command(tmp_path, fake_export, capsys):
     run_dir = fake_export.parent
     assert fracbnn(["deploy", "--run-dir", str(run_dir), "--out-dir", str(tmp_path / "deploy")]) == 0
     out = capsys.readouterr().out
-    assert "6 test vectors, 9 files" in out and "scp -r" in out and "rerun with --bitstream" in out
+    assert f"6 test vectors, {len(BUNDLE_FILES)} files" in out and "scp -r" in out and "rerun with --bitstream" in out
     assert (tmp_path / "deploy" / "run" / "bundle.json").is_file()
     assert deploy.main(["--run-dir", str(run_dir), "--out-dir", str(tmp_path / "deploy")]) == 1
     err = capsys.readouterr().err.strip()
@@ -429,7 +426,7 @@ def test_notebook_05_runs_in_the_bundle_on_a_torchless_board(tmp_path, fake_expo
     metrics = json.loads((out / "metrics.json").read_text())["board"]
     vectors = load_vectors(fake_export)
     assert metrics["backend"] == "pynq" and metrics["images"] == len(vectors) and metrics["mismatched_logits"] == 0
-    assert metrics["accuracy"] == board.accuracy(vectors.labels, vectors.expected_logits)
+    assert metrics["accuracy"] == board.accuracy(vectors.expected_logits, vectors.labels)
     assert {p.name for p in (out / "figures").iterdir()} == {"05_confusion.png", "05_latency.png"}
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "backend pynq: PYNQ board: IP FracNet_T_0 of overlay FracNet_T.bit" in text
@@ -442,7 +439,7 @@ def test_notebook_05_in_the_pipeline_equals_the_csim(tmp_path, real_export):
     run_dir = tmp_path / "run"
     shutil.copytree(real_export, run_dir / "export")
     vectors = load_vectors(real_export)
-    csim_accuracy = board.accuracy(vectors.labels, hw.csim_predict(real_export, vectors.images))
+    csim_accuracy = board.accuracy(hw.csim_predict(real_export, vectors.images), vectors.labels)
     (run_dir / "metrics.json").write_text(json.dumps({"hls": {"images": len(vectors), "accuracy_csim": csim_accuracy}}))
     executed = _execute(NOTEBOOK, tmp_path / "05.ipynb", cwd=NOTEBOOK.parent, run_dir=str(run_dir), target="csim")
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -461,7 +458,7 @@ def test_notebook_05_runs_inside_the_bundle_with_csim(tmp_path, real_export):
     metrics = json.loads((out / "metrics.json").read_text())["board"]
     vectors = load_vectors(out / "vectors")
     assert metrics["backend"] == "csim" and metrics["mismatched_logits"] == 0
-    assert metrics["accuracy"] == board.accuracy(vectors.labels, vectors.expected_logits)
+    assert metrics["accuracy"] == board.accuracy(vectors.expected_logits, vectors.labels)
 
 
 # --------------------------------------------------------------------------- the bitstream flow

@@ -15,9 +15,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fracbnn_lib import PGBinaryConv2d, RPReLU, fracbnn_resnet20, fused, measure_gating, quant_sign, sign_ste
+from fracbnn_lib import PGBinaryConv2d, RPReLU, fracbnn_resnet20, measure_gating, quant_sign, sign_ste
 from fracbnn_lib import encoding as encoding_module
 from fracbnn_lib.encoding import thermometer_conv2d, thermometer_encode
+from fracbnn_lib.kernels import fused
 from fracbnn_lib.layers import BinaryConv2d, ThermometerConv2d
 from fracbnn_lib.models.cifar10 import BasicBlock
 from fracbnn_lib.quantizers import quant_sign_with_levels
@@ -258,6 +259,21 @@ def test_pg_conv_matches_the_reference(dtype, binary, gating, sparse, stride, ki
     assert_same(fast, ref, dtype)
     if gating:
         assert 0 < float((fast[0] != F.conv2d(x, ref_weight(conv).detach(), None, stride, 1)).float().mean()) < 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("gating", [False, True])
+@pytest.mark.parametrize("kind", INPUT_KINDS)
+def test_pg_conv_fused_node_matches_the_library_readable_reference(dtype, binary, gating, kind):
+    """forward (TwoBitConv) == reference_forward (precision_gate, autograd), values and gradients."""
+    conv = _pg_case(dtype, binary, gating, True, 1)
+    x = _pg_input(kind, dtype)
+    fast = forward_backward(conv, lambda m, t: m(t), [x])
+    readable = forward_backward(conv, lambda m, t: m.reference_forward(t), [x])
+    assert torch.equal(fast[0], readable[0]), "forward values must be the reference's, bit for bit"
+    assert_same(fast, readable, dtype)
+    assert_same(readable, forward_backward(conv, ref_pg, [x]), dtype)  # and the test's own formulation
 
 
 def test_pg_conv_gate_ties_pass_the_sparse_gradient():

@@ -412,7 +412,7 @@ def test_an_interrupted_training_says_how_to_resume(data_dir, tmp_path):
 
 
 def test_a_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch):
-    from fracbnn_lib import native
+    from fracbnn_lib.kernels import native
 
     monkeypatch.setenv("FRACBNN_CACHE_DIR", str(tmp_path / "cache"))
     builds = []

@@ -1,5 +1,6 @@
 """Export side of the accelerator: packing and bit order, folding (L1), parameters, refusals, headers, CLI errors."""
 
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -17,11 +18,22 @@ from fracbnn_lib import (
     thermometer_encode,
 )
 from fracbnn_lib.hw import ExportError, export_accelerator, fold_model, fold_to_module, quantize_params
+from fracbnn_lib.hw.csim import hls_source_dir
 from fracbnn_lib.hw.export import main as export_main
 from fracbnn_lib.hw.fixed_point import resolve_formats
 from fracbnn_lib.hw.fold import gate_threshold, weight_bits
-from fracbnn_lib.hw.layout import PARAM_ARRAYS, PG_LAYERS, PG_TILES, SUM_MIN, layout_string, pack_bits, unpack_bits
-from fracbnn_lib.hw.params import AcceleratorParams, config_header, stem_level_dots, weights_header
+from fracbnn_lib.hw.headers import config_header, weights_header
+from fracbnn_lib.hw.layout import (
+    BLOCKS,
+    PARAM_ARRAYS,
+    PG_LAYERS,
+    PG_TILES,
+    SUM_MIN,
+    layout_string,
+    pack_bits,
+    unpack_bits,
+)
+from fracbnn_lib.hw.params import AcceleratorParams, stem_level_dots
 from fracbnn_lib.models.cifar10 import BasicBlock
 
 
@@ -131,6 +143,16 @@ def test_params_blob_round_trip_and_headers():
     assert layout_string().startswith("conv1_weight:word:432;")
     table = next(li for li in header.splitlines() if " conv1_level_dot[" in li)
     assert table.count(",") + 1 == 16 * 9 * 3 * 33
+
+
+def test_the_layer_table_is_written_once_and_generated_into_the_cpp():
+    header = config_header(resolve_formats("default"), 32)
+    generated = re.search(r"#define FRACNET_BLOCKS \{(.*)\}$", header, re.M).group(1)
+    rows = [tuple(int(v) for v in row.split(",")) for row in re.findall(r"\{([^{}]*)\}", generated)]
+    assert rows == [(cin, cout, h, s) for _, cin, cout, h, s in BLOCKS]
+    assert f"#define FRACNET_PG_TILES {PG_TILES}" in header and f"#define FRACNET_NUM_BLOCKS {len(BLOCKS)}" in header
+    sources = "".join(path.read_text() for path in hls_source_dir().glob("*.[ch]*"))
+    assert "{16, 16, 32, 1}" not in sources and "PG_TILES = 42" not in sources and "= FRACNET_BLOCKS;" in sources
 
 
 def test_stem_tables_hold_the_dot_products_with_every_thermometer_code():

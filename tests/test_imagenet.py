@@ -7,8 +7,8 @@ from torchvision.models import resnet50
 from fracbnn_lib import fracbnn_reactnet
 from fracbnn_lib.checkpoint import read_checkpoint
 from fracbnn_lib.data import make_loaders, write_synthetic_imagefolder
-from fracbnn_lib.models.imagenet import distillation_loss, load_teacher
-from fracbnn_lib.training import recipe, train_stage
+from fracbnn_lib.models.imagenet import load_teacher
+from fracbnn_lib.training import distillation_loss, recipe, train_stage
 
 
 @pytest.fixture(scope="module")

@@ -27,15 +27,15 @@ SHARED = {
 # list is explicit, in order, so that it cannot grow silently; every other output is compared.
 NOT_COMPARED = {
     "01": [],
-    "02": ["train_stage(", "result.test_accuracy"],
+    "02": ["run_stage(", "result.test_accuracy"],
     "03": [
-        "result2 = train_stage(",
-        "result3 = train_stage(",
+        "result2 = run_stage(",
+        "result3 = run_stage(",
         "evaluate_with_gating(final",
-        "A.sparsity_table(stats)",
-        "A.threshold_table(final)",
-        "A.gating_sweep(",
-        "A.plot_accuracy_vs_size(points)",
+        "sparsity_table(stats)",
+        "threshold_table(final)",
+        "gating_sweep(",
+        "plot_accuracy_vs_size(points)",
     ],
     "04": [
         "H.ladder_table(",

@@ -10,7 +10,7 @@ import pytest
 
 from fracbnn_lib import pipeline
 from fracbnn_lib.data import write_synthetic_imagefolder
-from fracbnn_lib.metrics import read_metrics
+from fracbnn_lib.run_files import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def project(tmp_path: Path) -> Path:
     notebooks.mkdir()
     record = """\
 from pathlib import Path
-from fracbnn_lib.metrics import update_metrics
+from fracbnn_lib.run_files import update_metrics
 update_metrics(Path(run_dir), "{section}", {{"value": {value}, "cwd": Path.cwd().name, "seed": seed}})
 """
     _notebook(notebooks / "01_first.ipynb", PARAMS_CELL + "width = 1\n", record.format(section="first", value="width"))
@@ -93,7 +93,7 @@ def test_runs_notebooks_in_order_with_only_their_parameters(project, capsys):
 
 def test_accelerator_notebooks_run_for_cifar_networks_only(project, capsys):
     """Notebooks 04/05 implement the CIFAR-10 network: an ImageNet run stops after 03 and says why."""
-    record = "from pathlib import Path\nfrom fracbnn_lib.metrics import update_metrics\n"
+    record = "from pathlib import Path\nfrom fracbnn_lib.run_files import update_metrics\n"
     _notebook(project / "notebooks" / "04_hw.ipynb", PARAMS_CELL, record + "update_metrics(Path(run_dir), 'hw', {})")
     imagenet = project / "imagenet"
     write_synthetic_imagefolder(imagenet, classes=2, per_class=1, val_per_class=1, size=8)

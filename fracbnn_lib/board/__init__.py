@@ -1,10 +1,14 @@
 """Board evaluation of the FracNet_T accelerator: the driver (PYNQ board or C-simulation) and its report.
 
-:mod:`.driver` and :mod:`.report` import only numpy and matplotlib, so the deploy bundle carries
-this package's two modules (as ``fracnet_board/``) to PYNQ boards, which have no PyTorch;
-:mod:`.deploy` writes that bundle (``python -m fracbnn_lib deploy``) and is not carried.
+:mod:`.driver` and :mod:`.report` import only numpy, matplotlib and the library's torch-free modules
+(:mod:`fracbnn_lib.logits`, :mod:`fracbnn_lib.run_files`, :mod:`fracbnn_lib.paper`), so the deploy
+bundle carries them, as the same package, to PYNQ boards, which have no PyTorch; :mod:`.deploy`
+writes that bundle (``python -m fracbnn_lib deploy``) and is not carried. Accuracy, logit agreement
+and the metrics file are those modules' own functions, re-exported here for notebook 05.
 """
 
+from ..logits import accuracy, logit_agreement
+from ..run_files import read_metrics, save_figure, update_metrics
 from .driver import (
     BatchResult,
     BoardError,
@@ -19,23 +23,16 @@ from .driver import (
 )
 from .report import (
     BACKEND_LABELS,
-    PAPER_BOARD,
-    accuracy,
     board_metrics,
     class_names,
     comparison_text,
     confusion_matrix,
-    logit_agreement,
     plot_confusion,
     plot_latency,
-    read_metrics,
-    save_figure,
-    update_metrics,
 )
 
 __all__ = [
     "BACKEND_LABELS",
-    "PAPER_BOARD",
     "BatchResult",
     "BoardError",
     "CsimBackend",

@@ -6,7 +6,8 @@
     deploy/<name>/
         05_board_eval.ipynb     notebook 05, outputs cleared, parameters set for the board
                                 (target "auto", export_dir "vectors", bitstream "FracNet_T.bit", no run_dir)
-        fracnet_board/          the driver and its report (numpy + matplotlib only; no PyTorch)
+        fracbnn_lib/            the library's torch-free part: board/ (driver and report), files,
+                                run_files, paper, logits, version (numpy + matplotlib only)
         vectors/                a copy of the run's export/: images.npy, labels.npy,
                                 expected_logits.npy, manifest.json (and the headers, for csim)
         FracNet_T.bit/.hwh      only with --bitstream (the .hwh must sit beside the .bit)
@@ -33,9 +34,20 @@ from ..cli import OneLineParser
 from ..files import replace_folder, staging_folder
 from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
 
-BUNDLE_PACKAGE = "fracnet_board"
-CARRIED_MODULES = ("__init__.py", "driver.py", "report.py")
-"""Modules of :mod:`fracbnn_lib.board` the bundle carries (each imports only numpy/matplotlib)."""
+BUNDLE_PACKAGE = "fracbnn_lib"
+CARRIED_MODULES = (
+    "__init__.py",
+    "version.py",
+    "files.py",
+    "run_files.py",
+    "paper.py",
+    "logits.py",
+    "board/__init__.py",
+    "board/driver.py",
+    "board/report.py",
+)
+"""Modules of :mod:`fracbnn_lib` the bundle carries, as the same package (none imports PyTorch or pandas)."""
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "05_board_eval.ipynb"
 BITSTREAM = "FracNet_T.bit"
 BUNDLE_PARAMETERS = {"run_dir": "", "export_dir": BUNDLE_VECTORS, "target": "auto", "bitstream": BITSTREAM}
@@ -88,7 +100,7 @@ Supported board images: {", ".join(PYNQ_IMAGES)}; they ship numpy, matplotlib, p
 | path | what |
 |---|---|
 | `05_board_eval.ipynb` | notebook 05 with `target = "auto"` (board when `pynq` and the bitstream are present) |
-| `fracnet_board/` | the driver (`pynq.Overlay`, `pynq.allocate`, register map, `ap_start`/`ap_done`) and report |
+| `fracbnn_lib/` | the library's torch-free part: `board/` (driver and report), run files, the paper's figures |
 | `{BUNDLE_VECTORS}/` | the export: `images.npy`, `labels.npy`, `expected_logits.npy`, `manifest.json`, `params.bin` |
 | `bundle.json` | every file with its size and sha256 |
 
@@ -174,14 +186,13 @@ def write_bundle(
         raise BoardError(f"notebook 05 not found at {notebook}: run from a checkout of the repository")
     if out.exists() and not overwrite:
         raise BoardError(f"{out} exists: pass --force to replace it")
-    board_package = Path(__file__).resolve().parent
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(out)
     try:
         shutil.copytree(export_dir, staging / BUNDLE_VECTORS, ignore=shutil.ignore_patterns(".*", "__pycache__"))
-        (staging / BUNDLE_PACKAGE).mkdir()
         for module in CARRIED_MODULES:
-            shutil.copy2(board_package / module, staging / BUNDLE_PACKAGE / module)
+            (staging / BUNDLE_PACKAGE / module).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PACKAGE_ROOT / module, staging / BUNDLE_PACKAGE / module)
         (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook), indent=1) + "\n")
         if bit is not None:
             shutil.copy2(bit, staging / BITSTREAM)

@@ -19,7 +19,7 @@ Backends:
 
 This module imports nothing but numpy and the standard library, and keeps to Python 3.8 syntax and
 APIs: it runs on PYNQ board images (Python 3.8 on PYNQ 2.7, 3.10 on PYNQ 3.x), which have no PyTorch.
-The deploy bundle carries it as ``fracnet_board/driver.py``.
+The deploy bundle carries it, unchanged, as ``fracbnn_lib/board/driver.py``.
 """
 
 from __future__ import annotations

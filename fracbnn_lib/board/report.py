@@ -2,24 +2,20 @@
 board figures, a confusion-matrix figure, and the run's ``metrics.json``.
 
 Like :mod:`.driver`, this module runs on PYNQ board images: numpy and matplotlib only (no pyplot, no
-PyTorch), Python 3.8 syntax and APIs. Files are written atomically (temporary file, then rename),
-with the semantics of ``fracbnn_lib.metrics.update_metrics`` and ``fracbnn_lib.analysis.save_figure``.
+PyTorch), Python 3.8 syntax and APIs. It writes the run folder's files with :mod:`fracbnn_lib.run_files`
+and compares logits with :mod:`fracbnn_lib.logits`, torch-free modules the deploy bundle carries too.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-METRICS_FILE = "metrics.json"
-FIGURES_DIR = "figures"
+from ..logits import accuracy
+from ..paper import paper_row
+
 BOARD_KEYS = ("backend", "images", "accuracy", "latency_ms_median", "latency_ms_p95", "fps")
 """Keys of the ``board`` section of ``metrics.json`` (DESIGN.md section 4)."""
 
@@ -28,27 +24,7 @@ BACKEND_LABELS = {
     "csim": "C-simulation on the host CPU, not a board figure",
 }
 
-PAPER_BOARD: tuple[dict[str, Any], ...] = (
-    {"quantity": "top1_accuracy", "value": 0.891, "unit": "", "source": "paper (CIFAR-10, float model)"},
-    {"quantity": "fps", "value": 2806.9, "unit": "images/s", "source": "as reported (Ultra96v2, 250 MHz)"},
-    {"quantity": "power_w", "value": 4.1, "unit": "W", "source": "as reported (Ultra96v2, 250 MHz)"},
-    {"quantity": "fps", "value": 1419.2, "unit": "images/s", "source": "release deploy notebook"},
-    {"quantity": "latency_ms", "value": 0.70, "unit": "ms", "source": "release deploy notebook"},
-)
-"""The paper's and the release's board figures for CIFAR-10 (DESIGN.md section 1).
-
-``as reported``: as commonly quoted from the paper's tables (not confirmed against a copy of them);
-``release deploy notebook``: the release's own early run on 1000 images (latency measured from
-``ap_start`` to ``ap_idle``).
-"""
-
-
 # --------------------------------------------------------------------------- numbers
-
-
-def accuracy(labels: np.ndarray, logits: np.ndarray) -> float:
-    """Share of images whose arg-max logit is the label (``labels`` ``[N]``, ``logits`` ``[N, C]``)."""
-    return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
@@ -58,30 +34,13 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 1
     return matrix
 
 
-def logit_agreement(logits: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
-    """How ``logits`` ``[N, C]`` compare with the exported ``expected`` ones (notebook 04's C-simulation).
-
-    ``identical_images``: images whose every logit is bit-identical; ``mismatched_logits``: logits
-    that differ; ``max_abs_diff``; ``argmax_agreement``: share of images with the same arg-max.
-    """
-    logits, expected = np.asarray(logits, dtype=np.float32), np.asarray(expected, dtype=np.float32)
-    same = logits == expected
-    return {
-        "images": int(logits.shape[0]),
-        "identical_images": int(np.all(same, axis=1).sum()),
-        "mismatched_logits": int((~same).sum()),
-        "max_abs_diff": float(np.max(np.abs(logits - expected))) if logits.size else 0.0,
-        "argmax_agreement": float(np.mean(np.argmax(logits, axis=1) == np.argmax(expected, axis=1))),
-    }
-
-
 def board_metrics(result: Any, labels: np.ndarray) -> dict[str, Any]:
     """The ``board`` section of ``metrics.json`` from a driver's ``BatchResult`` and the labels."""
     timing = result.timing
     return {
         "backend": result.backend,
         "images": int(result.logits.shape[0]),
-        "accuracy": accuracy(labels, result.logits),
+        "accuracy": accuracy(result.logits, labels),
         "latency_ms_median": timing.latency_ms_median,
         "latency_ms_p95": timing.latency_ms_p95,
         "fps": timing.fps,
@@ -99,11 +58,13 @@ def class_names(manifest: dict, classes: int = 10) -> list[str]:
 # --------------------------------------------------------------------------- text
 
 
-def _paper(quantity: str, source_prefix: str) -> dict[str, Any]:
-    return next(r for r in PAPER_BOARD if r["quantity"] == quantity and r["source"].startswith(source_prefix))
+UNITS_SHOWN = {"1/s": "images/s", "fraction": ""}
+SOURCES_SHOWN = {"paper": "paper (CIFAR-10, float model)", "as reported": "as reported (Ultra96v2, 250 MHz)"}
+"""How :data:`fracbnn_lib.paper.PAPER_REPORTED`'s units and sources read in the board comparison."""
 
 
 def _with_unit(value: float, unit: str, digits: int) -> str:
+    unit = UNITS_SHOWN.get(unit, unit)
     return f"{value:.{digits}f}" + (f" {unit}" if unit else "")
 
 
@@ -116,12 +77,17 @@ def comparison_text(metrics: dict[str, Any]) -> str:
     backend = BACKEND_LABELS.get(metrics["backend"], metrics["backend"])
     median, p95 = metrics["latency_ms_median"], metrics["latency_ms_p95"]
     rows = [
-        ("top-1 accuracy", _paper("top1_accuracy", "paper"), f"{metrics['accuracy']:.3f}", 3),
-        ("throughput", _paper("fps", "as reported"), _with_unit(metrics["fps"], "images/s", 1), 1),
-        ("throughput, release's run", _paper("fps", "release"), "", 1),
-        ("latency per image, median", _paper("latency_ms", "release"), _with_unit(median, "ms", 3), 2),
+        ("top-1 accuracy", paper_row("cifar10", "top1_accuracy"), f"{metrics['accuracy']:.3f}", 3),
+        ("throughput", paper_row("cifar10", "fps", "as reported"), _with_unit(metrics["fps"], "images/s", 1), 1),
+        ("throughput, release's run", paper_row("cifar10", "fps", "release deploy notebook"), "", 1),
+        (
+            "latency per image, median",
+            paper_row("cifar10", "latency_ms", "release deploy notebook"),
+            _with_unit(median, "ms", 3),
+            2,
+        ),
         ("latency per image, p95", None, _with_unit(p95, "ms", 3), 2),
-        ("power", _paper("power_w", "as reported"), "not measured", 1),
+        ("power", paper_row("cifar10", "power_w", "as reported"), "not measured", 1),
     ]
     lines = [
         f"{'quantity':<27} {'paper / release':<17} {'source':<34} measured here ({backend})",
@@ -129,7 +95,7 @@ def comparison_text(metrics: dict[str, Any]) -> str:
     ]
     for quantity, paper, measured, digits in rows:
         reported = _with_unit(paper["value"], paper["unit"], digits) if paper else "-"
-        source = paper["source"] if paper else ""
+        source = SOURCES_SHOWN.get(paper["source"], paper["source"]) if paper else ""
         lines.append(f"{quantity:<27} {reported:<17} {source:<34} {measured}".rstrip())
     return "\n".join(lines)
 
@@ -174,55 +140,3 @@ def plot_latency(latencies_s: np.ndarray, title: str = "") -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _write_atomic(path: Path, write: Callable[[Any], object], mode: str) -> Path:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-        os.replace(tmp, str(path))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def read_metrics(folder: str | Path) -> dict[str, Any]:
-    """``folder/metrics.json`` (an empty dict if there is none)."""
-    path = Path(folder) / METRICS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def update_metrics(folder: str | Path, section: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``values`` into ``metrics[section]`` of ``folder/metrics.json`` (one level deep), atomically.
-
-    Returns the whole updated metrics dict.
-    """
-    metrics = read_metrics(folder)
-    merged = dict(metrics.get(section, {}))
-    merged.update(values)
-    metrics[section] = merged
-
-    def write(handle: Any) -> None:
-        json.dump(metrics, handle, indent=2)
-        handle.write("\n")
-
-    _write_atomic(Path(folder) / METRICS_FILE, write, "w")
-    return metrics
-
-
-def save_figure(fig: Figure, folder: str | Path, name: str) -> Path:
-    """Save ``fig`` as ``folder/figures/<name>.png``, atomically."""
-    path = Path(folder) / FIGURES_DIR / f"{name}.png"
-    return _write_atomic(
-        path,
-        lambda handle: fig.savefig(handle, format="png", dpi=100, bbox_inches="tight"),
-        "wb",
-    )

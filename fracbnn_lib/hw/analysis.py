@@ -21,6 +21,8 @@ import torch
 from matplotlib.figure import Figure
 
 from ..gating import GatingStats
+from ..logits import accuracy, argmax_agreement, mismatched_logits
+from ..paper import paper_value
 from ..quantizers import quant_sign
 from . import cost
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
@@ -34,21 +36,6 @@ LAYERS = ("conv1", *(layer.name for layer in PG_LAYERS))
 
 RELEASE_ON_CHIP_BITS = {"weights": 535_000, "feature maps": 1_950_000}
 """On-chip memory of the release's CIFAR-10 design, counted from its sources (DESIGN.md)."""
-
-
-def argmax_agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of rows whose argmax is the same in ``a`` and ``b`` (N x classes)."""
-    return float((np.asarray(a).argmax(1) == np.asarray(b).argmax(1)).mean())
-
-
-def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float((np.asarray(logits).argmax(1) == np.asarray(labels)).mean())
-
-
-def mismatched_logits(a: np.ndarray, b: np.ndarray) -> int:
-    """Logits whose float32 bit patterns differ (0 means bit-identical)."""
-    a, b = np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32)
-    return int((a.view(np.uint32) != b.view(np.uint32)).sum())
 
 
 def ladder_table(
@@ -71,6 +58,55 @@ def ladder_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+COST_KEYS = (
+    "modelled",
+    "cycles",
+    "cycles_ii_only",
+    "fps_250mhz",
+    "lut",
+    "dsp",
+    "bram36",
+    "on_chip_bits",
+    "release_cycles",
+)
+"""The keys of ``metrics.json`` ``hls.cost`` (:func:`fracbnn_lib.hw.cost.cost_summary`)."""
+
+
+def hls_metrics(
+    labels: np.ndarray,
+    rungs: Mapping[str, np.ndarray],
+    *,
+    formats: str,
+    saturated_values: int,
+    images_per_s: Mapping[str, float],
+    paper_formats: Mapping[str, float],
+    cost_summary: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``hls`` section of ``metrics.json`` (notebook 04): accuracies per rung, agreement, speed, cost.
+
+    ``rungs``: ``"float"``, ``"reference"`` and ``"csim"`` logits (N x 10); ``images_per_s``: the
+    ``"csim"`` and ``"reference"`` rates measured; ``paper_formats``: the paper-formats row of
+    :func:`format_sweep` (``argmax_agreement``, ``accuracy``, ``mean_abs_diff``); ``cost_summary``:
+    :func:`fracbnn_lib.hw.cost.cost_summary`.
+    """
+    return {
+        "images": len(labels),
+        "formats": formats,
+        **{f"accuracy_{rung}": accuracy(rungs[rung], labels) for rung in ("float", "reference", "csim")},
+        "argmax_agreement_float_reference": argmax_agreement(rungs["reference"], rungs["float"]),
+        "csim_reference_mismatched_logits": mismatched_logits(rungs["csim"], rungs["reference"]),
+        "saturated_values": int(saturated_values),
+        "csim_images_per_s": float(images_per_s["csim"]),
+        "reference_images_per_s": float(images_per_s["reference"]),
+        "paper_formats": {
+            "argmax_agreement_float_reference": float(paper_formats["argmax_agreement"]),
+            "accuracy_reference": float(paper_formats["accuracy"]),
+            "mean_abs_logit_diff": float(paper_formats["mean_abs_diff"]),
+        },
+        "cost": {key: cost_summary[key] for key in COST_KEYS},
+    }
 
 
 def sweep_candidates(fractional_bits: tuple[int, ...] = (9, 13, 17, 21)) -> dict[str, Formats]:
@@ -363,20 +399,26 @@ def plot_layer_cycles(ours: list[cost.LoopCost], release: list[cost.LoopCost]) -
 
 def cost_vs_paper(summary: Mapping[str, Any]) -> pd.DataFrame:
     """This design (modelled), the release's structure (modelled), the paper (as reported) and the ZU3EG."""
-    clock = cost.PAPER_REPORTED["clock_mhz"]
+    clock = paper_value("cifar10", "clock_mhz", "as reported")
     release_fps = cost.images_per_s(summary["release_cycles"], clock)
     rows = [
-        ("images/s at 250 MHz", summary["fps_250mhz"], release_fps, cost.PAPER_REPORTED["fps"], math.nan),
+        (
+            "images/s at 250 MHz",
+            summary["fps_250mhz"],
+            release_fps,
+            paper_value("cifar10", "fps", "as reported"),
+            math.nan,
+        ),
         (
             "cycles per image",
             summary["cycles"],
             summary["release_cycles"],
-            clock * 1e6 / cost.PAPER_REPORTED["fps"],
+            clock * 1e6 / paper_value("cifar10", "fps", "as reported"),
             math.nan,
         ),
-        ("LUT", summary["lut"], math.nan, cost.PAPER_REPORTED["lut"], cost.ZU3EG["lut"]),
-        ("DSP", summary["dsp"], math.nan, cost.PAPER_REPORTED["dsp"], cost.ZU3EG["dsp"]),
-        ("BRAM36", summary["bram36"], math.nan, cost.PAPER_REPORTED["bram36"], cost.ZU3EG["bram36"]),
+        ("LUT", summary["lut"], math.nan, paper_value("cifar10", "lut", "as reported"), cost.ZU3EG["lut"]),
+        ("DSP", summary["dsp"], math.nan, paper_value("cifar10", "dsp", "as reported"), cost.ZU3EG["dsp"]),
+        ("BRAM36", summary["bram36"], math.nan, paper_value("cifar10", "bram", "as reported"), cost.ZU3EG["bram36"]),
     ]
     columns = ["figure", "this design (modelled)", "release structure (modelled)", "paper (as reported)", "ZU3EG"]
     return pd.DataFrame(rows, columns=columns)

@@ -59,9 +59,6 @@ ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
 BUDGET = 0.8
 """Share of each ZU3EG resource the model allows (room for routing, the AXI interconnect, timing)."""
 
-PAPER_REPORTED = {"fps": 2806.9, "lut": 51_444, "dsp": 126, "bram36": 212, "clock_mhz": 250.0}
-"""The paper's CIFAR-10 accelerator on the Ultra96v2, as reported (DESIGN.md)."""
-
 RELEASE_CYCLES = 90_307
 """The release's cycles per image at II = 1 without fill, counted from its loop bounds."""
 

@@ -5,7 +5,7 @@ the ``hls4ml`` wheel into a shared library (``csim_api.cc`` + ``fracnet.cc``, wi
 ``-DFRACNET_RUNTIME_PARAMS`` so the parameters are read from an export's ``params.bin`` instead
 of the constant ROMs of ``weights.h``). One library serves every export with the same formats:
 
-- it is built once into the cache folder of :mod:`fracbnn_lib.native` (``$FRACBNN_CACHE_DIR``,
+- it is built once into the cache folder of :mod:`fracbnn_lib.kernels.native` (``$FRACBNN_CACHE_DIR``,
   else ``$XDG_CACHE_HOME/fracbnn``, else ``~/.cache/fracbnn``), named by a hash of the sources, the
   generated ``fracnet_config.h``, the ap_types headers, the compiler and its flags, atomically and
   under a lock;
@@ -27,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import native
+from ..kernels import native
 from .fixed_point import Formats
+from .headers import config_header
 from .layout import CLASSES, layout_string
-from .params import AcceleratorParams, config_header
+from .params import AcceleratorParams
 from .reference import check_packed
 
 SOURCES = ("typedefs.h", "params.h", "hls_support.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")

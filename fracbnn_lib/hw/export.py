@@ -39,12 +39,13 @@ import torch
 from torch import nn
 
 from ..cli import OneLineParser
-from ..data import CIFAR10_CLASSES, SYNTHETIC_CLASSES
+from ..data import CLASS_NAMES
 from ..encoding import pack_thermometer, thermometer_encode
 from ..files import FolderLock, remove_stale_temporaries, replace_folder, staging_folder
-from ..metrics import write_json_atomic
+from ..run_files import write_json_atomic
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
 from .fold import ExportError, fold_model
+from .headers import config_header, weights_header
 from .layout import CLASSES, COLOURS, IMAGE_SIZE, layout_string
 from .manifest import (
     CONFIG_HEADER,
@@ -59,7 +60,7 @@ from .manifest import (
     WEIGHTS_HEADER,
     sha256,
 )
-from .params import config_header, quantize_params, weights_header
+from .params import quantize_params
 from .reference import ReferenceTrace, reference_forward
 
 INTERFACE = {
@@ -68,7 +69,6 @@ INTERFACE = {
     "registers": {"image": "image_V", "output": "output_r"},
 }
 
-CLASS_NAMES = {"synthetic": SYNTHETIC_CLASSES, "cifar10": CIFAR10_CLASSES}
 """Class names recorded in the manifest's ``test_vectors.classes`` per data set."""
 
 
@@ -187,7 +187,7 @@ def export_accelerator(
 
 def _manifest(params, folded, formats: Formats, source, vectors, folder: Path, files: Mapping[str, bytes]) -> dict:
     """The export's ``manifest.json``: formats, shapes, source, parameter statistics, SHA-256 per file."""
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "manifest_version": MANIFEST_VERSION,

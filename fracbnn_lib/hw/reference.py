@@ -178,46 +178,72 @@ def _pg_weight(params: AcceleratorParams, layer_index: int) -> np.ndarray:
     return _pm1(bits.transpose(0, 2, 1).reshape(layer.cout, -1))
 
 
+def stem_conv_bn(dp: _Datapath, packed: np.ndarray) -> np.ndarray:
+    """The binary input layer (``load_image`` + ``stem_conv_bn``): raw ``fm`` values ``N x 16 x 1024``."""
+    levels = dp.p.levels
+    z0 = binary_conv(thermometer_planes(count_levels(packed, levels), levels), _stem_weight(dp.p), 1)
+    return dp.affine(z0, 0, "conv1_scale", "conv1_shift")
+
+
+def avgpool_concat(dp: _Datapath, x: np.ndarray, size: int) -> np.ndarray:
+    """The stride-2 shortcut (``avgpool_concat``): ``fm((x00 + x01 + x10 + x11) / 4)``, channels duplicated."""
+    n, channels = x.shape[:2]
+    blocks = x.reshape(n, channels, size // 2, 2, size // 2, 2).sum(axis=(3, 5))
+    pooled = dp.assign(blocks.reshape(n, channels, -1), dp.fm.frac + 2)
+    return np.concatenate((pooled, pooled), axis=1)
+
+
+def pg_conv_bn(
+    dp: _Datapath, x: np.ndarray, residual: np.ndarray, layer_index: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One precision-gated conv with BN, RPReLU and the residual (``pg_conv_bn``): ``(x', gate)``, raw ``fm``."""
+    layer, fm, p = PG_LAYERS[layer_index], dp.fm, dp.p
+    n = x.shape[0]
+    rows = slice(layer.tile, layer.tile + layer.tiles)
+    msb, lsb = quantize2(x, fm)
+    planes = _pm1(np.concatenate((msb, lsb))).reshape(2 * n, layer.cin, size, size)
+    sums = binary_conv(planes, _pg_weight(p, layer_index), layer.stride)
+    m, l_sum = sums[:n], sums[n:]
+    gate = m > p.arrays["pg_threshold"][rows].reshape(-1)[None, :, None]
+    z = 2 * m + np.where(gate, l_sum, 0)
+    y = dp.affine(z, 0, "pg_scale", "pg_shift", rows)
+    slope = p.arrays["pg_slope"][rows].reshape(-1)[None, :, None]
+    negative = y < 0
+    y = np.where(negative, dp.assign(np.where(negative, y * slope, 0), fm.frac + p.formats.param.frac), y)
+    return dp.affine(y + residual, fm.frac, "pg_bn_scale", "pg_bn_shift", rows), gate
+
+
+def global_pool(dp: _Datapath, x: np.ndarray) -> np.ndarray:
+    """The 8 x 8 global average pool (``avgpool_fc``, loop ``GLOBAL_POOL``): raw ``fm`` means ``N x 64``."""
+    return dp.assign(x.sum(axis=2), dp.fm.frac + 6)
+
+
+def fc(dp: _Datapath, mean: np.ndarray) -> np.ndarray:
+    """The classifier (``avgpool_fc``, loop ``FC``): raw logits ``N x 10``, ``logit(sum_c w * mean + b)``."""
+    fm, param = dp.fm, dp.p.formats.param
+    frac = param.frac + fm.frac
+    acc = mean @ dp.p.arrays["fc_weight"].T + _align(dp.p.arrays["fc_bias"][None, :], param.frac, frac)
+    return dp.assign(acc, frac, dp.p.formats.logit)
+
+
 def _forward_chunk(params: AcceleratorParams, packed: np.ndarray, trace: ReferenceTrace) -> np.ndarray:
-    formats = params.formats
-    fm = formats.fm
+    """``FracNet_T`` on a chunk of images, step by step as ``fracnet.cc`` calls the layer functions."""
+    fm, logit = params.formats.fm, params.formats.logit
     dp = _Datapath(params)
-    n = packed.shape[0]
     size = packed.shape[-1]
-    planes = thermometer_planes(count_levels(packed, params.levels), params.levels)
-    z0 = binary_conv(planes, _stem_weight(params), 1)
-    x = dp.affine(z0, 0, "conv1_scale", "conv1_shift")
+    x = stem_conv_bn(dp, packed)
     trace.record("conv1", x, fm, dp.take_saturated())
     for i, layer in enumerate(PG_LAYERS):
-        rows = slice(layer.tile, layer.tile + layer.tiles)
-        msb, lsb = quantize2(x, fm)
-        planes = _pm1(np.concatenate((msb, lsb))).reshape(2 * n, layer.cin, size, size)
-        sums = binary_conv(planes, _pg_weight(params, i), layer.stride)
-        m, l_sum = sums[:n], sums[n:]
-        gate = m > params.arrays["pg_threshold"][rows].reshape(-1)[None, :, None]
-        z = 2 * m + np.where(gate, l_sum, 0)
-        y = dp.affine(z, 0, "pg_scale", "pg_shift", rows)
-        slope = params.arrays["pg_slope"][rows].reshape(-1)[None, :, None]
-        negative = y < 0
-        y = np.where(negative, dp.assign(np.where(negative, y * slope, 0), fm.frac + formats.param.frac), y)
-        if layer.stride == 2:
-            blocks = x.reshape(n, layer.cin, size // 2, 2, size // 2, 2).sum(axis=(3, 5))
-            pooled = dp.assign(blocks.reshape(n, layer.cin, -1), fm.frac + 2)
-            residual = np.concatenate((pooled, pooled), axis=1)
-            size //= 2
-        else:
-            residual = x
-        x = dp.affine(y + residual, fm.frac, "pg_bn_scale", "pg_bn_shift", rows)
+        residual = avgpool_concat(dp, x, size) if layer.stride == 2 else x
+        x, gate = pg_conv_bn(dp, x, residual, i, size)
+        size //= layer.stride
         trace.record_gate(layer.name, gate)
         trace.record(layer.name, x, fm, dp.take_saturated())
-    mean = dp.assign(x.sum(axis=2), fm.frac + 6)  # N x 64: the 8 x 8 global average pool
+    mean = global_pool(dp, x)
     trace.record("pool", mean[:, :, None], fm, dp.take_saturated())
-    param = formats.param
-    frac = param.frac + fm.frac
-    acc = mean @ params.arrays["fc_weight"].T + _align(params.arrays["fc_bias"][None, :], param.frac, frac)
-    logits = dp.assign(acc, frac, formats.logit)
-    trace.record("logits", logits[:, :, None], formats.logit, dp.take_saturated())
-    return (logits.astype(np.float64) * formats.logit.step).astype(np.float32)
+    logits = fc(dp, mean)
+    trace.record("logits", logits[:, :, None], logit, dp.take_saturated())
+    return (logits.astype(np.float64) * logit.step).astype(np.float32)
 
 
 def check_packed(packed: np.ndarray) -> np.ndarray:

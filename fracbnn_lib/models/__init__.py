@@ -1,7 +1,17 @@
 """FracBNN model builders: CIFAR-10 ResNet-20 and ImageNet ReActNet (MobileNet-V1) variants."""
 
+from collections.abc import Callable
+
+from torch import nn
+
 from .cifar10 import BasicBlock, FracBNNResNet20, fracbnn_resnet20
 from .imagenet import BuildingBlock, FracBNNReActNet, fracbnn_reactnet
+
+
+def model_builder(dataset: str) -> Callable[[], nn.Module]:
+    """The FracBNN of a data set: ``fracbnn_reactnet`` for ImageNet, ``fracbnn_resnet20`` otherwise."""
+    return fracbnn_reactnet if dataset == "imagenet" else fracbnn_resnet20
+
 
 __all__ = [
     "BasicBlock",
@@ -10,4 +20,5 @@ __all__ = [
     "FracBNNResNet20",
     "fracbnn_reactnet",
     "fracbnn_resnet20",
+    "model_builder",
 ]

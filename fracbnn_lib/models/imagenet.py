@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..encoding import ThermometerEncoder
@@ -118,10 +117,3 @@ def load_teacher(path: str | Path) -> nn.Module:
     load_checkpoint(path, teacher)
     teacher.requires_grad_(False)
     return teacher.eval()
-
-
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """``KLDiv(log_softmax(student), softmax(teacher), reduction='batchmean')`` (temperature 1)."""
-    return F.kl_div(
-        F.log_softmax(student_logits, dim=1), F.softmax(teacher_logits.detach(), dim=1), reduction="batchmean"
-    )

@@ -14,11 +14,8 @@ struct BlockSpec {
   int stride;  // 2: conv1 downsamples and the shortcut is avgpool + concat
 };
 
-static const BlockSpec BLOCKS[NUM_BLOCKS] = {
-    {16, 16, 32, 1}, {16, 16, 32, 1}, {16, 16, 32, 1},  // layer1
-    {16, 32, 32, 2}, {32, 32, 16, 1}, {32, 32, 16, 1},  // layer2
-    {32, 64, 16, 2}, {64, 64, 8, 1},  {64, 64, 8, 1},   // layer3
-};
+// layer1.0-2, layer2.0-2, layer3.0-2, from fracnet_config.h (generated from fracbnn_lib.hw.layout.BLOCKS)
+static const BlockSpec BLOCKS[NUM_BLOCKS] = FRACNET_BLOCKS;
 
 void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
 #pragma HLS INTERFACE m_axi depth = 3072 port = image offset = slave bundle = IMG

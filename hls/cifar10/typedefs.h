@@ -1,7 +1,7 @@
 // FracBNN CIFAR-10 accelerator: data types and dimensions.
 //
-// Formats come from the generated fracnet_config.h (written by `fracbnn export` next to weights.h),
-// so one source tree serves every fixed-point setting. Every assignment to fm_t and logit_t rounds to
+// Formats, levels and the layer table come from the generated fracnet_config.h (written by `fracbnn export`
+// next to weights.h, from fracbnn_lib.hw.layout), so one source tree serves every fixed-point setting. Every assignment to fm_t and logit_t rounds to
 // nearest (ties up, AP_RND) and then saturates (AP_SAT); products and sums of ap_fixed values are exact
 // (full-precision result types), so the datapath rounds only where it assigns to fm_t or logit_t.
 // Packed words, conv sums and thresholds are plain integers: binary arithmetic needs no ap types.
@@ -40,8 +40,8 @@ const int TAPS = 9;                 // 3x3 kernels
 const int OC_TILE = 16;             // output channels computed in parallel (lanes)
 const int MAX_CHANNELS = 64;        // channels per packed word
 const int STEM_CHANNELS = 16;       // output channels of the binary input layer
-const int NUM_BLOCKS = 9;           // BasicBlocks, two PG convs each
-const int PG_TILES = 42;            // 16-channel tiles over all 18 PG convs (6 x 1 + 6 x 2 + 6 x 4)
+const int NUM_BLOCKS = FRACNET_NUM_BLOCKS;  // BasicBlocks, two PG convs each (fracnet_config.h)
+const int PG_TILES = FRACNET_PG_TILES;      // 16-channel tiles over all 18 PG convs (6 x 1 + 6 x 2 + 6 x 4)
 const int FC_IN = 64;
 const int POOL_SIZE = 8;            // the last stage's maps are 8 x 8
 const int CLASSES = 10;

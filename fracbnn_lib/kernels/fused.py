@@ -6,12 +6,12 @@ the backward pass; in the backward pass the surrogate sigmoid, the masks, the th
 the three gradients the convolutions need), and the 2-bit quantiser in front of it five more (clamp,
 shift, scale, round, the level indices and the pass-through mask). On the CPU these run as fused
 loops instead, one pass over memory each, on PyTorch's own OpenMP threads. The mathematics is
-:class:`fracbnn_lib.layers._TwoBitConv`'s and :func:`fracbnn_lib.quantizers.quant_sign`'s (their
+:class:`.two_bit_conv.TwoBitConv`'s and :func:`fracbnn_lib.quantizers.quant_sign`'s (their
 docstrings give it); ``tests/test_fast_paths.py`` checks outputs and gradients against the
 straightforward formulation.
 
 The kernels are compiled on first use with the system's C++ compiler (``$CXX``, default ``g++``)
-into the cache of :mod:`fracbnn_lib.native` (about a second). Where they cannot be built (no
+into the cache of :mod:`fracbnn_lib.kernels.native` (about a second). Where they cannot be built (no
 compiler, no OpenMP), or with ``FRACBNN_FUSED=0`` in the environment, the PyTorch formulation runs
 and a warning says so once. They apply to float32 CPU tensors, contiguous in NCHW or channels-last
 order (the quantiser's of any shape).
@@ -54,7 +54,7 @@ def compile_flags() -> list[str]:
 
 
 def build() -> Path:
-    """The kernels' library, compiled if not cached; :class:`fracbnn_lib.native.NativeBuildError` if it cannot be."""
+    """The kernels' library, compiled if not cached; :class:`.native.NativeBuildError` if it cannot be."""
     cxx = native.compiler()
     flags = compile_flags()
     name = "libfracbnn-fused-" + native.content_hash(

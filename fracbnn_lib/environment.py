@@ -1,45 +1,12 @@
-"""The run's ``metrics.json``: one file per run, each notebook merging its own section.
-
-Values are plain JSON (numbers, strings, lists, dicts); accuracies and sparsities are
-fractions in [0, 1]. Writes are atomic (temporary file, then rename).
-"""
+"""The environment a run records in its ``metrics.json``: versions, git commit, device and CPU kernels."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 from pathlib import Path
 from typing import Any
-
-from .files import atomic_write
-
-METRICS_FILE = "metrics.json"
-
-
-def read_metrics(run_dir: str | Path) -> dict[str, Any]:
-    """The run's metrics so far (an empty dict if none were written)."""
-    path = Path(run_dir) / METRICS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_json_atomic(data: Any, path: str | Path) -> Path:
-    """Write ``data`` as indented JSON to ``path`` through a temporary file and a rename."""
-    return atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def update_metrics(run_dir: str | Path, section: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``values`` into ``metrics[section]`` (one level deep) and write the file atomically.
-
-    Returns the whole updated metrics dict.
-    """
-    metrics = read_metrics(run_dir)
-    merged = dict(metrics.get(section, {}))
-    merged.update(values)
-    metrics[section] = merged
-    write_json_atomic(metrics, Path(run_dir) / METRICS_FILE)
-    return metrics
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:
@@ -63,7 +30,7 @@ def environment_info() -> dict[str, Any]:
     """
     import torch
 
-    from . import __version__
+    from .version import __version__
 
     return {
         "torch": torch.__version__,

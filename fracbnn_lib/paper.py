@@ -1,0 +1,112 @@
+"""The paper's and the release's reported figures, and a run's numbers beside them.
+
+One table (:data:`PAPER_REPORTED`) for every consumer: the notebooks' comparisons, the hardware
+cost model (:mod:`fracbnn_lib.hw.cost`) and the board report (:mod:`fracbnn_lib.board.report`).
+The standard library only at import (pandas for the two DataFrame functions), so the deploy bundle
+carries it to PYNQ boards.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PAPER_REPORTED: tuple[dict[str, Any], ...] = (
+    {"dataset": "cifar10", "quantity": "top1_accuracy", "value": 0.891, "unit": "fraction", "source": "paper"},
+    {"dataset": "cifar10", "quantity": "parameters", "value": 287146, "unit": "count", "source": "paper"},
+    {"dataset": "cifar10", "quantity": "activation_bits", "value": 1.4, "unit": "bits", "source": "paper"},
+    {"dataset": "cifar10", "quantity": "weight_bits", "value": 1, "unit": "bits", "source": "paper"},
+    {"dataset": "cifar10", "quantity": "fps", "value": 2806.9, "unit": "1/s", "source": "as reported"},
+    {"dataset": "cifar10", "quantity": "power_w", "value": 4.1, "unit": "W", "source": "as reported"},
+    {"dataset": "cifar10", "quantity": "lut", "value": 51444, "unit": "count", "source": "as reported"},
+    {"dataset": "cifar10", "quantity": "dsp", "value": 126, "unit": "count", "source": "as reported"},
+    {"dataset": "cifar10", "quantity": "bram", "value": 212, "unit": "count", "source": "as reported"},
+    {"dataset": "cifar10", "quantity": "clock_mhz", "value": 250, "unit": "MHz", "source": "as reported"},
+    {"dataset": "cifar10", "quantity": "fps", "value": 1419.2, "unit": "1/s", "source": "release deploy notebook"},
+    {"dataset": "cifar10", "quantity": "latency_ms", "value": 0.70, "unit": "ms", "source": "release deploy notebook"},
+    {"dataset": "imagenet", "quantity": "top1_accuracy", "value": 0.717, "unit": "fraction", "source": "release"},
+    {"dataset": "imagenet", "quantity": "top1_accuracy", "value": 0.718, "unit": "fraction", "source": "paper"},
+    {"dataset": "imagenet", "quantity": "activation_bits", "value": 1.4, "unit": "bits", "source": "paper"},
+    {"dataset": "imagenet", "quantity": "weight_bits", "value": 1, "unit": "bits", "source": "paper"},
+    {"dataset": "imagenet", "quantity": "fps", "value": 48.1, "unit": "1/s", "source": "as reported"},
+    {"dataset": "imagenet", "quantity": "power_w", "value": 6.1, "unit": "W", "source": "as reported"},
+)
+"""The paper's and the release's reported figures (DESIGN.md section 1).
+
+``source``: ``"paper"`` (the FPGA 2021 paper), ``"release"`` (the official release's README),
+``"as reported"`` (board figures as commonly quoted from the paper's tables; not confirmed
+against a copy of the tables), ``"release deploy notebook"`` (the release's own early board run).
+"""
+
+PAPER_DATASET = {"synthetic": "cifar10", "cifar10": "cifar10", "imagenet": "imagenet"}
+"""Which paper results a run on a data set is compared with (the synthetic set uses the CIFAR-10 model)."""
+
+
+def paper_reported(dataset: str | None = None) -> pd.DataFrame:
+    """:data:`PAPER_REPORTED` as a DataFrame (dataset, quantity, value, unit, source), optionally one data set's."""
+    import pandas as pd
+
+    table = pd.DataFrame(PAPER_REPORTED)
+    if dataset is not None:
+        table = table[table["dataset"] == PAPER_DATASET.get(dataset, dataset)].reset_index(drop=True)
+    return table
+
+
+def paper_row(dataset: str, quantity: str, source: str = "paper") -> dict[str, Any]:
+    """The one row of :data:`PAPER_REPORTED` for ``dataset``, ``quantity`` and ``source``; ``KeyError`` if none."""
+    for row in PAPER_REPORTED:
+        if (
+            row["dataset"] == PAPER_DATASET.get(dataset, dataset)
+            and row["quantity"] == quantity
+            and row["source"] == source
+        ):
+            return row
+    raise KeyError(f"the paper reports no {quantity} for {dataset} ({source})")
+
+
+def paper_value(dataset: str, quantity: str, source: str = "paper") -> float | None:
+    """One reported value (``None`` if the paper reports none for this data set and source)."""
+    try:
+        return float(paper_row(dataset, quantity, source)["value"])
+    except KeyError:
+        return None
+
+
+def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
+    """The run's headline numbers beside the paper's (columns quantity, run, paper, paper_source).
+
+    ``metrics`` is the run's ``metrics.json`` content; absent sections give NaN in the run column.
+    Board rows measured on a backend other than a PYNQ board say so (``board [C-simulation] FPS``):
+    a C-simulation figure is not a board figure.
+    """
+
+    def get(section: str, key: str) -> float:
+        value = metrics.get(section, {}).get(key)
+        return float(value) if isinstance(value, (int, float)) else math.nan
+
+    import pandas as pd
+
+    sparsity = get("gating", "sparsity")
+    ref = PAPER_DATASET.get(dataset, dataset)
+    board_source = "as reported"
+    backend = metrics.get("board", {}).get("backend")
+    board = "board" if backend in (None, "pynq") else f"board [{'C-simulation' if backend == 'csim' else backend}]"
+    rows = [
+        ("stage 1 test accuracy", get("stage1", "test_accuracy"), None, ""),
+        ("stage 2 test accuracy", get("stage2", "test_accuracy"), None, ""),
+        ("stage 3 (final) test accuracy", get("stage3", "test_accuracy"), paper_value(ref, "top1_accuracy"), "paper"),
+        ("gating sparsity", sparsity, None, ""),
+        ("effective activation bits", 2.0 - sparsity, paper_value(ref, "activation_bits"), "paper"),
+        ("parameters", get("model", "parameters"), paper_value(ref, "parameters"), "paper"),
+        ("model size (KiB)", get("model", "memory_bytes") / 1024, None, ""),
+        ("HLS C-sim accuracy", get("hls", "accuracy_csim"), None, ""),
+        (f"{board} accuracy", get("board", "accuracy"), None, ""),
+        (f"{board} FPS", get("board", "fps"), paper_value(ref, "fps", board_source), board_source),
+    ]
+    return pd.DataFrame(
+        [{"quantity": q, "run": r, "paper": math.nan if p is None else p, "paper_source": s} for q, r, p, s in rows]
+    )

@@ -1,0 +1,127 @@
+"""The staged training recipe of FracBNN, as configuration: :class:`Stage` and :func:`recipe`.
+
+A stage is (weights float | binary, gate off | on) plus its optimiser and schedule; :func:`recipe`
+gives the paper's three stages (DESIGN.md, "Training recipe") or the release's two-step variant,
+each stage starting from the previous one's best checkpoint (:func:`~.runner.run_recipe`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+RELEASE_MILESTONES = (100, 150, 200)
+
+RELEASE_EPOCHS = {"cifar10": 250, "imagenet": 120}
+
+GATING_REG = 0.5e-5
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: which weights and gate, for how long, with which optimiser settings.
+
+    ``binary_weights``: sign(W) in every binary conv (else the latent float W); ``gating``: the
+    precision gate of every PG conv on (else the full 2-bit conv everywhere). Adam with ``lr`` and
+    coupled ``weight_decay``; ``schedule`` ``"linear"`` (to 0 over ``epochs``) or ``"multistep"``
+    (x ``gamma`` at ``milestones``). With the gate on, ``gating_reg * sum ||θ - gating_target||^2``
+    is added to the loss. ``kd``: knowledge distillation from a teacher (ImageNet). ``init_from``:
+    the stage whose best checkpoint this one starts from (``""``: the model as built), which
+    :func:`~.runner.run_stage` loads from the same checkpoint folder.
+    """
+
+    name: str
+    binary_weights: bool
+    gating: bool
+    epochs: int
+    lr: float
+    weight_decay: float
+    schedule: str = "linear"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    gating_target: float = 0.0
+    gating_reg: float = GATING_REG
+    kd: bool = False
+    init_from: str = ""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"stage {self.name}: epochs must be at least 1, got {self.epochs}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"stage {self.name}: the learning rate must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"stage {self.name}: weight decay must be a number >= 0, got {self.weight_decay}")
+        if not (math.isfinite(self.gamma) and self.gamma > 0):
+            raise ValueError(f"stage {self.name}: gamma must be a positive number, got {self.gamma}")
+        for name in ("gating_target", "gating_reg"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"stage {self.name}: {name} must be a finite number, got {getattr(self, name)}")
+        if self.schedule not in ("linear", "multistep"):
+            raise ValueError(f"stage {self.name}: schedule must be 'linear' or 'multistep', got {self.schedule!r}")
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+
+    def config(self) -> dict[str, Any]:
+        """Plain-data form (for checkpoints): every field, milestones as a list."""
+        return {**dataclasses.asdict(self), "milestones": list(self.milestones)}
+
+
+def _scaled_milestones(epochs: int, full: int) -> tuple[int, ...]:
+    if epochs >= full:
+        return RELEASE_MILESTONES
+    return tuple(math.ceil(m * epochs / full) for m in RELEASE_MILESTONES)
+
+
+def recipe(
+    dataset: str = "cifar10",
+    variant: str = "paper",
+    *,
+    epochs: int | None = None,
+    lr: float | None = None,
+    weight_decay: float | None = None,
+    gating_target: float = 0.0,
+) -> list[Stage]:
+    """The training stages of DESIGN.md for ``dataset`` (``synthetic`` trains like ``cifar10``).
+
+    ``variant="paper"``: stage1 (float weights, gate off), stage2 (binary, off), stage3 (binary,
+    on). ``variant="release"``: the release README's two steps, stage1 (float, on) and stage2
+    (binary, on). ``epochs``, ``lr`` and ``weight_decay`` override every stage's value (multistep
+    milestones are rescaled, see the module docstring); ``gating_target`` is ``g``. Every stage
+    after the first starts from the one before it (``init_from``).
+
+    CIFAR-10: stage 1 Adam lr 1e-3, wd 1e-5, linear, 250 epochs; later stages lr 1e-3, wd 0,
+    x0.1 at 100/150/200. ImageNet (with KD): stage 1 lr 5e-4, wd 1e-5, linear, 120 epochs; later
+    stages lr 5e-4, wd 0, linear.
+    """
+    if dataset not in ("synthetic", "cifar10", "imagenet"):
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of synthetic, cifar10, imagenet")
+    if variant not in ("paper", "release"):
+        raise ValueError(f"unknown recipe variant {variant!r}; choose 'paper' or 'release'")
+    imagenet = dataset == "imagenet"
+    full = RELEASE_EPOCHS["imagenet" if imagenet else "cifar10"]
+    n = full if epochs is None else int(epochs)
+    base_lr = 5e-4 if imagenet else 1e-3
+    first = {"schedule": "linear", "weight_decay": 1e-5}
+    later = {"schedule": "linear"} if imagenet else {"schedule": "multistep", "milestones": _scaled_milestones(n, full)}
+    later["weight_decay"] = 0.0
+    switches = [(False, False), (True, False), (True, True)] if variant == "paper" else [(False, True), (True, True)]
+    stages = []
+    for i, (binary, gate) in enumerate(switches):
+        settings = first if i == 0 else later
+        if weight_decay is not None:
+            settings = {**settings, "weight_decay": float(weight_decay)}
+        stages.append(
+            Stage(
+                name=f"stage{i + 1}",
+                binary_weights=binary,
+                gating=gate,
+                epochs=n,
+                lr=base_lr if lr is None else float(lr),
+                gating_target=float(gating_target),
+                kd=imagenet,
+                init_from=f"stage{i}" if i else "",
+                **settings,
+            )
+        )
+    return stages
