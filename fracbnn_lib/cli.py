@@ -289,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {problem} (see '{prog} --help')", file=sys.stderr)
         return 2
 
+    from .environment import bound_openmp_spinning
+
+    bound_openmp_spinning()  # before PyTorch loads its OpenMP runtime
     from .checkpoint import CheckpointError
     from .data import DatasetNotFoundError
     from .files import FolderBusyError, FolderError

@@ -31,11 +31,9 @@ import codecs
 import colorsys
 import hashlib
 import json
-import os
 import pickle
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -43,6 +41,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from .files import replace_folder, staging_folder
 
 try:
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
@@ -75,9 +75,6 @@ CIFAR_TEST_FILE = "test_batch"
 CIFAR_META_FILE = "batches.meta"
 SYNTHETIC_MANIFEST = "synthetic.json"
 """Written inside the synthetic set's ``cifar-10-batches-py/``: generator settings and each file's MD5."""
-
-PUBLISHED_DIR_MODE = 0o755
-"""Mode of a folder built under a private temporary name (``mkdtemp``: 0o700) once it is renamed into place."""
 
 SYNTHETIC_TRAIN_PER_CLASS = 250
 SYNTHETIC_TEST_PER_CLASS = 50
@@ -208,7 +205,7 @@ def write_synthetic_cifar10(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     target = root / CIFAR_FOLDER
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CIFAR_FOLDER}.", dir=root))
+    tmp = staging_folder(target)
     try:
         train_x, train_y = synthetic_split(train_per_class, np.random.default_rng([seed, 0]))
         test_x, test_y = synthetic_split(test_per_class, np.random.default_rng([seed, 1]))
@@ -229,10 +226,7 @@ def write_synthetic_cifar10(
             "md5": {name: _md5(tmp / name) for name in files},
         }
         (tmp / SYNTHETIC_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.chmod(PUBLISHED_DIR_MODE)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -254,22 +248,19 @@ def write_synthetic_imagefolder(
         raise ValueError(f"classes must be in 1..{len(SYNTHETIC_CLASSES)}, got {classes}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".imagefolder.", dir=root))
-    try:
-        for split, count, stream in (("train", per_class, 0), ("val", val_per_class, 1)):
+    for split, count, stream in (("train", per_class, 0), ("val", val_per_class, 1)):
+        tmp = staging_folder(root / split)
+        try:
             rng = np.random.default_rng([seed, stream])
             for k in range(classes):
-                folder = tmp / split / f"class_{k}"
-                folder.mkdir(parents=True)
+                folder = tmp / f"class_{k}"
+                folder.mkdir()
                 for i in range(count):
                     Image.fromarray(synthetic_image(k, rng, size)).save(folder / f"{i:04d}.png")
-        for split in ("train", "val"):
-            (tmp / split).chmod(PUBLISHED_DIR_MODE)
-            if (root / split).exists():
-                shutil.rmtree(root / split)
-            os.replace(tmp / split, root / split)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            replace_folder(tmp, root / split)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return root
 
 
@@ -278,7 +269,7 @@ def write_synthetic_imagefolder(
 
 def _extract_cifar_archive(archive: Path, root: Path) -> None:
     """Extract ``cifar-10-batches-py/`` from the archive into ``root`` atomically (temp folder + rename)."""
-    tmp = Path(tempfile.mkdtemp(prefix=".extract.", dir=root))
+    tmp = staging_folder(root / CIFAR_FOLDER)
     try:
         try:
             with tarfile.open(archive, "r:gz") as tar:
@@ -289,8 +280,7 @@ def _extract_cifar_archive(archive: Path, root: Path) -> None:
             ) from None
         if not (tmp / CIFAR_FOLDER).is_dir():
             raise DatasetNotFoundError(f"{archive} holds no {CIFAR_FOLDER}/ folder; is it the CIFAR-10 python version?")
-        (tmp / CIFAR_FOLDER).chmod(PUBLISHED_DIR_MODE)
-        os.replace(tmp / CIFAR_FOLDER, root / CIFAR_FOLDER)
+        replace_folder(tmp / CIFAR_FOLDER, root / CIFAR_FOLDER)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -344,8 +334,9 @@ def prepare_dataset(dataset: str, data_dir: str | Path, *, download: bool = Fals
         CIFAR10(root, train=True, download=True)
     if not folder.is_dir():
         raise DatasetNotFoundError(
-            f"CIFAR-10 not found: expected {folder} (or {root / CIFAR_ARCHIVE}); pass --download (download=True) "
-            "to fetch it with torchvision, or place the python version from https://www.cs.toronto.edu/~kriz/cifar.html"
+            f"CIFAR-10 not found: expected {folder} (or {root / CIFAR_ARCHIVE}): put the python version from "
+            "https://www.cs.toronto.edu/~kriz/cifar.html there, or let torchvision fetch it with "
+            f"'fracbnn train --dataset cifar10 --data-dir {root} --download' (download=True from Python)"
         )
     missing = _missing_cifar_files(folder)
     if missing:

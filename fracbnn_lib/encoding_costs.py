@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from .encoding import thermometer_encode, thermometer_levels
@@ -106,6 +107,25 @@ def _image_hwc(image: torch.Tensor) -> np.ndarray:
     return image.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy()
 
 
+SAMPLE_PHOTOGRAPH = "grace_hopper.jpg"
+"""A photograph matplotlib ships in its sample data (Grace Hopper; public domain): always at hand, never downloaded."""
+
+
+def sample_photograph(size: int = 128) -> torch.Tensor:
+    """matplotlib's sample photograph as a float image ``3 x size x size`` in [0, 1] (centre square, area-resized)."""
+    import matplotlib.cbook
+    import matplotlib.image
+
+    with matplotlib.cbook.get_sample_data(SAMPLE_PHOTOGRAPH) as handle:
+        pixels = matplotlib.image.imread(handle, format="jpeg")  # H x W x 3 uint8
+    height, width = pixels.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = torch.from_numpy(np.array(pixels[top : top + side, left : left + side, :3]))  # a writable copy
+    image = square.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    return F.interpolate(image, size=(size, size), mode="area")[0].clamp_(0.0, 1.0)
+
+
 def plot_bit_planes(
     image: torch.Tensor, resolution: int = 8, channel: int = 0, levels: Sequence[int] | None = None
 ) -> Figure:
@@ -122,7 +142,9 @@ def plot_bit_planes(
         ax.set_title(f"{'RGB'[channel] if channel < 3 else channel} level {b}")
     for ax in axes:
         ax.set_axis_off()
-    fig.suptitle(f"thermometer code, resolution {resolution} ({n_levels} levels per channel)")
+    fig.suptitle(
+        f"thermometer code, resolution {resolution} ({n_levels} levels per channel): white = +1 (level on), black = -1"
+    )
     return fig
 
 

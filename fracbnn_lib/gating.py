@@ -143,8 +143,10 @@ def plot_layer_sparsity(table: pd.DataFrame, overall: float | None = None) -> Fi
         ax.axhline(overall, color="k", linestyle="--", label=f"overall sparsity {overall:.3f}")
     ax.set_xticks(x, table["layer"], rotation=60, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
+    ax.set_xlabel("precision-gated conv")
     ax.set_ylabel("share of outputs")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("precision gating per layer: outputs computed at 1 bit and at 2 bits")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     return fig
 
@@ -167,15 +169,29 @@ def plot_threshold_distribution(values: Mapping[str, np.ndarray]) -> Figure:
 
 
 def plot_gating_sweep(sweep: pd.DataFrame) -> Figure:
-    """Sparsity and test accuracy against the gating target ``g``."""
-    fig = Figure(figsize=(6, 3.6))
-    ax = fig.subplots()
-    ax.plot(sweep["target"], sweep["sparsity"], marker="o", label="gating sparsity")
-    ax.plot(sweep["target"], sweep["test_accuracy"], marker="s", label="test accuracy")
-    ax.set_xlabel("gating target g")
-    ax.set_ylabel("fraction")
-    ax.set_ylim(0, 1)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    """The accuracy-sparsity trade-off of the gating target ``g``: sparsity (left axis) and accuracy (right).
+
+    ``sweep``: :func:`fracbnn_lib.training.gating_sweep` rows (target, sparsity, test_accuracy). When the
+    targets moved the sparsity by less than 0.05, the title says the sweep is too short to show a trade-off.
+    """
+    fig = Figure(figsize=(6.4, 3.8))
+    sparsity_ax = fig.subplots()
+    accuracy_ax = sparsity_ax.twinx()
+    lines = sparsity_ax.plot(sweep["target"], sweep["sparsity"], marker="o", color="tab:blue", label="gating sparsity")
+    lines += accuracy_ax.plot(
+        sweep["target"], sweep["test_accuracy"], marker="s", color="tab:orange", label="test accuracy"
+    )
+    sparsity_ax.set_xlabel("gating target g (where the regulariser pulls the thresholds)")
+    sparsity_ax.set_ylabel("gating sparsity (share of outputs at 1 bit)", color="tab:blue")
+    accuracy_ax.set_ylabel("top-1 test accuracy", color="tab:orange")
+    for ax in (sparsity_ax, accuracy_ax):
+        ax.set_ylim(0, 1)
+    sparsity_ax.grid(True, alpha=0.3)
+    spread = float(sweep["sparsity"].max() - sweep["sparsity"].min()) if len(sweep) else 0.0
+    title = "gating target sweep: sparsity against accuracy"
+    if spread < 0.05:
+        title += f"\n(sparsity moved by {spread:.3f} only: too few epochs or targets to show the trade-off)"
+    sparsity_ax.set_title(title, fontsize=9)
+    sparsity_ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig

@@ -77,36 +77,65 @@ def paper_value(dataset: str, quantity: str, source: str = "paper") -> float | N
 
 
 def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
-    """The run's headline numbers beside the paper's (columns quantity, run, paper, paper_source).
+    """The run's headline numbers beside the paper's (columns quantity, run, measured_on, paper, paper_source).
 
     ``metrics`` is the run's ``metrics.json`` content; absent sections give NaN in the run column.
-    Board rows measured on a backend other than a PYNQ board say so (``board [C-simulation] FPS``):
-    a C-simulation figure is not a board figure.
+    ``measured_on`` names what each run figure was measured on (data set, images, formats, backend);
+    ``paper_source`` says where the paper figure comes from and, when the run's data set is not the
+    paper's, that the two are not comparable. A C-simulation figure never shares a row with a board
+    figure: notebook 05 on the C-simulation backend gets rows of its own, and the paper's board
+    throughput stands on a row whose run value is "not measured".
     """
+    import pandas as pd
 
     def get(section: str, key: str) -> float:
         value = metrics.get(section, {}).get(key)
         return float(value) if isinstance(value, (int, float)) else math.nan
 
-    import pandas as pd
+    ref = PAPER_DATASET.get(dataset, dataset)
+    same_data = dataset == ref
+    paper_accuracy_source = f"paper ({ref})" + ("" if same_data else f"; not the {dataset} data set")
+
+    def images(section: str) -> str:
+        count = metrics.get(section, {}).get("test_images") or metrics.get(section, {}).get("images")
+        return f"{dataset}, {count} images" if count else dataset
 
     sparsity = get("gating", "sparsity")
-    ref = PAPER_DATASET.get(dataset, dataset)
-    board_source = "as reported"
-    backend = metrics.get("board", {}).get("backend")
-    board = "board" if backend in (None, "pynq") else f"board [{'C-simulation' if backend == 'csim' else backend}]"
+    hls, board = metrics.get("hls", {}), metrics.get("board", {})
+    hls_on = f"{images('hls')}, formats {hls.get('formats', '?')}, C-simulation"
     rows = [
-        ("stage 1 test accuracy", get("stage1", "test_accuracy"), None, ""),
-        ("stage 2 test accuracy", get("stage2", "test_accuracy"), None, ""),
-        ("stage 3 (final) test accuracy", get("stage3", "test_accuracy"), paper_value(ref, "top1_accuracy"), "paper"),
-        ("gating sparsity", sparsity, None, ""),
-        ("effective activation bits", 2.0 - sparsity, paper_value(ref, "activation_bits"), "paper"),
-        ("parameters", get("model", "parameters"), paper_value(ref, "parameters"), "paper"),
-        ("model size (KiB)", get("model", "memory_bytes") / 1024, None, ""),
-        ("HLS C-sim accuracy", get("hls", "accuracy_csim"), None, ""),
-        (f"{board} accuracy", get("board", "accuracy"), None, ""),
-        (f"{board} FPS", get("board", "fps"), paper_value(ref, "fps", board_source), board_source),
+        ("stage 1 test accuracy", get("stage1", "test_accuracy"), images("stage1"), None, ""),
+        ("stage 2 test accuracy", get("stage2", "test_accuracy"), images("stage2"), None, ""),
+        (
+            "stage 3 (final) test accuracy",
+            get("stage3", "test_accuracy"),
+            images("stage3"),
+            paper_value(ref, "top1_accuracy"),
+            paper_accuracy_source,
+        ),
+        ("gating sparsity", sparsity, images("stage3"), None, ""),
+        ("effective activation bits", 2.0 - sparsity, images("stage3"), paper_value(ref, "activation_bits"), "paper"),
+        ("parameters", get("model", "parameters"), "the model", paper_value(ref, "parameters"), "paper"),
+        ("model size (KiB)", get("model", "memory_bytes") / 1024, "the model", None, ""),
+        ("HLS C-simulation accuracy", get("hls", "accuracy_csim"), hls_on, None, ""),
     ]
+    board_on = f"{board.get('images', '?')} images"
+    if board.get("backend") in (None, "pynq"):
+        measured = "" if not board else f"{board_on}, PYNQ board"
+        rows += [
+            ("board accuracy", get("board", "accuracy"), measured, None, ""),
+            ("board images/s", get("board", "fps"), measured, paper_value(ref, "fps", "as reported"), "as reported"),
+        ]
+    else:
+        backend = "C-simulation on the host CPU" if board["backend"] == "csim" else board["backend"]
+        rows += [
+            ("notebook 05 accuracy", get("board", "accuracy"), f"{board_on}, {backend}", None, ""),
+            ("notebook 05 images/s (not a board figure)", get("board", "fps"), f"{board_on}, {backend}", None, ""),
+            ("board images/s", math.nan, "not measured", paper_value(ref, "fps", "as reported"), "as reported"),
+        ]
     return pd.DataFrame(
-        [{"quantity": q, "run": r, "paper": math.nan if p is None else p, "paper_source": s} for q, r, p, s in rows]
+        [
+            {"quantity": q, "run": r, "measured_on": on, "paper": math.nan if p is None else p, "paper_source": s}
+            for q, r, on, p, s in rows
+        ]
     )

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from .cli import OneLineParser
-from .environment import environment_info
+from .environment import bound_openmp_spinning, environment_info
 from .files import FolderBusyError, FolderError, FolderLock, check_writable
 from .run_files import read_metrics, update_metrics
 
@@ -261,19 +261,24 @@ def _format_value(value: float) -> str:
 
 
 def summary_text(metrics: Mapping[str, Any], dataset: str) -> str:
-    """The run's numbers beside the paper's, and the wall time per notebook, as plain text."""
+    """The run's numbers beside the paper's (each with what it was measured on), and the wall time per notebook."""
     from .paper import run_vs_paper
 
     table = run_vs_paper(metrics, dataset)
-    table["run"] = table["run"].map(_format_value)
-    table["paper"] = table["paper"].map(_format_value)
-    lines = [table.to_string(index=False)]
+    width = max(len(q) for q in table["quantity"])
+    on_width = max(len(str(on)) for on in table["measured_on"])
+    lines = [f"{'quantity':<{width}} {'run':>10}  {'measured on':<{on_width}} {'paper':>10}  paper source"]
+    for row in table.itertuples():
+        run, reported = _format_value(row.run), _format_value(row.paper)
+        lines.append(
+            f"{row.quantity:<{width}} {run:>10}  {row.measured_on:<{on_width}} {reported:>10}  {row.paper_source}"
+        )
     wall = metrics.get("run", {}).get("wall_s", {})
     if wall:
         lines.append("")
         lines += [f"{name:<32} {seconds:8.1f} s" for name, seconds in wall.items()]
         lines.append(f"{'total':<32} {sum(wall.values()):8.1f} s")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _seconds(text: str) -> int:
@@ -398,6 +403,24 @@ def _first_line(text: str | None) -> str:
     return lines[0].strip() if lines else ""
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failing_line(source: str, traceback: Sequence[str]) -> str:
+    """The line of the cell ``source`` that raised, from IPython's ``Cell In[n], line k`` in ``traceback``.
+
+    The cell's first line that is not a magic, an import or blank when the traceback does not say.
+    """
+    for entry in traceback:
+        found = re.search(r"Cell In\[\d+\], line (\d+)", ANSI.sub("", entry))
+        lines = source.splitlines()
+        if found and 1 <= int(found.group(1)) <= len(lines):
+            return f"line {found.group(1)}: {lines[int(found.group(1)) - 1].strip()}"
+    meaningful = [line.strip() for line in source.splitlines() if line.strip()]
+    plain = [line for line in meaningful if not line.startswith(("%", "import ", "from ", "#"))]
+    return (plain or meaningful or [""])[0]
+
+
 def _last_started_cell(executed: Path) -> tuple[int, int | None, str] | None:
     """(index, execution count, source) of the last cell papermill started in ``executed``, if any."""
     import nbformat
@@ -426,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fails, the previous one stays there and the message says so.
     """
     args = build_parser().parse_args(list(argv) if argv is not None else None)
+    bound_openmp_spinning()  # the notebook kernels inherit it (a busy machine: environment.OPENMP_SPIN)
     try:
         run = plan(args)
         check_writable(run.run_dir, "run folder")
@@ -491,12 +515,13 @@ def _execute(run: Plan, args: argparse.Namespace) -> int:
             )
         except Exception as err:  # a failing cell, a cell timeout or a dead kernel: name the cell, keep the notebook
             if isinstance(err, PapermillExecutionError):
-                where = (err.cell_index, err.exec_count, err.source)
+                where = (err.cell_index, err.exec_count, _failing_line(err.source, err.traceback or []))
                 what = f"{err.ename}: {err.evalue}"
             else:
-                where = _last_started_cell(out)
+                started = _last_started_cell(out)
+                where = (started[0], started[1], _failing_line(started[2], [])) if started else None
                 what = f"{type(err).__name__}: {_first_line(str(err))}"
-            cell = f"cell {where[0]} (In [{where[1]}]: {_first_line(where[2])})" if where else "before its first cell"
+            cell = f"cell {where[0]} (In [{where[1]}], {where[2]})" if where else "before its first cell"
             print(
                 f"error: {nb.path.name} failed after {time.perf_counter() - start:.1f} s in {cell}: {what}; "
                 f"the partially executed notebook is {_shown(out)}",

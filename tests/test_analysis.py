@@ -203,20 +203,40 @@ def test_paper_reported_points():
     assert set(imagenet["dataset"]) == {"imagenet"} and {"fps", "power_w"} <= set(imagenet["quantity"])
 
 
-def test_run_vs_paper_table():
-    metrics = {"stage3": {"test_accuracy": 0.5}, "gating": {"sparsity": 0.6}, "model": {"parameters": 287146}}
+def test_run_vs_paper_names_what_each_figure_was_measured_on():
+    metrics = {
+        "stage3": {"test_accuracy": 0.5, "test_images": 500},
+        "gating": {"sparsity": 0.6},
+        "model": {"parameters": 287146},
+        "hls": {"accuracy_csim": 0.75, "images": 200, "formats": "paper"},
+    }
     table = paper.run_vs_paper(metrics, "synthetic").set_index("quantity")
-    assert table.loc["stage 3 (final) test accuracy", "run"] == 0.5
-    assert table.loc["stage 3 (final) test accuracy", "paper"] == 0.891
+    final = table.loc["stage 3 (final) test accuracy"]
+    assert final["run"] == 0.5 and final["paper"] == 0.891 and final["measured_on"] == "synthetic, 500 images"
+    assert final["paper_source"] == "paper (cifar10); not the synthetic data set"
     assert table.loc["effective activation bits", "run"] == pytest.approx(1.4)
-    assert math.isnan(table.loc["stage 1 test accuracy", "run"]) and math.isnan(table.loc["board FPS", "run"])
-    assert table.loc["board FPS", "paper_source"] == "as reported"
-    simulated = paper.run_vs_paper({**metrics, "board": {"backend": "csim", "fps": 20.0}}, "cifar10")
-    assert simulated.set_index("quantity").loc["board [C-simulation] FPS", "run"] == 20.0  # never passed off as a board
-    assert "board FPS" not in set(simulated["quantity"])
+    assert table.loc["HLS C-simulation accuracy", "measured_on"] == "synthetic, 200 images, formats paper, C-simulation"
+    assert math.isnan(table.loc["stage 1 test accuracy", "run"]) and math.isnan(table.loc["board images/s", "run"])
+    assert table.loc["board images/s", "paper_source"] == "as reported"
+    board = {"backend": "csim", "fps": 20.0, "accuracy": 0.75, "images": 200}
+    simulated = paper.run_vs_paper({**metrics, "board": board}, "cifar10").set_index("quantity")
+    row = simulated.loc["notebook 05 images/s (not a board figure)"]
+    assert row["run"] == 20.0 and math.isnan(row["paper"]) and "C-simulation" in row["measured_on"]
+    board_row = simulated.loc["board images/s"]  # the paper's board figure stands beside no C-simulation number
+    assert math.isnan(board_row["run"]) and board_row["measured_on"] == "not measured" and board_row["paper"] == 2806.9
+    assert simulated.loc["stage 3 (final) test accuracy", "paper_source"] == "paper (cifar10)"
 
 
 # --------------------------------------------------------------------------- figures
+
+
+def test_the_sample_photograph_is_a_real_image_in_the_encoders_range():
+    photo = encoding_costs.sample_photograph(32)
+    assert photo.shape == (3, 32, 32) and photo.dtype == torch.float32
+    assert 0.0 <= float(photo.min()) and float(photo.max()) <= 1.0 and float(photo.std()) > 0.1
+    code = thermometer_encode(photo.unsqueeze(0))
+    on = (code > 0).float().mean()
+    assert 0.1 < float(on) < 0.9  # a photograph switches some levels on and leaves others off
 
 
 def test_figures_are_built_and_saved_atomically(tmp_path):

@@ -63,10 +63,18 @@ def test_bench_inference_compares_pytorch_reference_and_csim(tmp_path):
         assert float(row.split()[-2]) > 0 and row.endswith("x")
 
 
-def test_bench_pipeline_times_each_notebook():
-    out = _bench("bench_pipeline.py", "--only", "01")
-    row = next(line for line in out.splitlines() if line.startswith("01_thermometer_encoding"))
-    assert float(row.split()[1]) > 0 and "pipeline total" in out
+def test_bench_pipeline_times_each_notebook_idle_and_busy():
+    out = _bench("bench_pipeline.py", "--only", "01", "--load", "1")
+    row = [line for line in out.splitlines() if line.startswith("01_thermometer_encoding")][-1]  # the bench's table
+    idle, busy = float(row.split()[1]), float(row.split()[3])
+    assert idle > 0 and busy > 0 and "pipeline total" in out and "busy (1 spinning)" in out
+
+
+def test_bench_busy_times_every_thread_policy_idle_and_busy():
+    out = _bench("bench_busy.py", "--load", "1", "--steps", "1", "--batch", "4")
+    for policy in ("default", "passive", "spin 10k", "1 thread"):
+        row = next(line for line in out.splitlines() if line.startswith(policy + " "))
+        assert row.endswith("x") and float(row.split()[-3]) > 0
 
 
 FAKE_YOSYS = """#!/bin/sh

@@ -141,7 +141,7 @@ def test_carried_modules_keep_to_python38_and_import_only_carried_modules(name):
     lazy = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in tree.body)
     assert lazy or not annotated, "annotations must stay unevaluated (from __future__ import annotations)"
     folder = Path(name).parent
-    for node in ast.walk(tree):
+    for node in tree.body:  # module-level imports (functions for the repository side may import lazily)
         if isinstance(node, ast.ImportFrom) and node.level:
             base = folder.joinpath(*[".."] * (node.level - 1)) if node.level > 1 else folder
             target = os.path.normpath(base / (node.module or "").replace(".", "/"))
@@ -298,6 +298,13 @@ def test_timing_and_board_metrics():
     assert "PYNQ board" in board.comparison_text({**metrics, "backend": "pynq"}).splitlines()[0]
 
 
+def test_board_figures_carry_an_agg_canvas_so_old_matplotlib_lays_them_out_without_a_warning():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for fig in (board.plot_confusion(np.eye(3, dtype=np.int64), ["a", "b", "c"]), board.plot_latency(np.ones(5))):
+        assert isinstance(fig.canvas, FigureCanvasAgg)
+
+
 def test_metrics_merge_and_figures_are_atomic(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"hls": {"accuracy_csim": 0.5}, "board": {"old": 1}}))
     merged = board.update_metrics(tmp_path, "board", {"accuracy": 0.5, "backend": "csim"})
@@ -330,6 +337,15 @@ def test_the_csim_backend_returns_the_exported_logits(real_export):
 # --------------------------------------------------------------------------- the deploy bundle
 
 
+def _csim_files() -> set[str]:
+    """What the bundle carries for its C-simulation: the sources and the ap_types headers with their licence."""
+    from fracbnn_lib.hw.csim import SOURCES, ap_types_dir
+
+    ap_types = ap_types_dir()
+    headers = {f"hls/ap_types/{p.relative_to(ap_types).as_posix()}" for p in ap_types.rglob("*") if p.is_file()}
+    return {f"hls/cifar10/{name}" for name in SOURCES} | headers | {"hls/ap_types/LICENSE"}
+
+
 BUNDLE_FILES = {
     "05_board_eval.ipynb",
     "README.md",
@@ -338,13 +354,18 @@ BUNDLE_FILES = {
     "vectors/labels.npy",
     "vectors/expected_logits.npy",
     "vectors/manifest.json",
+    *_csim_files(),
 }
 
 
 def test_the_bundle_is_complete(tmp_path, fake_export):
+    for tree in ("fracnet_prj/solution1", "bitstream/vivado", "build"):  # what make hls / make vivado leave
+        (fake_export / tree).mkdir(parents=True)
+        (fake_export / tree / "big.dcp").write_bytes(b"\0" * 1000)
     out = deploy.write_bundle(fake_export, tmp_path / "deploy" / "demo", source="demo-run")
     manifest = json.loads((out / "bundle.json").read_text())
-    assert set(manifest["files"]) == BUNDLE_FILES
+    assert set(manifest["files"]) == BUNDLE_FILES  # the export's own files only: no build trees
+    assert manifest["bytes"] == sum((out / name).stat().st_size for name in BUNDLE_FILES)
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == BUNDLE_FILES | {"bundle.json"}
     for name, info in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == info["sha256"]
@@ -450,6 +471,48 @@ def test_notebook_05_in_the_pipeline_equals_the_csim(tmp_path, real_export):
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert f"logits identical on {len(vectors)} of {len(vectors)} images" in text
     assert {p.name for p in (run_dir / "figures").iterdir()} == {"05_confusion.png", "05_latency.png"}
+
+
+BOARD_PACKAGES = ("numpy==1.23.5", "matplotlib==3.6.3", "matplotlib-inline<0.1.7", "nbconvert", "ipykernel")
+"""A board's Python without PyTorch: the oldest numpy and matplotlib with wheels for this interpreter (PYNQ 2.7
+ships numpy 1.20.3 and matplotlib 3.1.2 on Python 3.8, which have none here), and what executes a notebook
+(matplotlib-inline 0.1.7 needs matplotlib 3.7's ``rcParams._get``, so the one before it, as old images have)."""
+
+
+@pytest.fixture(scope="session")
+def torch_free_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with :data:`BOARD_PACKAGES` only (installed from the package registry)."""
+    venv = tmp_path_factory.mktemp("board-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *BOARD_PACKAGES], check=True, timeout=900, capture_output=True
+    )
+    assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0
+    return python
+
+
+def test_the_bundle_verifies_itself_in_a_torch_free_python(tmp_path, real_export, torch_free_python):
+    """Copied out of the repository, run by a Python without PyTorch (nor hls4ml): notebook 05's C-simulation,
+    compiled from the bundle's own sources and headers, gives expected_logits.npy bit for bit."""
+    built = deploy.write_bundle(real_export, tmp_path / "deploy" / "laptop")
+    out = shutil.copytree(built, tmp_path / "elsewhere" / "laptop")
+    shutil.rmtree(built.parent)
+    assert (out / "hls" / "cifar10" / "fracnet.cc").is_file() and (out / "hls" / "ap_types" / "ap_fixed.h").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "FRACBNN_", "VIRTUAL_ENV"))}
+    env |= {"FRACBNN_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+    command = [str(torch_free_python), "-m", "nbconvert", "--to", "notebook", "--execute", deploy.NOTEBOOK,
+               "--ExecutePreprocessor.kernel_name=python3", "--output", "executed.ipynb"]  # fmt: skip
+    done = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())["board"]
+    vectors = load_vectors(out / "vectors")
+    assert metrics["backend"] == "csim" and metrics["images"] == len(vectors) and metrics["mismatched_logits"] == 0
+    assert any((tmp_path / "cache").glob("libfracnet-csim-*.so")), "the bundle's C-simulation was not built there"
+    executed = nbformat.read(out / "executed.ipynb", as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    stderr = [o.get("text", "") for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not errors and not stderr, (errors, stderr)
 
 
 def test_notebook_05_runs_inside_the_bundle_with_csim(tmp_path, real_export):

@@ -217,3 +217,16 @@ def test_shard_sampler_covers_every_index_once():
     shards = [list(ShardSampler(11, rank, 3)) for rank in range(3)]
     assert sorted(sum(shards, [])) == list(range(11))
     assert [len(ShardSampler(11, rank, 3)) for rank in range(3)] == [4, 4, 3]
+
+
+def test_the_missing_cifar10_hint_names_a_command_that_exists(tmp_path):
+    import re
+
+    from fracbnn_lib.cli import build_parser
+    from fracbnn_lib.data import DatasetNotFoundError, prepare_dataset
+
+    with pytest.raises(DatasetNotFoundError) as err:
+        prepare_dataset("cifar10", tmp_path)
+    command = re.search(r"'fracbnn (train [^']*)'", str(err.value)).group(1).split()
+    args = build_parser().parse_args(command)  # an unknown option would exit here
+    assert args.download and args.dataset == "cifar10" and str(args.data_dir) == str(tmp_path)

@@ -1,11 +1,17 @@
 """The committed notebooks follow the conventions that keep them runnable in JupyterLab, papermill and nbval.
 
-The outputs themselves are compared by nbval (``pytest --nbval notebooks/ --nbval-sanitize-with
-tests/nbval_sanitize.cfg``), which re-executes every notebook; these checks are static and fast.
+The static checks here are fast. :func:`test_notebooks_reproduce_their_committed_outputs` then
+re-executes every notebook under nbval and compares its outputs, in a copy of ``notebooks/`` in a
+temporary folder: the notebooks' default ``run_dir`` (``../runs/default``) and ``data_dir`` then
+land there, never in the repository's ``runs/`` and ``data/``, where a JupyterLab user keeps work.
 """
 
 import ast
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -112,3 +118,20 @@ def test_only_the_trained_models_numbers_escape_comparison(path):
     compared = [c for c in code if c.outputs and "nbval-ignore-output" not in c.metadata.get("tags", [])]
     assert compared, "every notebook has compared outputs"
     assert not any({"nbval-skip", "raises-exception"} & set(c.metadata.get("tags", [])) for c in code)
+
+
+NBVAL_OPTIONS = ("--nbval", "--nbval-cell-timeout=900", "--nbval-kernel-name=python3", "-p", "no:cacheprovider")
+
+
+def test_notebooks_reproduce_their_committed_outputs(tmp_path):
+    """nbval on a copy of notebooks/ (sanitised as tests/nbval_sanitize.cfg says); the repository's runs/ untouched."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".*"))
+    runs_before = sorted(p.relative_to(ROOT) for p in (ROOT / "runs").rglob("*")) if (ROOT / "runs").is_dir() else []
+    command = [sys.executable, "-m", "pytest", "-q", *NBVAL_OPTIONS, "--nbval-sanitize-with",
+               str(ROOT / "tests" / "nbval_sanitize.cfg"), "notebooks"]  # fmt: skip
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and (tmp_path / "runs" / "default" / "metrics.json").is_file()
+    runs_after = sorted(p.relative_to(ROOT) for p in (ROOT / "runs").rglob("*")) if (ROOT / "runs").is_dir() else []
+    assert runs_after == runs_before, "the notebooks wrote into the repository's runs/"

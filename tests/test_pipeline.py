@@ -37,9 +37,11 @@ def project(tmp_path: Path) -> Path:
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     record = """\
+import os
 from pathlib import Path
 from fracbnn_lib.run_files import update_metrics
-update_metrics(Path(run_dir), "{section}", {{"value": {value}, "cwd": Path.cwd().name, "seed": seed}})
+update_metrics(Path(run_dir), "{section}", {{"value": {value}, "cwd": Path.cwd().name, "seed": seed,
+               "spin": os.environ.get("GOMP_SPINCOUNT")}})
 """
     _notebook(notebooks / "01_first.ipynb", PARAMS_CELL + "width = 1\n", record.format(section="first", value="width"))
     _notebook(
@@ -74,8 +76,9 @@ def test_runs_notebooks_in_order_with_only_their_parameters(project, capsys):
     out = capsys.readouterr().out
     run_dir = project / "runs" / "r1"
     metrics = read_metrics(run_dir)
-    assert metrics["first"] == {"value": 4, "cwd": "notebooks", "seed": 3}  # YAML value, cwd = notebooks folder
-    assert metrics["second"] == {"value": 0.5, "cwd": "notebooks", "seed": 3}  # --set override
+    spin = os.environ.get("GOMP_SPINCOUNT", "10000")  # the kernels' OpenMP spins bounded (environment.OPENMP_SPIN)
+    assert metrics["first"] == {"value": 4, "cwd": "notebooks", "seed": 3, "spin": spin}  # YAML value, cwd
+    assert metrics["second"] == {"value": 0.5, "cwd": "notebooks", "seed": 3, "spin": spin}  # --set override
     run = metrics["run"]
     assert run["name"] == "r1" and run["dataset"] == "synthetic" and run["seed"] == 3
     assert {"torch", "fracbnn_lib", "git_commit", "device"} <= set(run)
@@ -117,7 +120,8 @@ def test_a_failing_notebook_stops_the_pipeline_and_is_kept(project, tmp_path, ca
     (project / "notebooks" / "03_third.ipynb").write_text((project / "notebooks" / "01_first.ipynb").read_text())
     assert _run(project, "--set", "fail=true", "--run-name", "r3") == 1
     err = capsys.readouterr().err
-    assert "02_second.ipynb failed" in err and "ValueError: asked to fail" in err and "In [" in err
+    assert "02_second.ipynb failed" in err and "ValueError: asked to fail" in err
+    assert "], line 2: raise ValueError('asked to fail'))" in err  # the line that raised, not the cell's first
     run_dir = project / "runs" / "r3"
     partial = nbformat.read(run_dir / "02_second.ipynb", as_version=4)
     assert any(o.get("ename") == "ValueError" for c in partial.cells for o in c.get("outputs", []))
@@ -128,7 +132,7 @@ def test_a_failing_notebook_stops_the_pipeline_and_is_kept(project, tmp_path, ca
 def test_a_cell_timeout_names_the_cell(project, capsys):
     assert _run(project, "--only", "02", "--set", "pause=10", "--cell-timeout", "2", "--run-name", "r4") == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("error: 02_second.ipynb failed") and "cell 2 (In [3]: import time)" in err
+    assert err.startswith("error: 02_second.ipynb failed") and "cell 2 (In [3], time.sleep(pause))" in err
     assert "CellTimeoutError" in err and (project / "runs" / "r4" / "02_second.ipynb").is_file()
 
 
@@ -184,15 +188,30 @@ def test_parse_overrides_reads_yaml_values():
 
 def test_summary_text_sets_the_run_beside_the_paper():
     metrics = {
-        "stage3": {"test_accuracy": 0.8125},
+        "stage3": {"test_accuracy": 0.8125, "test_images": 500},
         "model": {"parameters": 287146, "memory_bytes": 59368.0},
+        "board": {"backend": "csim", "fps": 30.0, "accuracy": 0.8, "images": 200},
         "run": {"wall_s": {"01_a": 1.5, "02_b": 2.25}},
     }
-    rows = {line[:30].strip(): line[30:].split() for line in pipeline.summary_text(metrics, "cifar10").splitlines()}
-    assert rows["stage 3 (final) test accuracy"] == ["0.812", "0.891", "paper"]
-    assert rows["parameters"] == ["287,146", "287,146", "paper"]
-    assert rows["model size (KiB)"] == ["57.977", "-"]
-    assert rows["board FPS"] == ["-", "2,806.9", "as", "reported"]
+    text = pipeline.summary_text(metrics, "cifar10")
+    table, wall = text.split("\n\n")
+    lines = table.splitlines()
+    width = lines[0].index(" run") - 6
+    rows = {line[:width].strip(): line[width:].split() for line in lines[1:]}
+    rows |= {line.split()[0]: line.split()[1:] for line in wall.splitlines()}
+    assert rows["stage 3 (final) test accuracy"] == [
+        "0.812",
+        "cifar10,",
+        "500",
+        "images",
+        "0.891",
+        "paper",
+        "(cifar10)",
+    ]
+    assert rows["parameters"] == ["287,146", "the", "model", "287,146", "paper"]
+    assert rows["model size (KiB)"] == ["57.977", "the", "model", "-"]
+    assert rows["notebook 05 images/s (not a board figure)"][:2] == ["30.000", "200"]  # never beside the board's
+    assert rows["board images/s"] == ["-", "not", "measured", "2,806.9", "as", "reported"]
     assert rows["02_b"] == ["2.2", "s"] and rows["total"] == ["3.8", "s"]
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from fracbnn_lib import fracbnn_resnet20, measure_gating, set_gating
-from fracbnn_lib.checkpoint import load_checkpoint, read_checkpoint
+from fracbnn_lib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from fracbnn_lib.data import make_dataset, make_loaders, write_synthetic_cifar10
 from fracbnn_lib.layers import PGBinaryConv2d
 from fracbnn_lib.training import (
@@ -22,6 +22,7 @@ from fracbnn_lib.training import (
     evaluate_with_gating,
     gating_penalty,
     recipe,
+    start_checkpoint,
     train_stage,
 )
 
@@ -72,6 +73,24 @@ def run(tmp_path_factory):
         "binary_calls": binary_calls,
         "loaders": (train_loader, test_loader),
     }
+
+
+def test_openmp_spinning_is_bounded_unless_the_user_chose_otherwise():
+    from fracbnn_lib.environment import OPENMP_SPIN, bound_openmp_spinning
+
+    assert bound_openmp_spinning({}) == OPENMP_SPIN == {"GOMP_SPINCOUNT": "10000"}
+    assert bound_openmp_spinning({"GOMP_SPINCOUNT": "300000"}) == {"GOMP_SPINCOUNT": "300000"}
+
+
+def test_each_stage_declares_where_its_weights_come_from(tmp_path):
+    paper, release = recipe("cifar10"), recipe("cifar10", "release")
+    assert [s.init_from for s in paper] == ["", "stage1", "stage2"] and [s.init_from for s in release] == ["", "stage1"]
+    assert start_checkpoint(paper[0], tmp_path) is None
+    with pytest.raises(CheckpointError, match="stage2 starts from stage1's checkpoint .*: train stage1 first"):
+        start_checkpoint(paper[1], tmp_path)
+    (tmp_path / "stage1.pt").write_bytes(b"")
+    assert start_checkpoint(paper[1], tmp_path) == tmp_path / "stage1.pt"
+    assert start_checkpoint(paper[2], tmp_path, init_from="elsewhere.pt") == Path("elsewhere.pt")
 
 
 def test_recipe_paper_release_and_imagenet():

@@ -6,13 +6,16 @@
     deploy/<name>/
         05_board_eval.ipynb     notebook 05, outputs cleared, parameters set for the board
                                 (target "auto", export_dir "vectors", bitstream "FracNet_T.bit", no run_dir)
-        fracbnn_lib/            the library's torch-free part: board/ (driver and report), files,
-                                run_files, paper, logits, version (numpy + matplotlib only)
-        vectors/                a copy of the run's export/: images.npy, labels.npy,
-                                expected_logits.npy, manifest.json (and the headers, for csim)
+        fracbnn_lib/            the library's torch-free part: board/ (driver and report), hw/csim
+                                (the C-simulation's build and binding), files, run_files, paper, logits
+        hls/                    cifar10/ (the HLS C++ the C-simulation compiles) and ap_types/ (the
+                                ap_int.h / ap_fixed.h headers of the hls4ml wheel, Apache-2.0)
+        vectors/                the files the run's export wrote: images.npy, labels.npy,
+                                expected_logits.npy, manifest.json, params.bin and the headers
+                                (no build trees of make hls / make vivado)
         FracNet_T.bit/.hwh      only with --bitstream (the .hwh must sit beside the .bit)
         README.md               PYNQ images supported, where the bitstream goes, scp and run steps
-        bundle.json             name, source run, vector count, every file with its size and sha256
+        bundle.json             name, source run, vector count, total bytes, every file with its size and sha256
 
 The bundle is built in a temporary folder beside the target and renamed into place, so an
 interrupted run leaves no half-written bundle; an existing bundle is replaced only with ``--force``.
@@ -32,6 +35,8 @@ from typing import Any
 
 from ..cli import OneLineParser
 from ..files import replace_folder, staging_folder
+from ..hw.csim import AP_TYPES_BESIDE_SOURCES, SOURCES, ap_types_dir, hls_source_dir
+from ..hw.manifest import EXPORT_FILES
 from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
 
 BUNDLE_PACKAGE = "fracbnn_lib"
@@ -45,8 +50,19 @@ CARRIED_MODULES = (
     "board/__init__.py",
     "board/driver.py",
     "board/report.py",
+    "hw/__init__.py",
+    "hw/csim.py",
+    "hw/manifest.py",
+    "hw/layout.py",
+    "hw/fixed_point.py",
+    "kernels/__init__.py",
+    "kernels/native.py",
 )
-"""Modules of :mod:`fracbnn_lib` the bundle carries, as the same package (none imports PyTorch or pandas)."""
+"""Modules of :mod:`fracbnn_lib` the bundle carries, as the same package (none imports PyTorch or pandas):
+the driver and its report, and the C-simulation's build and binding, so ``target="csim"`` runs in the bundle."""
+HLS_FOLDER = "hls"
+"""In the bundle: ``hls/cifar10/`` (the C-simulation's sources, :data:`fracbnn_lib.hw.csim.SOURCES`) and
+``hls/ap_types/`` (the ``ap_int.h``/``ap_fixed.h`` headers of the hls4ml wheel, Apache-2.0, with its licence)."""
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "05_board_eval.ipynb"
 BITSTREAM = "FracNet_T.bit"
@@ -137,12 +153,15 @@ Without Jupyter (over ssh; loading an overlay needs root and PYNQ's Python envir
 Results: the executed notebook, `metrics.json` (section `board`: backend, images, accuracy, median
 and p95 latency, FPS) and `figures/`; copy them back with `scp`.
 
-## The same notebook off the board
+## The same notebook off the board, and the board checked against it
 
-With the repository installed (`pip install -e .`, g++), `target = "csim"` runs the same vectors
-through the HLS C++ compiled with g++: the logits must equal `expected_logits.npy` bit for bit, and
-a board run must equal them too (the last rung of the verification ladder). C-simulation timings
-are the host CPU's, not the board's.
+`hls/` holds the HLS C++ of the accelerator and the `ap_int.h`/`ap_fixed.h` headers, so with `g++`
+(PYNQ images ship it; any Linux or macOS laptop with numpy and matplotlib, no PyTorch) the notebook
+with `target = "csim"` compiles them once (about a minute on the board's ARM, seconds on a laptop)
+and runs the same vectors through them: every logit must equal `expected_logits.npy`. On the board,
+run the notebook once with `target = "pynq"` and once with `target = "csim"`: the two runs must
+agree bit for bit (the last rung of the verification ladder, re-derived right there). C-simulation
+timings are the host CPU's, not the board's.
 """
 
 
@@ -152,6 +171,18 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def copy_csim_sources(hls: Path) -> None:
+    """The C-simulation's sources into ``hls/cifar10/``, the ap_types headers (and licence) into ``hls/ap_types/``."""
+    (hls / "cifar10").mkdir(parents=True)
+    for name in SOURCES:
+        shutil.copy2(hls_source_dir() / name, hls / "cifar10" / name)
+    ap_types = ap_types_dir()
+    shutil.copytree(ap_types, hls / AP_TYPES_BESIDE_SOURCES, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    licence = next(iter(sorted(ap_types.parents[2].parent.glob("hls4ml-*.dist-info/licenses/LICENSE*"))), None)
+    if licence is not None:
+        shutil.copy2(licence, hls / AP_TYPES_BESIDE_SOURCES / "LICENSE")
 
 
 def bundle_files(folder: Path) -> dict[str, dict[str, Any]]:
@@ -189,10 +220,14 @@ def write_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(out)
     try:
-        shutil.copytree(export_dir, staging / BUNDLE_VECTORS, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        (staging / BUNDLE_VECTORS).mkdir()
+        for name in EXPORT_FILES:  # what the export wrote, never the build trees of make hls / make vivado
+            if (export_dir / name).is_file():
+                shutil.copy2(export_dir / name, staging / BUNDLE_VECTORS / name)
         for module in CARRIED_MODULES:
             (staging / BUNDLE_PACKAGE / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PACKAGE_ROOT / module, staging / BUNDLE_PACKAGE / module)
+        copy_csim_sources(staging / HLS_FOLDER)
         (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook), indent=1) + "\n")
         if bit is not None:
             shutil.copy2(bit, staging / BITSTREAM)
@@ -207,6 +242,7 @@ def write_bundle(
             "pynq_images": list(PYNQ_IMAGES),
             "files": bundle_files(staging),
         }
+        manifest["bytes"] = sum(f["bytes"] for f in manifest["files"].values())
         (staging / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
         replace_folder(staging, out)
     except BaseException:
@@ -256,9 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fracbnn deploy: error: {err}", file=sys.stderr)
         return 1
     manifest = json.loads((out / "bundle.json").read_text())
-    size = sum(f["bytes"] for f in manifest["files"].values())
     files = len(manifest["files"])
-    print(f"deploy bundle {out}: {manifest['images']} test vectors, {files} files, {size / 1e6:.1f} MB")
+    print(f"deploy bundle {out}: {manifest['images']} test vectors, {files} files, {manifest['bytes'] / 1e6:.1f} MB")
     if not manifest["bitstream"]:
         print("add FracNet_T.bit and FracNet_T.hwh (make vivado in hls/cifar10), or rerun with --bitstream")
     print(f"copy it to the board: scp -r {out} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..logits import accuracy
@@ -103,9 +104,17 @@ def comparison_text(metrics: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- figures
 
 
+def _figure(width: float, height: float) -> Figure:
+    """A pyplot-free figure with an Agg canvas attached, so ``tight_layout`` needs no fallback renderer
+    (matplotlib 3.1, PYNQ 2.7's, warns "falling back to Agg renderer" on a figure without one)."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def plot_confusion(matrix: np.ndarray, names: list[str], title: str = "") -> Figure:
     """The confusion matrix (rows: true class, columns: predicted), counts in the cells."""
-    fig = Figure(figsize=(6.4, 5.2))
+    fig = _figure(6.4, 5.2)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues")
     classes = matrix.shape[0]
@@ -129,7 +138,7 @@ def plot_confusion(matrix: np.ndarray, names: list[str], title: str = "") -> Fig
 def plot_latency(latencies_s: np.ndarray, title: str = "") -> Figure:
     """Histogram of the per-image round-trip times in milliseconds, with the median and p95 marked."""
     ms = np.asarray(latencies_s, dtype=np.float64) * 1e3
-    fig = Figure(figsize=(6.0, 3.4))
+    fig = _figure(6.0, 3.4)
     ax = fig.add_subplot()
     ax.hist(ms, bins=min(40, max(5, ms.size // 5)), color="tab:blue", alpha=0.8)
     for value, label, style in ((np.median(ms), "median", "-"), (np.percentile(ms, 95), "p95", "--")):

@@ -10,38 +10,36 @@ The verification ladder (DESIGN.md section 3) from the trained model to the acce
 
 :func:`export_accelerator` writes what the accelerator, the testbench and the board need
 (:mod:`.export`); fixed-point formats are settings (:mod:`.fixed_point`, presets ``"default"``
-and ``"paper"``).
+and ``"paper"``). The names below load their module on first use: :mod:`.csim`, :mod:`.manifest`,
+:mod:`.layout` and :mod:`.fixed_point` need no PyTorch, so the deploy bundle runs the C-simulation.
 """
 
-from .csim import CsimError, build_library, csim_forward, csim_predict
-from .export import export_accelerator, load_export_model
-from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
-from .fold import ExportError, FoldedFracBNN, fold_model, fold_to_module
-from .manifest import load_accelerator_params, read_manifest
-from .params import AcceleratorParams, quantize_params
-from .reference import ReferenceTrace, reference_forward, reference_predict
+from __future__ import annotations
 
-__all__ = [
-    "FORMAT_PRESETS",
-    "AcceleratorParams",
-    "CsimError",
-    "ExportError",
-    "FixedFormat",
-    "FoldedFracBNN",
-    "FormatError",
-    "Formats",
-    "ReferenceTrace",
-    "build_library",
-    "csim_forward",
-    "csim_predict",
-    "export_accelerator",
-    "fold_model",
-    "fold_to_module",
-    "load_accelerator_params",
-    "load_export_model",
-    "quantize_params",
-    "read_manifest",
-    "reference_forward",
-    "reference_predict",
-    "resolve_formats",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "csim": ("CsimError", "build_library", "csim_forward", "csim_predict"),
+    "export": ("export_accelerator", "load_export_model"),
+    "fixed_point": ("FORMAT_PRESETS", "FixedFormat", "FormatError", "Formats", "resolve_formats"),
+    "fold": ("FoldedFracBNN", "fold_model", "fold_to_module"),
+    "manifest": ("ExportError", "load_accelerator_params", "read_manifest"),
+    "params": ("AcceleratorParams", "quantize_params"),
+    "reference": ("ReferenceTrace", "reference_forward", "reference_predict"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

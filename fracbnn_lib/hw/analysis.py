@@ -223,20 +223,31 @@ def layer_error_table(folded: FoldedFracBNN, params: AcceleratorParams, packed: 
     return pd.DataFrame(rows)
 
 
+def format_label(name: str) -> str:
+    """A format preset as a reader knows it: ``paper`` -> "release's <16,9>/<12,4> (paper)", ours with its formats."""
+    if name == "paper":
+        return "the release's ap_fixed<16,9> / <12,4> (paper)"
+    formats = FORMAT_PRESETS.get(name)
+    return f"ours ({name}: fm <{formats.fm.width},{formats.fm.integer}>)" if formats is not None else name
+
+
 def plot_layer_errors(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """RMS error (left, log scale) and share of flipped 2-bit codes (right) per layer, one line per format set."""
     fig = Figure(figsize=(12, 3.8))
     left, right = fig.subplots(1, 2)
     for name, table in tables.items():
         x = np.arange(len(table))
-        left.plot(x, table["rms_error"].clip(lower=1e-12), marker="o", label=name)
-        right.plot(x, table["code_flips"], marker="o", label=name)
+        left.plot(x, table["rms_error"].clip(lower=1e-12), marker="o", label=format_label(name))
+        right.plot(x, table["code_flips"], marker="o", label=format_label(name))
         for ax in (left, right):
             ax.set_xticks(x, table["layer"], rotation=60, ha="right", fontsize=7)
     left.set_yscale("log")
     left.set_ylabel("RMS error of the layer output")
+    left.set_title("fixed-point error against the float folded model, per layer", fontsize=9)
     right.set_ylabel("share of 2-bit codes flipped")
+    right.set_title("activation codes that change, per layer", fontsize=9)
     for ax in (left, right):
+        ax.set_xlabel("layer")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

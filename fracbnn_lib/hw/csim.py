@@ -13,8 +13,13 @@ of the constant ROMs of ``weights.h``). One library serves every export with the
 
 Settings (environment): ``CXX`` (compiler, default ``g++``), ``FRACBNN_AP_TYPES`` (folder with
 ``ap_int.h`` and ``ap_fixed.h``; default: the installed ``hls4ml`` package's
-``templates/vivado/ap_types``), ``FRACBNN_HLS_DIR`` (the accelerator sources; default: the
-repository's ``hls/cifar10``), ``FRACBNN_CACHE_DIR``.
+``templates/vivado/ap_types``, else ``ap_types/`` beside the sources, as a deploy bundle carries
+them), ``FRACBNN_HLS_DIR`` (the accelerator sources; default: the repository's ``hls/cifar10``),
+``FRACBNN_CACHE_DIR``.
+
+numpy only (no PyTorch) for an export on disk (:func:`csim_predict` reads the export's own
+``fracnet_config.h`` and ``params.bin``): the deploy bundle carries this module, the sources and the
+headers, so a board's ARM or a laptop without PyTorch re-derives the C-simulation's logits.
 """
 
 from __future__ import annotations
@@ -24,15 +29,17 @@ import importlib.util
 import os
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..kernels import native
-from .fixed_point import Formats
-from .headers import config_header
-from .layout import CLASSES, layout_string
-from .params import AcceleratorParams
-from .reference import check_packed
+from .layout import CLASSES, check_packed, layout_string
+from .manifest import CONFIG_HEADER, checked_params_blob
+
+if TYPE_CHECKING:
+    from .fixed_point import Formats
+    from .params import AcceleratorParams
 
 SOURCES = ("typedefs.h", "params.h", "hls_support.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
 """The accelerator sources the C-simulation library is built from (all part of its hash)."""
@@ -56,19 +63,25 @@ def hls_source_dir() -> Path:
     return folder
 
 
+AP_TYPES_BESIDE_SOURCES = "ap_types"
+"""Where a deploy bundle puts the ap_types headers: ``hls/ap_types/`` beside ``hls/cifar10/``."""
+
+
 def ap_types_dir() -> Path:
-    """The folder holding ``ap_int.h`` and ``ap_fixed.h`` (``$FRACBNN_AP_TYPES``, else the hls4ml wheel's)."""
+    """The folder with ``ap_int.h`` and ``ap_fixed.h``: ``$FRACBNN_AP_TYPES``, the hls4ml wheel's, or the bundle's."""
     configured = os.environ.get("FRACBNN_AP_TYPES")
+    spec = importlib.util.find_spec("hls4ml")
     if configured:
         folder = Path(configured)
+    elif spec is not None and spec.submodule_search_locations:
+        folder = Path(next(iter(spec.submodule_search_locations))) / "templates" / "vivado" / "ap_types"
     else:
-        spec = importlib.util.find_spec("hls4ml")
-        if spec is None or not spec.submodule_search_locations:
+        folder = hls_source_dir().parent / AP_TYPES_BESIDE_SOURCES
+        if not folder.is_dir():
             raise CsimError(
                 "the ap_types headers (ap_int.h, ap_fixed.h) are needed: pip install hls4ml "
                 "(or set FRACBNN_AP_TYPES to a folder holding them)"
             )
-        folder = Path(next(iter(spec.submodule_search_locations))) / "templates" / "vivado" / "ap_types"
     if not all((folder / header).is_file() for header in ("ap_int.h", "ap_fixed.h")):
         raise CsimError(
             f"ap_int.h and ap_fixed.h not found in {folder}: pip install hls4ml "
@@ -93,17 +106,17 @@ def compile_flags(count: bool = False) -> list[str]:
     return [*flags, "-DFRACNET_COUNT"] if count else flags
 
 
-def _digest(formats: Formats, levels: int, cxx: str, sources: Path, ap_types: Path, count: bool) -> str:
+def _digest(config: str, cxx: str, sources: Path, ap_types: Path, count: bool) -> str:
     parts = [name.encode() + b"\0" + (sources / name).read_bytes() for name in SOURCES]
-    parts.append(config_header(formats, levels).encode())
+    parts.append(config.encode())
     for header in sorted(ap_types.rglob("*.h")):
         parts.append(str(header.relative_to(ap_types)).encode() + b"\0" + header.read_bytes())
     parts += [native.compiler_identity(cxx), " ".join(compile_flags(count)).encode()]
     return native.content_hash("fracbnn csim library v2", parts)
 
 
-def build_library(formats: Formats, levels: int, *, count: bool = False) -> Path:
-    """The C-simulation library for ``formats`` and ``levels`` thermometer levels, built if not cached.
+def build_library_for_config(config: str, *, count: bool = False) -> Path:
+    """The C-simulation library for a ``fracnet_config.h`` (its text), built if not cached.
 
     ``count``: the counting build (:func:`csim_loop_counts`, for the cost model's check). Raises
     :class:`CsimError` (one line) if g++, the ap_types headers or the sources are missing, or if the
@@ -112,12 +125,19 @@ def build_library(formats: Formats, levels: int, *, count: bool = False) -> Path
     sources, ap_types, cxx = hls_source_dir(), ap_types_dir(), compiler()
 
     def command(work: Path, target: Path) -> list[str]:
-        (work / "fracnet_config.h").write_text(config_header(formats, levels))
+        (work / CONFIG_HEADER).write_text(config)
         flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
         return [cxx, *flags, *(str(sources / name) for name in COMPILED), "-o", str(target)]
 
-    name = f"{LIBRARY_PREFIX}{_digest(formats, levels, cxx, sources, ap_types, count)}.so"
+    name = f"{LIBRARY_PREFIX}{_digest(config, cxx, sources, ap_types, count)}.so"
     return native.build_cached(name, command, "C-simulation library", CsimError)
+
+
+def build_library(formats: Formats, levels: int, *, count: bool = False) -> Path:
+    """:func:`build_library_for_config` of the ``fracnet_config.h`` an export with ``formats`` and ``levels`` writes."""
+    from .headers import config_header
+
+    return build_library_for_config(config_header(formats, levels), count=count)
 
 
 def _load(library: Path) -> ctypes.CDLL:
@@ -143,14 +163,13 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def csim_forward(params: AcceleratorParams, packed: np.ndarray, threads: int | None = None) -> np.ndarray:
-    """Run the HLS C++ on ``packed`` (``uint64[N, 3, 32, 32]``) with ``params``: logits ``float32[N, 10]``.
+def run_library(library: Path, blob: bytes, packed: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Run the library on ``packed`` (``uint64[N, 3, 32, 32]``) with the parameters ``blob`` (``params.bin``).
 
-    Images are spread over ``threads`` C++ threads (default: the available cores).
+    Images are spread over ``threads`` C++ threads (default: the available cores). Logits ``float32[N, 10]``.
     """
     packed = check_packed(packed)
-    lib = _load(build_library(params.formats, params.levels))
-    blob = params.to_blob()
+    lib = _load(library)
     out = np.empty((len(packed), CLASSES), dtype=np.float32)
     status = lib.fracnet_predict(
         blob, len(blob), packed.ctypes.data, out.ctypes.data, len(packed), threads or default_threads()
@@ -160,6 +179,11 @@ def csim_forward(params: AcceleratorParams, packed: np.ndarray, threads: int | N
     return out
 
 
+def csim_forward(params: AcceleratorParams, packed: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Run the HLS C++ on ``packed`` (``uint64[N, 3, 32, 32]``) with ``params``: logits ``float32[N, 10]``."""
+    return run_library(build_library(params.formats, params.levels), params.to_blob(), packed, threads)
+
+
 def csim_loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[str, int]]:
     """The pipelined loops the HLS C++ runs for one image, in order: ``(loop label, trips)`` per pipeline entry.
 
@@ -167,15 +191,11 @@ def csim_loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[s
     C-simulation library (``hls_support.h``: ``FRACNET_LOOP_ENTER``/``FRACNET_LOOP_TRIP``), which
     :mod:`fracbnn_lib.hw.cost` must match loop by loop.
     """
-    from .manifest import load_accelerator_params
-
-    params = load_accelerator_params(export_dir)
+    _, blob = checked_params_blob(export_dir)
     image = check_packed(np.asarray(packed).reshape(1, *np.shape(packed)[-3:]))
-    library = build_library(params.formats, params.levels, count=True)
-    lib = _load(library)
+    lib = _load(build_library_for_config((Path(export_dir) / CONFIG_HEADER).read_text(), count=True))
     lib.fracnet_count_loops.restype = ctypes.c_long
     lib.fracnet_count_loops.argtypes = [ctypes.c_char_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long]
-    blob = params.to_blob()
     out = ctypes.create_string_buffer(1 << 16)
     length = lib.fracnet_count_loops(blob, len(blob), image.ctypes.data, out, len(out))
     if length < 0:
@@ -187,10 +207,11 @@ def csim_loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[s
 def csim_predict(export_dir: str | Path, packed: np.ndarray, *, threads: int | None = None) -> np.ndarray:
     """Logits ``float32[N, 10]`` of the HLS C++ (g++ C-simulation) for an export and packed input words.
 
-    ``export_dir``: a folder written by :func:`fracbnn_lib.hw.export_accelerator`; ``packed``:
-    ``uint64[N, 3, 32, 32]`` as :func:`fracbnn_lib.pack_thermometer` makes them. The first call for a
-    set of formats compiles the library (about 10-30 s); later calls, in any process, reuse it.
+    ``export_dir``: a folder written by :func:`fracbnn_lib.hw.export_accelerator` (its ``manifest.json``,
+    ``params.bin`` and ``fracnet_config.h``); ``packed``: ``uint64[N, 3, 32, 32]`` as
+    :func:`fracbnn_lib.pack_thermometer` makes them. The first call for a set of formats compiles the
+    library (about 10-30 s); later calls, in any process, reuse it. Needs no PyTorch.
     """
-    from .manifest import load_accelerator_params
-
-    return csim_forward(load_accelerator_params(export_dir), packed, threads)
+    _, blob = checked_params_blob(export_dir)
+    config = (Path(export_dir) / CONFIG_HEADER).read_text()
+    return run_library(build_library_for_config(config), blob, packed, threads)

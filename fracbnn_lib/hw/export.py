@@ -44,7 +44,7 @@ from ..encoding import pack_thermometer, thermometer_encode
 from ..files import FolderLock, remove_stale_temporaries, replace_folder, staging_folder
 from ..run_files import write_json_atomic
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
-from .fold import ExportError, fold_model
+from .fold import fold_model
 from .headers import config_header, weights_header
 from .layout import CLASSES, COLOURS, IMAGE_SIZE, layout_string
 from .manifest import (
@@ -58,6 +58,7 @@ from .manifest import (
     NETWORK,
     PARAMS_FILE,
     WEIGHTS_HEADER,
+    ExportError,
     sha256,
 )
 from .params import quantize_params

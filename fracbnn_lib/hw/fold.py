@@ -34,10 +34,7 @@ from ..layers import BinaryConv2d, PGBinaryConv2d
 from ..models.cifar10 import BasicBlock
 from ..quantizers import quant_sign
 from .layout import BLOCKS, CLASSES, COLOURS, FC_IN, PG_LAYERS, STEM_CHANNELS, SUM_MAX, SUM_MIN, WORD_BITS, PGLayer
-
-
-class ExportError(ValueError):
-    """A model the CIFAR-10 accelerator cannot run (another architecture, or channels beyond 64-bit packing)."""
+from .manifest import ExportError
 
 
 @dataclass

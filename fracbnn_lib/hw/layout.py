@@ -151,3 +151,15 @@ def unpack_bits(words: np.ndarray, k: int) -> np.ndarray:
     """Inverse of :func:`pack_bits`: uint64 words -> boolean array with a new last axis of length ``k``."""
     shifts = np.arange(WORD_BITS - 1, WORD_BITS - 1 - k, -1, dtype=np.uint64)
     return ((np.asarray(words, dtype=np.uint64)[..., None] >> shifts) & np.uint64(1)).astype(bool)
+
+
+def check_packed(packed: np.ndarray) -> np.ndarray:
+    """``packed`` as a C-contiguous ``uint64[N, 3, 32, 32]`` array; ``ValueError`` (one line) otherwise."""
+    packed = np.asarray(packed)
+    if packed.ndim != 4 or packed.shape[1:] != (COLOURS, IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(
+            f"expected packed input words uint64[N, 3, 32, 32] (fracbnn_lib.pack_thermometer), got shape {packed.shape}"
+        )
+    if packed.dtype != np.uint64:
+        raise ValueError(f"expected packed input words of dtype uint64, got {packed.dtype}")
+    return np.ascontiguousarray(packed)

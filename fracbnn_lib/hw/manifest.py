@@ -4,6 +4,9 @@ An export folder holds the generated C++ headers (``weights.h``, ``fracnet_confi
 parameters in binary form (``params.bin``, read by the C-simulation library and the numpy
 reference), optional test vectors (``images.npy``, ``labels.npy``, ``expected_logits.npy``) and
 ``manifest.json``, written last, which lists formats, shapes, the source and a SHA-256 per file.
+
+numpy only (no PyTorch): the deploy bundle carries this module, so a board or a laptop without
+PyTorch can check an export and run its C-simulation (:func:`fracbnn_lib.hw.csim.csim_predict`).
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fixed_point import FixedFormat, Formats
-from .fold import ExportError
 from .layout import layout_string
-from .params import AcceleratorParams
+
+if TYPE_CHECKING:
+    from .params import AcceleratorParams
+
+
+class ExportError(ValueError):
+    """A model the CIFAR-10 accelerator cannot run, or an export folder that is not one (the message says why)."""
+
 
 MANIFEST_FILE = "manifest.json"
 PARAMS_FILE = "params.bin"
@@ -67,18 +76,26 @@ def manifest_formats(manifest: dict[str, Any]) -> Formats:
     return Formats(**{name: FixedFormat(spec[name]["width"], spec[name]["integer"]) for name in spec})
 
 
-def load_accelerator_params(export_dir: str | Path) -> AcceleratorParams:
-    """The parameters of an export (``params.bin``), checked against the manifest's checksum and layout."""
+def checked_params_blob(export_dir: str | Path) -> tuple[dict[str, Any], bytes]:
+    """The manifest and ``params.bin`` of an export, the blob checked against the manifest's checksum and layout."""
     manifest = read_manifest(export_dir)
     path = Path(export_dir) / PARAMS_FILE
     if not path.is_file():
         raise ExportError(f"{path} is missing: export the checkpoint again")
-    expected = manifest["files"].get(PARAMS_FILE, {}).get("sha256")
-    if sha256(path) != expected:
+    blob = path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != manifest["files"].get(PARAMS_FILE, {}).get("sha256"):
         raise ExportError(f"{path} does not match its manifest (modified or half-copied?): export again")
     if manifest.get("layout") != layout_string():
         raise ExportError(f"{export_dir} was exported for another parameter layout: export the checkpoint again")
+    return manifest, blob
+
+
+def load_accelerator_params(export_dir: str | Path) -> AcceleratorParams:
+    """The parameters of an export (``params.bin``), checked against the manifest's checksum and layout."""
+    from .params import AcceleratorParams
+
+    manifest, blob = checked_params_blob(export_dir)
     try:
-        return AcceleratorParams.from_blob(path.read_bytes(), manifest_formats(manifest), int(manifest["levels"]))
+        return AcceleratorParams.from_blob(blob, manifest_formats(manifest), int(manifest["levels"]))
     except ValueError as err:
         raise ExportError(str(err)) from None

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .fixed_point import FixedFormat
-from .layout import CLASSES, COLOURS, IMAGE_SIZE, OC_TILE, PG_LAYERS, TAPS, array_kind, unpack_bits
+from .layout import CLASSES, OC_TILE, PG_LAYERS, TAPS, array_kind, check_packed, unpack_bits
 from .params import AcceleratorParams
 
 CHUNK = 64
@@ -244,18 +244,6 @@ def _forward_chunk(params: AcceleratorParams, packed: np.ndarray, trace: Referen
     logits = fc(dp, mean)
     trace.record("logits", logits[:, :, None], logit, dp.take_saturated())
     return (logits.astype(np.float64) * logit.step).astype(np.float32)
-
-
-def check_packed(packed: np.ndarray) -> np.ndarray:
-    """``packed`` as a C-contiguous ``uint64[N, 3, 32, 32]`` array; ``ValueError`` (one line) otherwise."""
-    packed = np.asarray(packed)
-    if packed.ndim != 4 or packed.shape[1:] != (COLOURS, IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(
-            f"expected packed input words uint64[N, 3, 32, 32] (fracbnn_lib.pack_thermometer), got shape {packed.shape}"
-        )
-    if packed.dtype != np.uint64:
-        raise ValueError(f"expected packed input words of dtype uint64, got {packed.dtype}")
-    return np.ascontiguousarray(packed)
 
 
 def reference_forward(

@@ -293,6 +293,13 @@ def _train_stage(
                 "without resuming (--no-resume, resume=False)"
             )
     if saved is not None:
+        if rank == 0:
+            done = int(saved["epoch"])
+            print(
+                f"{stage.name}: resuming from {last_path.name} after epoch {done} of {stage.epochs}"
+                + (" (finished)" if done >= stage.epochs else "")
+                + " (resume=False / --no-resume starts it over)"
+            )
         load_checkpoint(saved, model)
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
