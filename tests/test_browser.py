@@ -79,7 +79,8 @@ STATE = """() => {
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on a copy of notebooks/, every cell rendered (no windowing); yields its base URL."""
+    """JupyterLab on a copy of notebooks/, every cell rendered (no windowing), its own settings and workspaces
+    (tabs a developer's earlier session left open must not be restored); yields its base URL and root."""
     missing = _missing()
     if missing:
         if os.environ.get("CI"):
@@ -97,7 +98,7 @@ def lab(tmp_path_factory):
     env = {**os.environ, "TQDM_DISABLE": "1", "JUPYTERLAB_SETTINGS_DIR": str(root / "settings")}
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-               "--ServerApp.allow_root=True"]  # fmt: skip
+               "--ServerApp.allow_root=True", f"--LabApp.workspaces_dir={root / 'workspaces'}"]  # fmt: skip
     log = (root / "lab.log").open("w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
