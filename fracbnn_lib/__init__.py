@@ -11,9 +11,7 @@ deploy bundle carries them to PYNQ boards.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .lazy import lazy_exports
 from .version import __version__ as __version__
 
 _EXPORTS = {
@@ -24,18 +22,4 @@ _EXPORTS = {
     "models": ("fracbnn_reactnet", "fracbnn_resnet20"),
     "quantizers": ("LearnableBias", "RPReLU", "quant_sign", "sign_ste"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -42,6 +42,7 @@ from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
 BUNDLE_PACKAGE = "fracbnn_lib"
 CARRIED_MODULES = (
     "__init__.py",
+    "lazy.py",
     "version.py",
     "files.py",
     "run_files.py",

@@ -16,8 +16,7 @@ and ``"paper"``). The names below load their module on first use: :mod:`.csim`, 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import lazy_exports
 
 _EXPORTS = {
     "csim": ("CsimError", "build_library", "csim_forward", "csim_predict"),
@@ -28,18 +27,4 @@ _EXPORTS = {
     "params": ("AcceleratorParams", "quantize_params"),
     "reference": ("ReferenceTrace", "reference_forward", "reference_predict"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
