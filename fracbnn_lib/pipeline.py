@@ -368,8 +368,17 @@ def plan(args: argparse.Namespace) -> Plan:
     if not present:
         raise PipelineError(f"no notebooks found in {args.notebooks} (expected 01_*.ipynb ... 05_*.ipynb)")
     check_parameters(params, present, missing)
-    check_device(str(params.get("device", "cpu")))
-    check_data(str(params.get("dataset", "synthetic")), params.get("data_dir"))
+    problems = []  # what this machine lacks, all of it at once: a missing GPU does not hide missing data
+    for check, value in (
+        (check_device, (str(params.get("device", "cpu")),)),
+        (check_data, (str(params.get("dataset", "synthetic")), params.get("data_dir"))),
+    ):
+        try:
+            check(*value)
+        except PipelineError as err:
+            problems.append(str(err))
+    if problems:
+        raise PipelineError("\n".join(problems))
     slots = _resolve_slots(args.only)
     dataset = str(params.get("dataset", "synthetic"))
     not_applicable = [s for s in slots if s in ACCELERATOR_SLOTS and dataset not in ACCELERATOR_DATASETS]
@@ -467,7 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"the previous run is kept in {_shown(previous)} (move it back to restore it)", file=sys.stderr)
             return status
     except (PipelineError, FolderBusyError, FolderError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        for problem in str(err).splitlines():
+            print(f"error: {problem}", file=sys.stderr)
         return 2
 
 

@@ -285,3 +285,25 @@ def test_torchrun_ddp_on_cpu(run, tmp_path):
     assert history["sparsity"].iloc[0] == pytest.approx(stats.sparsity, abs=1e-3)
     assert 0 < stats.sparsity < 1 and not math.isnan(history["train_loss"].iloc[0])
     assert Path(tmp_path / "ckpt" / "final.pt").stat().st_size > 0
+
+
+def test_a_finished_progress_bar_leaves_no_trace_in_a_notebook(monkeypatch):
+    """In a Jupyter kernel the bar shares stdout with the printed table, so no (stderr) band is left behind."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    code = (
+        "import time\n"
+        "from fracbnn_lib.training.loop import progress_bar\n"
+        "for _ in progress_bar(range(5), 'stage1 epoch 1', mininterval=0):\n"
+        "    time.sleep(0.02)\n"
+        "print('epoch  loss')"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the kernel inherits this environment
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120).execute()
+    outputs = notebook.cells[0].outputs
+    assert [output.get("name") for output in outputs] and all(output.get("name") == "stdout" for output in outputs)
+    text = "".join(output.text for output in outputs)
+    assert "\r" in text, "the bar was not drawn at all"
+    shown = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))  # what Jupyter renders
+    assert shown == "epoch  loss\n"

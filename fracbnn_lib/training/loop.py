@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 import torch
@@ -42,6 +43,29 @@ class TrainingError(RuntimeError):
 def _progress_disabled(progress: bool) -> bool:
     return (
         not progress or rank_and_world()[0] != 0 or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+    )
+
+
+def progress_stream() -> TextIO:
+    """Where progress bars write: stdout inside a Jupyter kernel, stderr elsewhere.
+
+    A finished bar erases itself with carriage returns (``leave=False``). In a notebook that leaves an
+    empty stream output, a blank stderr band above the cell's printed tables, unless the bar shares the
+    stream of that text: Jupyter merges consecutive stdout outputs and drops what a carriage return
+    overwrote, so the bar vanishes without a trace. In a terminal stdout stays for the logs.
+    """
+    return sys.stdout if type(sys.stdout).__module__.startswith("ipykernel") else sys.stderr
+
+
+def progress_bar(iterable: Iterable, desc: str, enabled: bool = True, mininterval: float = 2.0) -> tqdm:
+    """A progress bar over ``iterable`` that is erased when it finishes (off on other ranks and with TQDM_DISABLE)."""
+    return tqdm(
+        iterable,
+        desc=desc,
+        leave=False,
+        mininterval=mininterval,
+        file=progress_stream(),
+        disable=_progress_disabled(enabled),
     )
 
 
@@ -170,7 +194,7 @@ def _train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     count = 0
-    bar = tqdm(loader, desc=desc, leave=False, mininterval=2.0, disable=_progress_disabled(progress))
+    bar = progress_bar(loader, desc, progress)
     for images, labels in bar:
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         logits = net(images)

@@ -1,0 +1,190 @@
+"""The README's commands are the ones that work.
+
+Every command of the README's "Quickstart" and "From checkpoint to accelerator" sections runs here,
+literally and in the README's order, in a copy of the repository (so nothing is written into this
+checkout's ``runs/`` or ``deploy/``) that uses this checkout's ``.venv``: ``make reproduce`` on the
+embedded default, then the export, the C-simulation and the deploy bundle of that run. A command that
+needs what this machine cannot have is checked for the message it gives instead: the Xilinx tools
+(taken off ``PATH`` here, so the check does not depend on the machine), the real data sets, a bitstream
+(refused, then given as a stand-in file, as a user copies the Vivado build's) and a board (``scp``: the
+folder it copies must hold the bundle). ``make test`` is the command running this test.
+
+A README command this file does not know fails the test, so the README cannot gain a command that is
+not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fracbnn_lib import pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("Quickstart", "From checkpoint to accelerator")
+XILINX_TOOLS = ("vivado_hls", "vitis_hls", "vivado")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a README command must do here: ``runs`` (exit 0), ``refuses`` (non-zero, with ``message``),
+    ``board`` (needs a board; ``message`` is the folder it copies) or ``suite`` (the command running us)."""
+
+    kind: str
+    message: str = ""
+
+
+EXPECTED = {
+    "make reproduce": Outcome("runs"),
+    "make test": Outcome("suite"),
+    "make reproduce PARAMS=params/cifar10.yaml DATA=/data/cifar10": Outcome("refuses", "CIFAR-10 not found"),
+    "make reproduce PARAMS=params/imagenet.yaml DATA=/data/imagenet": Outcome("refuses", "ImageNet not found"),
+    "python -m fracbnn_lib export runs/default/checkpoints/final.pt --check csim": Outcome("runs"),
+    "make -C hls/cifar10 csim": Outcome("runs"),
+    "make -C hls/cifar10 hls": Outcome("refuses", "vivado_hls not found: source the Xilinx settings script"),
+    "make -C hls/cifar10 vivado": Outcome("refuses", "no exported IP in ../../runs/default/export: run make hls"),
+    "python -m fracbnn_lib deploy --run-dir runs/default --bitstream runs/default/export/bitstream/FracNet_T.bit": (
+        Outcome("refuses", "FracNet_T.bit not found: build it with 'make vivado' in hls/cifar10")
+    ),
+    "scp -r deploy/default xilinx@pynq:~/jupyter_notebooks/": Outcome("board", "deploy/default"),
+}
+
+
+def readme_commands(text: str, section: str) -> list[str]:
+    """The shell commands of the ```bash blocks under the README heading that starts with ``section``.
+
+    Comments (`` #`` to the end of a line) are dropped and backslash continuations joined.
+    """
+    match = re.search(rf"^## {re.escape(section)}.*?$(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    assert match, f"README.md has no section '{section}'"
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", match.group(1), flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            command = " ".join(re.split(r"\s#", line, maxsplit=1)[0].split())
+            if command:
+                commands.append(command)
+    return commands
+
+
+def test_the_readme_knows_only_commands_this_test_runs():
+    text = (ROOT / "README.md").read_text()
+    commands = [command for section in SECTIONS for command in readme_commands(text, section)]
+    assert commands == list(EXPECTED), "README.md's commands changed: update EXPECTED in tests/test_readme.py"
+    assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test"), "CI must run the README's make test"
+
+
+def _repository_copy(target: Path) -> Path:
+    """The checkout's tracked and unignored files (mtimes kept, so make sees the same state) and its .venv."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    return target
+
+
+def _environment(copy: Path) -> dict[str, str]:
+    """This machine's environment with the copy's .venv first on PATH (as after ``. .venv/bin/activate``)
+    and no directory that holds a Xilinx tool."""
+    folders = [
+        folder
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and not any((Path(folder) / tool).exists() for tool in XILINX_TOOLS)
+    ]
+    env = dict(
+        os.environ, PATH=os.pathsep.join([str(copy / ".venv" / "bin"), *folders]), VIRTUAL_ENV=str(copy / ".venv")
+    )
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def _check_embedded_default_run(run_dir: Path) -> None:
+    """``make reproduce``'s run: every notebook, metrics.json with DESIGN.md's keys and plausible values."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    present, _ = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS))
+    assert list(metrics["run"]["wall_s"]) == [nb.name for nb in present]
+    for nb in present:
+        assert (run_dir / nb.path.name).stat().st_size > 0
+    run_keys = {"name", "dataset", "seed", "torch", "fracbnn_lib", "git_commit", "device", "cpu_capability", "wall_s"}
+    assert run_keys <= set(metrics["run"]) and metrics["run"]["name"] == "default"
+    assert metrics["encoding"] == {"resolution": 8, "levels": 32, "input_channels": 96}
+    assert metrics["model"]["parameters"] == 287_146
+    assert {"binary_weight_bits", "float_weight_bits", "memory_bytes"} <= set(metrics["model"])
+    for stage in ("stage1", "stage2", "stage3"):
+        assert {"epochs", "test_accuracy", "best_test_accuracy", "final_train_loss"} <= set(metrics[stage])
+        assert metrics[stage]["test_accuracy"] > 0.2, f"{stage} is not above chance (0.1)"
+    gating = metrics["gating"]
+    assert 0.0 < gating["sparsity"] < 1.0 and len(gating["per_layer"]) == 18
+    assert all(0.0 <= s <= 1.0 for s in gating["per_layer"].values())
+    assert (run_dir / "checkpoints" / "final.pt").is_file()
+    assert any((run_dir / "figures").glob("*.png"))
+    hls = metrics["hls"]  # 04: the export's C-simulation reproduces the fixed-point reference bit for bit
+    assert hls["images"] == 200 and hls["csim_reference_mismatched_logits"] == 0
+    assert hls["accuracy_csim"] == hls["accuracy_reference"] and hls["argmax_agreement_float_reference"] >= 0.99
+    modelled = hls["cost"]  # the cost model's totals, marked as modelled
+    assert modelled["modelled"] is True and modelled["release_cycles"] == 90_307
+    assert modelled["cycles_ii_only"] < modelled["cycles"] <= 25_000 and modelled["fps_250mhz"] >= 10_000
+    exported = {p.name for p in (run_dir / "export").iterdir()}
+    assert {"images.npy", "labels.npy", "expected_logits.npy", "manifest.json"} <= exported
+    board = metrics["board"]  # 05 off-board: the C-simulation backend behind the board's driver interface
+    assert board["backend"] == "csim" and board["mismatched_logits"] == 0 and board["images"] == hls["images"]
+    assert board["accuracy"] == hls["accuracy_csim"] and board["fps"] > 0
+
+
+def _run(command: str, copy: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, shell=True, cwd=copy, env=env, capture_output=True, text=True, timeout=3600)
+
+
+def _check(command: str, outcome: Outcome, done: subprocess.CompletedProcess) -> None:
+    said = done.stdout[-3000:] + done.stderr[-3000:]
+    if outcome.kind == "runs":
+        assert done.returncode == 0, f"README command failed: {command}\n{said}"
+        return
+    assert done.returncode != 0, f"{command} should have refused here:\n{said}"
+    errors = [line for line in done.stderr.splitlines() if outcome.message in line]
+    assert errors, f"{command} did not say '{outcome.message}':\n{said}"
+    assert "Traceback" not in done.stderr, f"{command} refused with a traceback instead of one line:\n{said}"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the README's commands are POSIX shell commands")
+def test_every_readme_command_works_on_the_embedded_default(tmp_path):
+    if not (ROOT / ".venv" / "bin" / "python").is_file() or not (ROOT / ".git").exists():
+        pytest.fail("run this through 'make test' in a git checkout (it needs the .venv that make sets up)")
+    copy = _repository_copy(tmp_path / "repo")
+    env = _environment(copy)
+    stale = subprocess.run(["make", "-q", "setup"], cwd=copy, env=env, capture_output=True)
+    assert stale.returncode == 0, "the .venv is older than pyproject.toml: run 'make setup' first"
+    for command, outcome in EXPECTED.items():
+        if outcome.kind == "suite":
+            continue
+        if outcome.kind == "board":
+            bundle = copy / outcome.message
+            assert (bundle / "05_board_eval.ipynb").is_file() and (bundle / "FracNet_T.bit").is_file()
+            assert json.loads((bundle / "bundle.json").read_text())["bitstream"] is True
+            continue
+        done = _run(command, copy, env)
+        _check(command, outcome, done)
+        if command == "make reproduce":
+            _check_embedded_default_run(copy / "runs" / "default")
+        if outcome.message.startswith("FracNet_T.bit not found"):
+            bitstream = copy / "runs" / "default" / "export" / "bitstream"  # what make vivado would leave
+            bitstream.mkdir(parents=True)
+            (bitstream / "FracNet_T.bit").write_bytes(b"stand-in bitstream")
+            (bitstream / "FracNet_T.hwh").write_text("<stand-in hardware handoff/>")
+            _check(command, Outcome("runs"), _run(command, copy, env))
+    assert not (copy / "runs" / "cifar10").exists() and not (copy / "runs" / "imagenet").exists()
