@@ -8,7 +8,7 @@
                                 (target "auto", export_dir "vectors", bitstream "FracNet_T.bit", no run_dir)
         fracbnn_lib/            the library's torch-free part: board/ (driver and report), hw/csim
                                 (the C-simulation's build and binding), files, run_files, paper, logits
-        hls/                    cifar10/ (the HLS C++ the C-simulation compiles) and ap_types/ (the
+        hls/                    cifar10/ and common/ (the HLS C++ the C-simulation compiles) and ap_types/ (the
                                 ap_int.h / ap_fixed.h headers of the hls4ml wheel, Apache-2.0)
         vectors/                the files the run's export wrote: images.npy, labels.npy,
                                 expected_logits.npy, manifest.json, params.bin and the headers
@@ -175,9 +175,11 @@ def _sha256(path: Path) -> str:
 
 
 def copy_csim_sources(hls: Path) -> None:
-    """The C-simulation's sources into ``hls/cifar10/``, the ap_types headers (and licence) into ``hls/ap_types/``."""
+    """The C-simulation's sources into ``hls/cifar10/`` and ``hls/common/``, the ap_types headers (and licence)
+    into ``hls/ap_types/``."""
     (hls / "cifar10").mkdir(parents=True)
     for name in SOURCES:
+        (hls / "cifar10" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(hls_source_dir() / name, hls / "cifar10" / name)
     ap_types = ap_types_dir()
     shutil.copytree(ap_types, hls / AP_TYPES_BESIDE_SOURCES, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

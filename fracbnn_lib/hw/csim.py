@@ -41,8 +41,10 @@ if TYPE_CHECKING:
     from .fixed_point import Formats
     from .params import AcceleratorParams
 
-SOURCES = ("typedefs.h", "params.h", "hls_support.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
-"""The accelerator sources the C-simulation library is built from (all part of its hash)."""
+COMMON = "../common"
+"""The support header both accelerators share (``hls/common``), relative to an accelerator's folder."""
+SOURCES = ("typedefs.h", "params.h", f"{COMMON}/hls_support.h", "layers.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
+"""The accelerator sources the C-simulation library is built from (all part of its hash), relative to its folder."""
 COMPILED = ("fracnet.cc", "csim_api.cc")
 LIBRARY_PREFIX = "libfracnet-csim-"
 
@@ -126,7 +128,7 @@ def build_library_for_config(config: str, *, count: bool = False) -> Path:
 
     def command(work: Path, target: Path) -> list[str]:
         (work / CONFIG_HEADER).write_text(config)
-        flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{ap_types}"]
+        flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{sources / COMMON}", f"-I{ap_types}"]
         return [cxx, *flags, *(str(sources / name) for name in COMPILED), "-o", str(target)]
 
     name = f"{LIBRARY_PREFIX}{_digest(config, cxx, sources, ap_types, count)}.so"

@@ -6,7 +6,7 @@
 # the current directory (the Makefile runs the tool inside the export folder).
 set src [file normalize $::env(FRACNET_SRC)]
 set export [file normalize $::env(FRACNET_EXPORT)]
-set cflags "-std=c++11 -I$src -I$export"
+set cflags "-std=c++11 -I$src -I$src/../common -I$export"
 
 open_project -reset fracnet_prj
 set_top FracNet_T

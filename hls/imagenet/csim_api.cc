@@ -1,0 +1,71 @@
+// C-simulation library of the ImageNet accelerator: FracNetImageNet compiled with g++ and called from
+// Python (fracbnn_lib.hw.reactnet.csim). Not part of the HLS project.
+//
+// The DRAM images (weights.bin, params.bin of an export) are passed in as they are; each thread owns its
+// feature-map buffers and runs the unmodified top function on its share of the images.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fracnet.h"
+#include "hls_support.h"
+
+namespace {
+
+std::string describe_layout() {
+  std::string text = "levels=" + std::to_string(LEVELS) + ";weights=" + std::to_string(WEIGHT_WORDS) +
+                     ";params=" + std::to_string(PARAM_WORDS) + ";fmap=" + std::to_string(FMAP_WORDS);
+  return text;
+}
+
+void run_images(const word_t *weights, const int64_t *params, const uint32_t *images, int64_t *pooled, long first,
+                long last) {
+  std::vector<word_t> fmaps(2 * FMAP_WORDS);
+  for (long n = first; n < last; n++)
+    FracNetImageNet(images + n * COLOURS * IMG * IMG, weights, params, fmaps.data(), pooled + n * OUT_CHANNELS);
+}
+
+}  // namespace
+
+extern "C" {
+
+// What this build expects of params.bin and weights.bin (checked by the Python side before a call).
+const char *fracnet_layout() {
+  static const std::string layout = describe_layout();
+  return layout.c_str();
+}
+
+// pooled (int64 n x 1024) <- the accelerator on n images (uint32 n x 3 x 224 x 224); 0, or -1 for sizes
+// that do not match this build's layout.
+int fracnet_predict(const word_t *weights, long weight_words, const int64_t *params, long param_words,
+                    const uint32_t *images, int64_t *pooled, long n, int threads) {
+  if (weight_words != WEIGHT_WORDS || param_words != PARAM_WORDS) return -1;
+  if (threads < 1) threads = 1;
+  if (threads > n) threads = n > 0 ? int(n) : 1;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; t++)
+    workers.emplace_back(run_images, weights, params, images, pooled, n * t / threads, n * (t + 1) / threads);
+  for (auto &worker : workers) worker.join();
+  return 0;
+}
+
+#ifdef FRACNET_COUNT
+// The counting build: every pipelined loop entered for one image, "label:trips;..." in order, into out;
+// returns the text's length, or -1 (sizes) / -2 (out too small).
+long fracnet_count_loops(const word_t *weights, long weight_words, const int64_t *params, long param_words,
+                         const uint32_t *image, char *out, long capacity) {
+  if (weight_words != WEIGHT_WORDS || param_words != PARAM_WORDS) return -1;
+  fracnet_loop_log().clear();
+  std::vector<word_t> fmaps(2 * FMAP_WORDS);
+  int64_t pooled[OUT_CHANNELS];
+  FracNetImageNet(image, weights, params, fmaps.data(), pooled);
+  std::string text;
+  for (const LoopEntry &entry : fracnet_loop_log()) text += std::string(entry.loop) + ":" + std::to_string(entry.trips) + ";";
+  if (long(text.size()) + 1 > capacity) return -2;
+  std::snprintf(out, capacity, "%s", text.c_str());
+  return long(text.size());
+}
+#endif
+}
