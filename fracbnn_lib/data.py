@@ -49,7 +49,13 @@ try:
 except ImportError:  # numpy 1
     from numpy.core.multiarray import _reconstruct as _np_reconstruct
 
-DATASETS = ("synthetic", "cifar10", "imagenet")
+DATASETS = ("synthetic", "cifar10", "imagenet", "imagenet-tiny")
+IMAGENET_FORMAT = ("imagenet", "imagenet-tiny")
+"""Data sets in the ImageNet layout (``train/`` and ``val/`` ImageFolders of 224 x 224 crops, the ReActNet)."""
+TINY_IMAGENET = {"classes": 10, "per_class": 6, "val_per_class": 2, "size": 256, "suffix": ".jpg"}
+"""The embedded ImageNet-format default ``imagenet-tiny``: 10 synthetic classes, 60 training and 20 validation
+JPEG files of 256 x 256 (the validation transform's resize and centre crop to 224 apply as for ImageNet)."""
+TINY_MARK = "fracbnn-imagenet-tiny.json"
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 """Class names of CIFAR-10 (label order of ``batches.meta``)."""
@@ -89,7 +95,7 @@ IMAGENET_PCA_EIGVEC = (
 )
 """The usual ImageNet RGB PCA (AlexNet's lighting noise): eigenvalues and eigenvectors as columns."""
 
-CLASS_NAMES = {"synthetic": SYNTHETIC_CLASSES, "cifar10": CIFAR10_CLASSES}
+CLASS_NAMES = {"synthetic": SYNTHETIC_CLASSES, "cifar10": CIFAR10_CLASSES, "imagenet-tiny": SYNTHETIC_CLASSES}
 """Class names by data set (ImageNet's 1000 come with its folder names, not from here)."""
 
 
@@ -234,14 +240,24 @@ def write_synthetic_cifar10(
 
 
 def write_synthetic_imagefolder(
-    root: str | Path, *, classes: int = 4, per_class: int = 4, val_per_class: int = 2, size: int = 64, seed: int = 0
+    root: str | Path,
+    *,
+    classes: int = 4,
+    per_class: int = 4,
+    val_per_class: int = 2,
+    size: int = 64,
+    seed: int = 0,
+    suffix: str = ".png",
 ) -> Path:
-    """Write a tiny ImageNet-style tree ``root/{train,val}/<class>/<i>.png`` and return ``root``.
+    """Write a tiny ImageNet-style tree ``root/{train,val}/<class>/<i><suffix>`` and return ``root``.
 
     Classes are the first ``classes`` synthetic classes (folder ``class_<k>``), ``size x size``
-    RGB PNGs: ``per_class`` training and ``val_per_class`` validation images each. Atomic:
-    both folders are built in a temporary folder and renamed into place (existing ones are replaced).
+    RGB images (``.png``, or ``.jpg`` as ImageNet ships them, quality 95): ``per_class`` training and
+    ``val_per_class`` validation images each. Atomic: both folders are built in a temporary folder and
+    renamed into place (existing ones are replaced).
     """
+    if suffix not in (".png", ".jpg"):
+        raise ValueError(f"suffix must be .png or .jpg, got {suffix!r}")
     from PIL import Image
 
     if not 1 <= classes <= len(SYNTHETIC_CLASSES):
@@ -256,7 +272,7 @@ def write_synthetic_imagefolder(
                 folder = tmp / f"class_{k}"
                 folder.mkdir()
                 for i in range(count):
-                    Image.fromarray(synthetic_image(k, rng, size)).save(folder / f"{i:04d}.png")
+                    Image.fromarray(synthetic_image(k, rng, size)).save(folder / f"{i:04d}{suffix}", quality=95)
             replace_folder(tmp, root / split)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -297,6 +313,8 @@ def prepare_dataset(dataset: str, data_dir: str | Path, *, download: bool = Fals
     - ``cifar10``: ``data_dir/cifar-10-batches-py/``; extracted from ``data_dir/cifar-10-python.tar.gz``
       if only the archive is there; downloaded by torchvision if ``download=True``.
     - ``imagenet``: ``data_dir/train/`` and ``data_dir/val/`` (never downloaded).
+    - ``imagenet-tiny``: the same layout, generated with ``seed`` (:data:`TINY_IMAGENET`) if ``data_dir``
+      has none; a folder holding another ImageNet-format set is refused (its mark file is missing).
 
     Returns ``data_dir/cifar-10-batches-py`` (synthetic, cifar10) or ``data_dir`` (imagenet).
     Raises :class:`DatasetNotFoundError` (one line: expected path, how to get it) otherwise.
@@ -306,6 +324,18 @@ def prepare_dataset(dataset: str, data_dir: str | Path, *, download: bool = Fals
     root = Path(data_dir)
     if root.exists() and not root.is_dir():
         raise DatasetNotFoundError(f"data folder {root} is a file: pass the folder that holds the data set")
+    if dataset == "imagenet-tiny":
+        if not (root / "train").is_dir() and not (root / "val").is_dir():
+            write_synthetic_imagefolder(root, seed=seed, **TINY_IMAGENET)
+            (root / TINY_MARK).write_text(
+                json.dumps({"generated_by": "fracbnn_lib.data", "seed": seed, **TINY_IMAGENET})
+            )
+        elif not (root / TINY_MARK).is_file():
+            raise DatasetNotFoundError(
+                f"{root} holds an ImageNet-format set that is not the generated imagenet-tiny (no {TINY_MARK}); "
+                "use dataset 'imagenet' for it, or another data_dir for imagenet-tiny"
+            )
+        return root
     if dataset == "imagenet":
         missing = [split for split in ("train", "val") if not (root / split).is_dir()]
         if missing:
@@ -519,7 +549,7 @@ def make_dataset(
     3 x 224 x 224, normalised. ``augment=False`` gives training images the test transform.
     """
     folder = prepare_dataset(dataset, data_dir, download=download, seed=seed)
-    if dataset == "imagenet":
+    if dataset in IMAGENET_FORMAT:
         from torchvision.datasets import ImageFolder
 
         train_tf, val_tf = imagenet_transforms(augment)
@@ -595,10 +625,10 @@ def load_test_images(dataset: str, data_dir: str | Path, n: int, *, seed: int = 
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if dataset == "imagenet":
+    if dataset in IMAGENET_FORMAT:
         from torchvision.datasets import ImageFolder
 
-        folder = prepare_dataset(dataset, data_dir)
+        folder = prepare_dataset(dataset, data_dir, seed=seed)
         test_set: Dataset = ImageFolder(folder / "val", transform=imagenet_transforms(False, normalise=False)[1])
     else:
         test_set = make_dataset(dataset, data_dir, train=False, seed=seed)

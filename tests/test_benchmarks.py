@@ -63,6 +63,15 @@ def test_bench_inference_compares_pytorch_reference_and_csim(tmp_path):
         assert float(row.split()[-2]) > 0 and row.endswith("x")
 
 
+def test_bench_inference_times_the_imagenet_accelerator(tmp_path):
+    args = ("--network", "imagenet", "--checkpoint", str(tmp_path / "none.pt"), "--images", "1", "--seconds", "0.01")
+    out = _bench("bench_inference.py", *args)
+    assert "FracBNN ReActNet, random initialisation" in out and "224 x 224" in out
+    for backend in ("PyTorch eval (float32)", "fixed-point reference (numpy)", "C-simulation, 1 thread"):
+        row = next(line for line in out.splitlines() if line.startswith(backend))
+        assert float(row.split()[-2]) > 0 and row.endswith("x")
+
+
 def test_bench_pipeline_times_each_notebook_idle_and_busy():
     out = _bench("bench_pipeline.py", "--only", "01", "--load", "1")
     row = [line for line in out.splitlines() if line.startswith("01_thermometer_encoding")][-1]  # the bench's table

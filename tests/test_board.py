@@ -28,7 +28,7 @@ from fracbnn_lib.board import BoardError, FracNetDriver, deploy, load_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_board_eval.ipynb"
-BITSTREAM_FLOW = ROOT / "hls" / "cifar10" / "bitstream"
+BITSTREAM_FLOW = ROOT / "hls" / "common" / "bitstream"
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:home|tmp|work|root|Users|private|var)/")
 
 BLOCK_TORCH = """\
@@ -340,10 +340,12 @@ def test_the_csim_backend_returns_the_exported_logits(real_export):
 def _csim_files() -> set[str]:
     """What the bundle carries for its C-simulation: the sources and the ap_types headers with their licence."""
     from fracbnn_lib.hw.csim import SOURCES, ap_types_dir
+    from fracbnn_lib.hw.reactnet.csim import SOURCES as IMAGENET_SOURCES
 
     ap_types = ap_types_dir()
     headers = {f"hls/ap_types/{p.relative_to(ap_types).as_posix()}" for p in ap_types.rglob("*") if p.is_file()}
-    return {f"hls/cifar10/{name}" for name in SOURCES} | headers | {"hls/ap_types/LICENSE"}
+    sources = {f"hls/cifar10/{name}" for name in SOURCES} | {f"hls/imagenet/{name}" for name in IMAGENET_SOURCES}
+    return {os.path.normpath(name) for name in sources} | headers | {"hls/ap_types/LICENSE"}
 
 
 BUNDLE_FILES = {
@@ -515,6 +517,35 @@ def test_the_bundle_verifies_itself_in_a_torch_free_python(tmp_path, real_export
     assert not errors and not stderr, (errors, stderr)
 
 
+def test_an_imagenet_bundle_reproduces_its_logits_with_torch_blocked(tmp_path):
+    """The ImageNet export's bundle: its DRAM images, hls/imagenet and the reactnet csim, run without PyTorch."""
+    import torch
+
+    from fracbnn_lib.hw.reactnet.export import export_imagenet_accelerator
+    from fracbnn_lib.models import fracbnn_reactnet
+
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 224, 224)
+    export = export_imagenet_accelerator(fracbnn_reactnet(num_classes=10).eval(), tmp_path / "export", images, [1, 2])
+    out = deploy.write_bundle(export, tmp_path / "deploy" / "imagenet")
+    carried = set(json.loads((out / "bundle.json").read_text())["files"])
+    assert {"vectors/weights.bin", "vectors/params.bin", "vectors/classifier.npz", "hls/imagenet/engines.h"} <= carried
+    notebook = nbformat.read(out / deploy.NOTEBOOK, as_version=4)
+    parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    assert 'bitstream = "FracNetImageNet.bit"' in parameters.source
+    script = (
+        BLOCK_TORCH
+        + "import numpy as np\nfrom fracbnn_lib import board\n"
+        + "vectors = board.load_vectors('vectors')\n"
+        + "with board.FracNetDriver('csim', export_dir='vectors') as accel:\n"
+        + "    logits = accel.run(vectors.images).logits\n"
+        + "print(accel.name, vectors.imagenet, bool(np.array_equal(logits, vectors.expected_logits)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=out, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["csim", "True", "True"]
+
+
 def test_notebook_05_runs_inside_the_bundle_with_csim(tmp_path, real_export):
     out = deploy.write_bundle(real_export, tmp_path / "deploy" / "csim")
     _execute(out / deploy.NOTEBOOK, tmp_path / "executed.ipynb", cwd=out, target="csim")
@@ -537,13 +568,15 @@ def test_the_block_design_script_builds_the_ultra96v2_design():
     for needle in (
         "xczu3eg-sbva484-1-e",
         "zynq_ultra_ps_e",
-        "xilinx.com:hls:FracNet_T:1.0",
+        'set hls_ip "xilinx.com:hls:${top}:1.0"',
+        "set top FracNet_T",
+        "--top        { set top $value }",
         "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $clock_mhz",
         "set clock_mhz 250",
-        "FracNet_T_0/m_axi_IMG",
-        "FracNet_T_0/m_axi_RESULT",
-        "FracNet_T_0/s_axi_CTRL",
-        "S_AXI_HP0_FPD",
+        "get_bd_intf_pins -of_objects $accel -filter {MODE == Master}",  # every AXI master, each on its HP port
+        "S_AXI_HP${hp}_FPD",
+        "PSU__USE__S_AXI_GP[expr {$hp + 2}]",
+        "${top}_0/s_axi_CTRL",
         "M_AXI_HPM0_FPD",
         "smartconnect",
         "proc_sys_reset",
@@ -564,11 +597,12 @@ def test_make_vivado_without_vivado_says_what_to_install(tmp_path):
     assert "vivado not found" in done.stdout + done.stderr and not any(tmp_path.iterdir())
 
 
-def test_make_vivado_builds_from_the_exports_ip_into_the_export(tmp_path):
-    """`make vivado` in hls/cifar10 hands the export's HLS IP and output folder to the block design."""
+@pytest.mark.parametrize(("accelerator", "top"), [("cifar10", "FracNet_T"), ("imagenet", "FracNetImageNet")])
+def test_make_vivado_builds_from_the_exports_ip_into_the_export(tmp_path, accelerator, top):
+    """`make vivado` in hls/<accelerator> hands the HLS IP, its top and the output folder to the block design."""
     export = tmp_path / "export"
     export.mkdir()
-    hls = BITSTREAM_FLOW.parent
+    hls = ROOT / "hls" / accelerator
     done = subprocess.run(["make", "-C", str(hls), "vivado", f"EXPORT={export}"], capture_output=True, text=True)
     assert done.returncode != 0 and "no exported IP" in done.stderr and "run make hls first" in done.stderr
     ip = export / "fracnet_prj" / "solution1" / "impl" / "ip"
@@ -584,3 +618,4 @@ def test_make_vivado_builds_from_the_exports_ip_into_the_export(tmp_path):
     args = log.read_text().split()
     assert args[args.index("--ip-repo") + 1] == str(ip) and args[args.index("--out") + 1] == str(export / "bitstream")
     assert (export / "bitstream").is_dir() and args[args.index("-source") + 1] == "block_design.tcl"
+    assert args[args.index("--top") + 1] == top

@@ -47,6 +47,17 @@ REGISTER_LAYOUTS = {
     # A top function whose second port is called "out" (Vitis HLS renames it "out_r").
     "out-port": {"image_1": (0x10, 32), "image_2": (0x14, 32), "out_r_1": (0x1C, 32), "out_r_2": (0x20, 32)},
 }
+IMAGENET_PORTS = ("image", "weights", "params", "fmaps", "pooled")
+IMAGENET_LAYOUTS = {
+    # FracNetImageNet under Vitis HLS (PYNQ 2.7): every pointer's 64-bit address as a _1/_2 pair, 12 bytes apart.
+    "pynq2-vitis": {
+        f"{port}_{half}": (0x10 + 12 * i + 4 * (half - 1), 32)
+        for i, port in enumerate(IMAGENET_PORTS)
+        for half in (1, 2)
+    },
+    # Vivado HLS 2019.2: one 32-bit address per pointer (plain pointers keep their names).
+    "vivado-hls": {port: (0x10 + 8 * i, 32) for i, port in enumerate(IMAGENET_PORTS)},
+}
 CTRL_FIELDS = {"AP_START": 0, "AP_DONE": 1, "AP_IDLE": 2, "AP_READY": 3, "AUTO_RESTART": 7}
 
 
@@ -63,20 +74,21 @@ def write_standin_hwh(
     model: str = "csim",
     export_dir: Path | str = "",
     busy_reads: int = 2,
+    imagenet: bool = False,
 ) -> Path:
-    """Write a stand-in ``.bit`` and its stand-in ``.hwh`` (JSON) describing one FracNet_T IP."""
+    """Write a stand-in ``.bit`` and its stand-in ``.hwh`` (JSON) describing one FracNet_T (or FracNetImageNet) IP."""
     registers = {"CTRL": {"address_offset": 0, "size": 32, "access": "read-write", "fields": dict(CTRL_FIELDS)}}
     for name, offset in (("GIER", 0x4), ("IP_IER", 0x8), ("IP_ISR", 0xC)):
         registers[name] = {"address_offset": offset, "size": 32, "access": "read-write"}
-    for name, (offset, size) in REGISTER_LAYOUTS[layout].items():
+    for name, (offset, size) in (IMAGENET_LAYOUTS if imagenet else REGISTER_LAYOUTS)[layout].items():
         registers[name] = {"address_offset": offset, "size": size, "access": "read-write"}
     hwh = {
         "stand_in": HWH_MARK,
         "ip": {
-            ip_name: {"type": IP_VLNV, "registers": registers},
+            ip_name: {"type": "xilinx.com:hls:FracNetImageNet:1.0" if imagenet else IP_VLNV, "registers": registers},
             "axi_timer_0": {"type": "xilinx.com:ip:axi_timer:2.0", "registers": {}},
         },
-        "hardware": {"model": model, "export_dir": str(export_dir), "busy_reads": busy_reads},
+        "hardware": {"model": model, "export_dir": str(export_dir), "busy_reads": busy_reads, "imagenet": imagenet},
     }
     bit.write_bytes(b"stand-in bitstream")
     bit.with_suffix(".hwh").write_text(json.dumps(hwh))
@@ -152,7 +164,7 @@ class StandInIP:
             self.busy_left = self.hardware["busy_reads"] + 1
 
     def address(self, port: str) -> int:
-        spellings = {"image": ("image", "image_V"), "output": ("output_r", "out_r")}[port]
+        spellings = {"image": ("image", "image_V"), "output": ("output_r", "out_r")}.get(port, (port,))
         for name in spellings:
             if name in self.values:
                 return self.values[name]
@@ -161,6 +173,9 @@ class StandInIP:
         raise AssertionError(f"stand-in: no address register for {port}")
 
     def finish(self) -> None:
+        if self.hardware.get("imagenet"):
+            self.finish_imagenet()
+            return
         memory = self.board.memory
         image, out = self.address("image"), self.address("output")
         if image not in memory or out not in memory:
@@ -169,6 +184,28 @@ class StandInIP:
         if words.shape != (3, 32, 32) or memory[out].shape != (10,):
             raise AssertionError("stand-in: image/out registers point at buffers of the wrong shape")
         memory[out][...] = self.compute(words)
+        self.board.log.append(("compute", self.name))
+        self.values["CTRL"] = (1 << CTRL_FIELDS["AP_DONE"]) | (1 << CTRL_FIELDS["AP_IDLE"])
+
+    def finish_imagenet(self) -> None:
+        """FracNetImageNet: reads image, weights and params where its registers point, writes the pooled sums."""
+        from fracbnn_lib.hw.reactnet import csim
+
+        memory = self.board.memory
+        regions = {port: self.address(port) for port in IMAGENET_PORTS}
+        missing = [port for port, address in regions.items() if address not in memory]
+        if missing:
+            raise AssertionError(f"stand-in: bus error, no buffer behind {', '.join(missing)}")
+        folder = Path(self.hardware["export_dir"])
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if memory[regions["fmaps"]].size * 8 != manifest["dram_bytes"]["fmaps"]:
+            raise AssertionError("stand-in: the feature-map buffer is smaller than the design writes")
+        library = csim.build_library((folder / "fracnet_config.h").read_text())
+        image = memory[regions["image"]]
+        pooled = csim.run_library(
+            library, manifest["layout"], memory[regions["weights"]], memory[regions["params"]], image[None], 1
+        )
+        memory[regions["pooled"]][...] = pooled[0]
         self.board.log.append(("compute", self.name))
         self.values["CTRL"] = (1 << CTRL_FIELDS["AP_DONE"]) | (1 << CTRL_FIELDS["AP_IDLE"])
 
@@ -435,3 +472,37 @@ def build_real_export(tmp_path_factory: pytest.TempPathFactory, n: int = 8) -> P
 @pytest.fixture(scope="session")
 def real_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_real_export(tmp_path_factory)
+
+
+@pytest.mark.parametrize("layout", sorted(IMAGENET_LAYOUTS))
+def test_the_imagenet_board_path_computes_what_its_csim_computes(standin, tmp_path, layout):
+    """FracNetImageNet on the stand-in board: five DRAM buffers, weights copied once, logits == C-simulation."""
+    import torch
+
+    from fracbnn_lib.board import FracNetDriver, load_vectors
+    from fracbnn_lib.hw.reactnet.export import export_imagenet_accelerator
+    from fracbnn_lib.models import fracbnn_reactnet
+
+    torch.manual_seed(0)
+    model = fracbnn_reactnet(num_classes=10).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+    images = torch.rand(2, 3, 224, 224)
+    export = export_imagenet_accelerator(model, tmp_path / "export", images, [3, 7])
+    bit = write_standin_hwh(
+        tmp_path / "FracNetImageNet.bit", layout=layout, ip_name="FracNetImageNet_0", export_dir=export, imagenet=True
+    )
+    vectors = load_vectors(export)
+    assert vectors.imagenet and vectors.images.dtype == np.uint32
+    with FracNetDriver("pynq", bitstream=bit, export_dir=export) as accel:
+        result = accel.run(vectors.images)
+    assert result.backend == "pynq" and np.array_equal(result.logits, vectors.expected_logits)
+    log = standin.log
+    synced = [entry[1] for entry in log if entry[0] == "sync_to_device"]
+    assert synced[:2] == ["(445196,)", "(76448,)"] and synced[2:] == ["(3, 224, 224)"] * 2  # weights once, images each
+    assert [entry for entry in log if entry[0] == "compute"] == [("compute", "FracNetImageNet_0")] * 2
+    assert [entry[1] for entry in log if entry[0] == "sync_from_device"] == ["(1024,)"] * 2
+    written = {entry[1].split("_")[0].split("[")[0] for entry in log if entry[0] == "write" and entry[1] != "CTRL"}
+    assert written == {"image", "weights", "params", "fmaps", "pooled"}
+    assert sum(entry[0] == "freebuffer" for entry in log) == 5

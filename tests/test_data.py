@@ -13,6 +13,8 @@ from fracbnn_lib.data import (
     IMAGENET_PCA_EIGVAL,
     IMAGENET_PCA_EIGVEC,
     SYNTHETIC_CLASSES,
+    TINY_IMAGENET,
+    TINY_MARK,
     CIFAR10Batches,
     DatasetNotFoundError,
     Lighting,
@@ -41,7 +43,7 @@ def _entries(path):
 
 
 def test_public_names():
-    assert DATASETS == ("synthetic", "cifar10", "imagenet")
+    assert DATASETS == ("synthetic", "cifar10", "imagenet", "imagenet-tiny")
     assert len(CIFAR10_CLASSES) == 10 and CIFAR10_CLASSES[0] == "airplane" and CIFAR10_CLASSES[9] == "truck"
     assert len(SYNTHETIC_CLASSES) == 10
 
@@ -120,6 +122,24 @@ def test_missing_cifar10_is_a_clear_error_and_writes_nothing(tmp_path):
     with pytest.raises(DatasetNotFoundError):
         make_loaders("cifar10", root, batch_size=4)
     assert not root.exists()
+
+
+def test_imagenet_tiny_is_generated_as_jpeg_imagefolders_and_read_by_the_real_loaders(tmp_path):
+    root = tmp_path / "imagenet-tiny"
+    assert prepare_dataset("imagenet-tiny", root) == root and (root / TINY_MARK).is_file()
+    files = sorted((root / "val").rglob("*"))
+    jpegs = [p for p in files if p.is_file()]
+    assert len(jpegs) == TINY_IMAGENET["classes"] * TINY_IMAGENET["val_per_class"]
+    assert all(p.suffix == ".jpg" and p.read_bytes()[:3] == b"\xff\xd8\xff" for p in jpegs)  # JPEG files
+    train_loader, test_loader = make_loaders("imagenet-tiny", root, batch_size=4, workers=0, seed=0)
+    images, labels = next(iter(test_loader))
+    assert images.shape == (4, 3, 224, 224) and len(train_loader.dataset) == 60 and len(test_loader.dataset) == 20
+    raw, _ = load_test_images("imagenet-tiny", root, 2)
+    assert 0.0 <= float(raw.min()) and float(raw.max()) <= 1.0  # not normalised: the accelerator's input
+    foreign = tmp_path / "other"
+    (foreign / "train").mkdir(parents=True)
+    with pytest.raises(DatasetNotFoundError, match="not the generated imagenet-tiny"):
+        prepare_dataset("imagenet-tiny", foreign)
 
 
 def test_missing_imagenet_is_a_clear_error(tmp_path):

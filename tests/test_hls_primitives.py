@@ -45,6 +45,7 @@ def program(tmp_path_factory) -> Path:
         "-DFRACNET_RUNTIME_PARAMS",
         f"-I{folder}",
         f"-I{HLS_DIR}",
+        f"-I{HLS_DIR.parent / 'common'}",
         f"-I{ap_types_dir()}",
         str(HLS_DIR / "unit_tests.cc"),
         "-o",

@@ -134,5 +134,5 @@ def test_every_axi_master_address_register_is_in_ctrl():
         assert f"#pragma HLS INTERFACE s_axilite port = {port} bundle = CTRL" in pragmas
     lite_bundles = {re.search(r"bundle = (\w+)", p).group(1) for p in pragmas if " s_axilite " in p}
     assert lite_bundles == {"CTRL"}
-    design = (hls_source_dir() / "bitstream" / "block_design.tcl").read_text()
-    assert "FracNet_T_0/s_axi_CTRL" in design and "s_axi_control" not in design
+    design = (hls_source_dir().parent / "common" / "bitstream" / "block_design.tcl").read_text()
+    assert "${top}_0/s_axi_CTRL" in design and "s_axi_control" not in design

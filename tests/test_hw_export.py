@@ -235,8 +235,8 @@ def test_stage2_checkpoint_exports_with_the_gate_off(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    bad = tmp_path / "imagenet.pt"
-    atomic_save(fracbnn_reactnet(num_classes=10).state_dict(), bad)
+    bad = tmp_path / "other.pt"
+    atomic_save(torch.nn.Linear(3, 2).state_dict(), bad)  # neither FracBNN
     assert export_main([str(bad), "--out", str(tmp_path / "e"), "--images", "0"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: checkpoint from") and "is it a checkpoint of this architecture?" in err
@@ -250,6 +250,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         export_main([str(stage1), "--format", "fm=abc"])
     assert exit_.value.code == 2
+    float_imagenet = tmp_path / "imagenet-stage1.pt"
+    model = fracbnn_reactnet(num_classes=10)
+    atomic_save({"model": model.state_dict(), "config": {"stage": {"binary_weights": False}}}, float_imagenet)
+    assert export_main([str(float_imagenet), "--out", str(tmp_path / "i1"), "--images", "0"]) == 1
+    assert "float weights (stage 1)" in capsys.readouterr().err and not (tmp_path / "i1").exists()
 
 
 def test_cli_exports_a_checkpoint_without_test_vectors(tmp_path, capsys):

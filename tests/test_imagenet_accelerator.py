@@ -11,8 +11,9 @@ from fracbnn_lib.encoding import pack_thermometer, thermometer_encode
 from fracbnn_lib.hw.fixed_point import resolve_formats
 from fracbnn_lib.hw.manifest import ExportError
 from fracbnn_lib.hw.reactnet import csim, layout
+from fracbnn_lib.hw.reactnet.classifier import classify
 from fracbnn_lib.hw.reactnet.params import fold_reactnet
-from fracbnn_lib.hw.reactnet.reference import Q2_OF_Q4, classify, quantize4, reference_pooled
+from fracbnn_lib.hw.reactnet.reference import Q2_OF_Q4, quantize4, reference_pooled
 from fracbnn_lib.models import fracbnn_reactnet
 from fracbnn_lib.models.imagenet import REACTNET_BLOCKS
 
@@ -101,3 +102,78 @@ def test_csim_equals_the_reference_bit_for_bit(library, make_model):
     assert 0.0 < opened < 1.0, "the precision gate never or always opened: the test would not see it"
     logits = classify(expected, FORMATS.fm.frac, images.fc_weight, images.fc_bias)
     assert logits.shape == (8, 10) and logits.dtype == np.float32
+
+
+def test_per_layer_errors_against_the_float_model(tmp_path):
+    """The stem's codes match the float model's but for rounding ties; every PG layer is reported."""
+    from fracbnn_lib.hw.reactnet.export import export_imagenet_accelerator
+    from fracbnn_lib.hw.reactnet.ladder import layer_error_table, plot_layer_errors
+
+    model = _randomised(8)
+    export = export_imagenet_accelerator(model, tmp_path / "export")
+    images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(9))
+    table = layer_error_table(model, export, images)
+    assert list(table["layer"]) == ["stem", *(layer.name for layer in layout.layer_table(32)[:-1]), "pool (means)"]
+    assert table.loc[0, "codes_differing"] < 0.01 and table.loc[0, "values"] == 32 * 112 * 112
+    assert table["codes_differing"].dropna().between(0.0, 1.0).all()
+    assert np.isfinite(table["max_relative_difference"].iloc[-1])
+    assert len(plot_layer_errors(table).axes) == 1
+
+
+def test_formats_are_settings_csim_equals_the_reference_in_the_papers_formats():
+    """The release's ap_fixed<16,9>/<12,4>: another fracnet_config.h, another library, the same bit-exact bar."""
+    paper = resolve_formats("paper")
+    images = fold_reactnet(_randomised(6), paper)
+    packed = _packed(2, seed=7)
+    library = csim.build_library(layout.config_header(paper, 32))
+    got = csim.run_library(library, layout.layout_string(32), images.weights, images.params, packed)
+    assert np.array_equal(got, reference_pooled(images, packed))
+    assert "#define FRACNET_FM_W 16" in layout.config_header(paper, 32)
+
+
+def test_the_cost_model_counts_the_loops_the_cpp_runs():
+    """Every pipelined loop entry, in order, with its trips: the model == the counting build of the C-simulation."""
+    from fracbnn_lib.hw.cost import loop_log
+    from fracbnn_lib.hw.reactnet.cost import accelerator_loops, cost_summary
+
+    images = fold_reactnet(_randomised(3), FORMATS)
+    counting = csim.build_library(layout.config_header(FORMATS, 32), count=True)
+    counted = csim.loop_counts(counting, layout.layout_string(32), images.weights, images.params, _packed(1, seed=4))
+    modelled = loop_log(accelerator_loops(32))
+    assert len(counted) == len(modelled) and counted == modelled
+    summary = cost_summary(32)
+    assert summary["modelled"] is True and summary["compute_cycles"] < summary["cycles"]
+    per_layer = summary["per_layer"]
+    assert list(per_layer) == ["stem", *(layer.name for layer in layout.layer_table(32))]
+    assert sum(row["cycles"] for row in per_layer.values()) == summary["cycles"]
+    weights_read = sum(row["dram_read_bytes"] for row in per_layer.values())
+    assert weights_read > layout.dram_bytes(32)["weights"], "every weight is read at least once"
+
+
+def test_export_command_and_make_csim_reproduce_the_reference(tmp_path):
+    """``fracbnn export`` of an ImageNet checkpoint on JPEG test images, then the g++ testbench of hls/imagenet."""
+    import subprocess
+    from pathlib import Path
+
+    from fracbnn_lib.data import write_synthetic_imagefolder
+    from fracbnn_lib.hw import export as export_cli
+    from fracbnn_lib.hw.reactnet.export import EXPECTED_POOLED_FILE, IMAGES_FILE, load_export, reference_predict
+
+    data = write_synthetic_imagefolder(tmp_path / "imagenet", classes=2, per_class=1, val_per_class=2, suffix=".jpg")
+    checkpoint = tmp_path / "final.pt"
+    torch.save(_randomised(5).state_dict(), checkpoint)
+    out = tmp_path / "export"
+    args = [str(checkpoint), "--out", str(out), "--images", "3", "--data-dir", str(data), "--check", "csim"]
+    assert export_cli.main(args) == 0
+    manifest, dram = load_export(out)
+    assert manifest["test_vectors"]["images"] == 3 and manifest["classes"] == 10
+    assert manifest["dram_bytes"]["weights"] == dram.weights.nbytes == 3_561_568
+    pooled, logits = reference_predict(out, np.load(out / IMAGES_FILE))
+    assert np.array_equal(pooled, np.load(out / EXPECTED_POOLED_FILE)) and logits.shape == (3, 10)
+    hls = Path(__file__).resolve().parents[1] / "hls" / "imagenet"
+    done = subprocess.run(["make", "-C", str(hls), "csim", f"EXPORT={out}", "N=2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "csim: 2 images, 0 of 2048 outputs differ from expected_pooled.npy" in done.stdout
+    (out / "weights.bin").write_bytes(b"broken")
+    with pytest.raises(ExportError, match="does not match its manifest"):
+        load_export(out)

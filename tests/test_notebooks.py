@@ -18,13 +18,22 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[1-5]_*.ipynb"))
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("0[1-5]_*.ipynb") if not p.stem.endswith("_imagenet"))
+"""The embedded default's notebooks, which nbval re-executes here."""
+IMAGENET_NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[1-5]_*_imagenet.ipynb"))
+"""Slot variants for ImageNet-format data sets (executed by the imagenet-tiny run of tests/test_readme.py)."""
 SHARED = {
     "dataset": "synthetic",
     "data_dir": "../data/synthetic",
     "run_dir": "../runs/default",
     "seed": 0,
     "device": "cpu",
+}
+IMAGENET_SHARED = {
+    **SHARED,
+    "dataset": "imagenet-tiny",
+    "data_dir": "../data/imagenet-tiny",
+    "run_dir": "../runs/imagenet-tiny",
 }
 # Seeded CPU training is reproducible on one machine but not across CPU generations (AVX2 and AVX-512
 # kernels round differently; a few epochs amplify it): the cells that show the trained model's numbers
@@ -70,9 +79,10 @@ def _outputs_text(cell: nbformat.NotebookNode) -> str:
 
 def test_all_five_notebooks_are_committed():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+    assert [p.name for p in IMAGENET_NOTEBOOKS] == ["04_hls_export_imagenet.ipynb"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + IMAGENET_NOTEBOOKS, ids=lambda p: p.name)
 def test_kernelspec_and_parameters_cell(path):
     nb = _read(path)
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -82,11 +92,11 @@ def test_kernelspec_and_parameters_cell(path):
     for node in ast.parse(tagged[0].source).body:
         assert isinstance(node, ast.Assign) and len(node.targets) == 1, "plain assignments only"
         values[node.targets[0].id] = ast.literal_eval(node.value)  # raises on anything but a literal
-    for name, default in SHARED.items():
+    for name, default in (IMAGENET_SHARED if path in IMAGENET_NOTEBOOKS else SHARED).items():
         assert values.get(name) == default, f"shared parameter {name}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + IMAGENET_NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_outputs_are_from_one_clean_run(path):
     nb = _read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -101,7 +111,7 @@ def test_committed_outputs_are_from_one_clean_run(path):
         assert not any(o.get("name") == "stderr" for o in cell.outputs), "no stderr (warnings, progress bars)"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + IMAGENET_NOTEBOOKS, ids=lambda p: p.name)
 def test_no_sys_path_hacks(path):
     source = "\n".join(c.source for c in _read(path).cells if c.cell_type == "code")
     assert "sys.path" not in source and "os.chdir" not in source

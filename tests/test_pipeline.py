@@ -93,18 +93,24 @@ def test_runs_notebooks_in_order_with_only_their_parameters(project, capsys):
     assert "stage 3 (final) test accuracy" in out and "0.891" in out  # the summary beside the paper
 
 
-def test_accelerator_notebooks_run_for_cifar_networks_only(project, capsys):
-    """Notebooks 04/05 implement the CIFAR-10 network: an ImageNet run stops after 03 and says why."""
+def test_imagenet_runs_take_a_slots_imagenet_notebook(project, capsys):
+    """A slot with a ``*_imagenet.ipynb`` runs it for ImageNet-format data sets and its other notebook otherwise."""
     record = "from pathlib import Path\nfrom fracbnn_lib.run_files import update_metrics\n"
-    _notebook(project / "notebooks" / "04_hw.ipynb", PARAMS_CELL, record + "update_metrics(Path(run_dir), 'hw', {})")
+    notebooks = project / "notebooks"
+    _notebook(notebooks / "04_hw.ipynb", PARAMS_CELL, record + "update_metrics(Path(run_dir), 'hw', {'net': 'cifar'})")
+    _notebook(
+        notebooks / "04_hw_imagenet.ipynb", PARAMS_CELL, record + "update_metrics(Path(run_dir), 'hw', {'net': 'in'})"
+    )
     imagenet = project / "imagenet"
     write_synthetic_imagefolder(imagenet, classes=2, per_class=1, val_per_class=1, size=8)
     assert _run(project, "--set", "dataset=imagenet", "--data-dir", str(imagenet), "--run-name", "in") == 0
-    out = capsys.readouterr().out
-    assert "notebook 04 (HLS export and C-simulation) skipped: the accelerator implements the CIFAR-10 network" in out
-    assert "hw" not in read_metrics(project / "runs" / "in") and not (project / "runs" / "in" / "04_hw.ipynb").exists()
+    assert read_metrics(project / "runs" / "in")["hw"] == {"net": "in"}
+    assert (project / "runs" / "in" / "04_hw_imagenet.ipynb").exists()
+    assert not (project / "runs" / "in" / "04_hw.ipynb").exists()
     assert _run(project, "--run-name", "syn") == 0
-    assert "hw" in read_metrics(project / "runs" / "syn")
+    assert read_metrics(project / "runs" / "syn")["hw"] == {"net": "cifar"}
+    present, _ = pipeline.find_notebooks(notebooks, ["04"], "imagenet-tiny")
+    assert [nb.path.name for nb in present] == ["04_hw_imagenet.ipynb"]
 
 
 def test_only_runs_the_chosen_slots(project, capsys):
@@ -224,10 +230,10 @@ def test_summary_text_sets_the_run_beside_the_paper():
     assert rows["02_b"] == ["2.2", "s"] and rows["total"] == ["3.8", "s"]
 
 
-@pytest.mark.parametrize("name", ["synthetic", "cifar10", "imagenet"])
+@pytest.mark.parametrize("name", ["synthetic", "cifar10", "imagenet", "imagenet-tiny"])
 def test_shipped_params_files_only_name_declared_parameters(name):
-    present, missing = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS))
     params, settings = pipeline.load_params(ROOT / "params" / f"{name}.yaml")
-    assert params["dataset"] == name
+    present, missing = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS), params["dataset"])
+    assert params["dataset"] == name and not missing
     pipeline.check_parameters({k: v for k, v in params.items() if k != "run_dir"}, present, missing)
     assert set(settings) <= set(pipeline.PIPELINE_KEYS)

@@ -47,14 +47,17 @@ EXPECTED = {
     "make test": Outcome("suite"),
     "make reproduce PARAMS=params/cifar10.yaml DATA=/data/cifar10": Outcome("refuses", "CIFAR-10 not found"),
     "make reproduce PARAMS=params/imagenet.yaml DATA=/data/imagenet": Outcome("refuses", "ImageNet not found"),
+    "make reproduce PARAMS=params/imagenet-tiny.yaml": Outcome("runs"),
     "python -m fracbnn_lib export runs/default/checkpoints/final.pt --check csim": Outcome("runs"),
     "make -C hls/cifar10 csim": Outcome("runs"),
     "make -C hls/cifar10 hls": Outcome("refuses", "vivado_hls not found: source the Xilinx settings script"),
     "make -C hls/cifar10 vivado": Outcome("refuses", "no exported IP in ../../runs/default/export: run make hls"),
+    "make -C hls/imagenet csim N=2": Outcome("runs"),
     "python -m fracbnn_lib deploy --run-dir runs/default --bitstream runs/default/export/bitstream/FracNet_T.bit": (
         Outcome("refuses", "FracNet_T.bit not found: build it with 'make vivado' in hls/cifar10")
     ),
     "scp -r deploy/default xilinx@pynq:~/jupyter_notebooks/": Outcome("board", "deploy/default"),
+    "python -m fracbnn_lib deploy --run-dir runs/imagenet-tiny": Outcome("runs"),
 }
 
 
@@ -146,6 +149,28 @@ def _check_embedded_default_run(run_dir: Path) -> None:
     assert board["accuracy"] == hls["accuracy_csim"] and board["fps"] > 0
 
 
+def _check_imagenet_tiny_run(run_dir: Path) -> None:
+    """ImageNet's embedded default: all five notebooks, label loss said and recorded, hls and board for ImageNet."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert list(metrics["run"]["wall_s"]) == [
+        "01_thermometer_encoding",
+        "02_step1_training",
+        "03_step2_binary",
+        "04_hls_export_imagenet",
+        "05_board_eval",
+    ]
+    assert all(metrics[stage]["distillation"] is False for stage in ("stage1", "stage2", "stage3"))
+    executed = (run_dir / "02_step1_training.ipynb").read_text()
+    assert "knowledge distillation is off" in executed
+    hls = metrics["hls"]
+    assert hls["accelerator"] == "imagenet" and hls["images"] == 8
+    assert hls["csim_reference_mismatched_outputs"] == 0 and hls["accuracy_csim"] == hls["accuracy_reference"]
+    assert hls["cost"]["modelled"] is True and hls["cost"]["fps"] > 48.1  # the paper's board figure
+    board = metrics["board"]
+    assert board["backend"] == "csim" and board["mismatched_logits"] == 0 and board["images"] == 8
+    assert board["accuracy"] == hls["accuracy_csim"]
+
+
 def _run(command: str, copy: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, shell=True, cwd=copy, env=env, capture_output=True, text=True, timeout=3600)
 
@@ -181,6 +206,10 @@ def test_every_readme_command_works_on_the_embedded_default(tmp_path):
         _check(command, outcome, done)
         if command == "make reproduce":
             _check_embedded_default_run(copy / "runs" / "default")
+        if command == "make reproduce PARAMS=params/imagenet-tiny.yaml":
+            _check_imagenet_tiny_run(copy / "runs" / "imagenet-tiny")
+        if command == "make -C hls/imagenet csim N=2":
+            assert "csim: 2 images, 0 of 2048 outputs differ from expected_pooled.npy" in done.stdout
         if outcome.message.startswith("FracNet_T.bit not found"):
             bitstream = copy / "runs" / "default" / "export" / "bitstream"  # what make vivado would leave
             bitstream.mkdir(parents=True)
@@ -188,3 +217,5 @@ def test_every_readme_command_works_on_the_embedded_default(tmp_path):
             (bitstream / "FracNet_T.hwh").write_text("<stand-in hardware handoff/>")
             _check(command, Outcome("runs"), _run(command, copy, env))
     assert not (copy / "runs" / "cifar10").exists() and not (copy / "runs" / "imagenet").exists()
+    bundle = json.loads((copy / "deploy" / "imagenet-tiny" / "bundle.json").read_text())
+    assert {"vectors/weights.bin", "vectors/params.bin", "hls/imagenet/engines.h"} <= set(bundle["files"])

@@ -119,6 +119,7 @@ def test_recipe_paper_release_and_imagenet():
     short = recipe("cifar10", epochs=3, lr=2e-3, weight_decay=1e-4, gating_target=0.5)
     assert short[1].milestones == (2, 2, 3) and recipe("cifar10", epochs=300)[1].milestones == (100, 150, 200)
     assert all(s.epochs == 3 and s.lr == 2e-3 and s.weight_decay == 1e-4 and s.gating_target == 0.5 for s in short)
+    assert recipe("imagenet-tiny", epochs=1) == recipe("imagenet", epochs=1)
     with pytest.raises(ValueError, match="variant"):
         recipe("cifar10", "other")
     with pytest.raises(ValueError, match="epochs"):
@@ -254,6 +255,17 @@ def test_gating_penalty_is_the_squared_distance_to_the_target():
     assert penalty.item() == pytest.approx(expected)
     penalty.backward()
     assert thresholds[0].grad is not None and torch.allclose(thresholds[0].grad, torch.full_like(thresholds[0], -1.0))
+
+
+def test_a_run_without_a_teacher_file_trains_on_the_labels_and_says_so():
+    from fracbnn_lib.training import NO_TEACHER, without_missing_teacher
+
+    stages = recipe("imagenet", epochs=1)
+    kept, note = without_missing_teacher(stages, "")
+    assert note == NO_TEACHER and not any(s.kd for s in kept) and len(note.splitlines()) == 1
+    assert [s.name for s in kept] == [s.name for s in stages] and kept[0].lr == stages[0].lr
+    assert without_missing_teacher(stages, "teacher.pth") == (stages, "")  # a given file is loaded, or fails clearly
+    assert without_missing_teacher(recipe("cifar10"), "") == (recipe("cifar10"), "")  # no distillation to turn off
 
 
 def test_kd_stage_needs_a_teacher(tmp_path):

@@ -37,6 +37,9 @@ from ..cli import OneLineParser
 from ..files import replace_folder, staging_folder
 from ..hw.csim import AP_TYPES_BESIDE_SOURCES, SOURCES, ap_types_dir, hls_source_dir
 from ..hw.manifest import EXPORT_FILES
+from ..hw.reactnet.csim import SOURCES as IMAGENET_SOURCES
+from ..hw.reactnet.csim import source_dir as imagenet_source_dir
+from ..hw.reactnet.export import EXPORT_FILES as IMAGENET_EXPORT_FILES
 from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
 
 BUNDLE_PACKAGE = "fracbnn_lib"
@@ -58,15 +61,22 @@ CARRIED_MODULES = (
     "hw/fixed_point.py",
     "kernels/__init__.py",
     "kernels/native.py",
+    "hw/reactnet/__init__.py",
+    "hw/reactnet/layout.py",
+    "hw/reactnet/classifier.py",
+    "hw/reactnet/csim.py",
+    "hw/reactnet/export.py",
 )
 """Modules of :mod:`fracbnn_lib` the bundle carries, as the same package (none imports PyTorch or pandas):
-the driver and its report, and the C-simulation's build and binding, so ``target="csim"`` runs in the bundle."""
+the driver and its report, and the C-simulation's build and binding of both accelerators, so ``target="csim"``
+runs in the bundle."""
 HLS_FOLDER = "hls"
 """In the bundle: ``hls/cifar10/`` (the C-simulation's sources, :data:`fracbnn_lib.hw.csim.SOURCES`) and
 ``hls/ap_types/`` (the ``ap_int.h``/``ap_fixed.h`` headers of the hls4ml wheel, Apache-2.0, with its licence)."""
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "05_board_eval.ipynb"
 BITSTREAM = "FracNet_T.bit"
+IMAGENET_BITSTREAM = "FracNetImageNet.bit"
 BUNDLE_PARAMETERS = {"run_dir": "", "export_dir": BUNDLE_VECTORS, "target": "auto", "bitstream": BITSTREAM}
 """Notebook-05 parameters as the bundle sets them (the board has no run folder)."""
 PYNQ_IMAGES = ("PYNQ 2.7 (Python 3.8)", "PYNQ 3.0 / 3.1 (Python 3.10)")
@@ -98,17 +108,30 @@ def board_notebook(source: str | Path, parameters: dict[str, Any] | None = None)
     return notebook
 
 
-def readme_text(name: str, images: int, source: str, bitstream: bool) -> str:
-    """The bundle's README for the board."""
+def readme_text(name: str, images: int, source: str, bitstream: bool, imagenet: bool = False) -> str:
+    """The bundle's README for the board (``imagenet``: a bundle of the ImageNet accelerator, ``FracNetImageNet``)."""
+    top, folder = ("FracNetImageNet", "hls/imagenet") if imagenet else ("FracNet_T", "hls/cifar10")
+    regions = "`params.bin`, `weights.bin`, `classifier.npz` (DRAM images, the ARM's classifier)"
+    extra = regions if imagenet else "`params.bin`"
     where = (
-        "`FracNet_T.bit` and `FracNet_T.hwh` are in this folder."
+        f"`{top}.bit` and `{top}.hwh` are in this folder."
         if bitstream
-        else "Put `FracNet_T.bit` and `FracNet_T.hwh` (same base name, side by side) into this folder."
+        else f"Put `{top}.bit` and `{top}.hwh` (same base name, side by side) into this folder."
+    )
+    release = (
+        ""
+        if imagenet
+        else """
+A bitstream built from the official release's sources (`FracNet_T_0.bit`, IP `FracNet_T_0`) has the
+same interface and works too: rename its `.bit` and `.hwh` to `FracNet_T.*`. It carries the
+release's own weights, so compare its accuracy with the labels, not its logits with
+`expected_logits.npy`.
+"""
     )
     return f"""# FracBNN board evaluation bundle `{name}`
 
 Runs notebook 05 on a PYNQ board (Ultra96v2): {images} test vectors exported from `{source}`,
-the FracNet_T driver and its report. Nothing here needs PyTorch or a network connection.
+the {top} driver and its report. Nothing here needs PyTorch or a network connection.
 
 Supported board images: {", ".join(PYNQ_IMAGES)}; they ship numpy, matplotlib, pandas and Jupyter.
 
@@ -118,21 +141,16 @@ Supported board images: {", ".join(PYNQ_IMAGES)}; they ship numpy, matplotlib, p
 |---|---|
 | `05_board_eval.ipynb` | notebook 05 with `target = "auto"` (board when `pynq` and the bitstream are present) |
 | `fracbnn_lib/` | the library's torch-free part: `board/` (driver and report), run files, the paper's figures |
-| `{BUNDLE_VECTORS}/` | the export: `images.npy`, `labels.npy`, `expected_logits.npy`, `manifest.json`, `params.bin` |
+| `{BUNDLE_VECTORS}/` | the export: `images.npy`, `labels.npy`, `expected_logits.npy`, `manifest.json`, {extra} |
 | `bundle.json` | every file with its size and sha256 |
 
 ## 1. The bitstream
 
-{where} Build them with `make vivado` in `hls/cifar10/` of the repository (Vivado, Ultra96v2
-block design at 250 MHz; `hls/cifar10/bitstream/README.md`), or add them when writing the bundle:
-`python -m fracbnn_lib deploy --bitstream path/to/FracNet_T.bit`. PYNQ reads the IP's register map
+{where} Build them with `make vivado` in `{folder}/` of the repository (Vivado, Ultra96v2
+block design at 250 MHz; `hls/common/bitstream/README.md`), or add them when writing the bundle:
+`python -m fracbnn_lib deploy --bitstream path/to/{top}.bit`. PYNQ reads the IP's register map
 and the clock from the `.hwh`, so both files must have the same base name.
-
-A bitstream built from the official release's sources (`FracNet_T_0.bit`, IP `FracNet_T_0`) has the
-same interface and works too: rename its `.bit` and `.hwh` to `FracNet_T.*`. It carries the
-release's own weights, so compare its accuracy with the labels, not its logits with
-`expected_logits.npy`.
-
+{release}
 ## 2. Copy to the board
 
     scp -r deploy/{name} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}
@@ -175,12 +193,13 @@ def _sha256(path: Path) -> str:
 
 
 def copy_csim_sources(hls: Path) -> None:
-    """The C-simulation's sources into ``hls/cifar10/`` and ``hls/common/``, the ap_types headers (and licence)
-    into ``hls/ap_types/``."""
-    (hls / "cifar10").mkdir(parents=True)
-    for name in SOURCES:
-        (hls / "cifar10" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(hls_source_dir() / name, hls / "cifar10" / name)
+    """Both C-simulations' sources into ``hls/cifar10/``, ``hls/imagenet/`` and ``hls/common/``, the ap_types
+    headers (and licence) into ``hls/ap_types/``."""
+    for folder, names, sources in (("cifar10", SOURCES, hls_source_dir()), ("imagenet", IMAGENET_SOURCES, None)):
+        sources = sources or imagenet_source_dir()
+        for name in names:
+            (hls / folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sources / name, hls / folder / name)
     ap_types = ap_types_dir()
     shutil.copytree(ap_types, hls / AP_TYPES_BESIDE_SOURCES, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     licence = next(iter(sorted(ap_types.parents[2].parent.glob("hls4ml-*.dist-info/licenses/LICENSE*"))), None)
@@ -210,8 +229,8 @@ def write_bundle(
     """Write the deploy bundle for ``export_dir``'s test vectors to ``out``; returns ``out`` as a Path.
 
     ``source`` names the run in the README; ``bitstream`` (``.bit`` with its ``.hwh`` beside it) is
-    copied as ``FracNet_T.bit``/``.hwh``; ``notebook`` is notebook 05. Everything is checked before
-    anything is written.
+    copied as ``FracNet_T.bit``/``.hwh`` (an ImageNet export's as ``FracNetImageNet.*``); ``notebook`` is
+    notebook 05. Everything is checked before anything is written.
     """
     export_dir, out, notebook = Path(export_dir), Path(out), Path(notebook)
     vectors = load_vectors(export_dir)
@@ -224,19 +243,23 @@ def write_bundle(
     staging = staging_folder(out)
     try:
         (staging / BUNDLE_VECTORS).mkdir()
-        for name in EXPORT_FILES:  # what the export wrote, never the build trees of make hls / make vivado
+        written = IMAGENET_EXPORT_FILES if vectors.imagenet else EXPORT_FILES
+        for name in written:  # what the export wrote, never the build trees of make hls / make vivado
             if (export_dir / name).is_file():
                 shutil.copy2(export_dir / name, staging / BUNDLE_VECTORS / name)
         for module in CARRIED_MODULES:
             (staging / BUNDLE_PACKAGE / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PACKAGE_ROOT / module, staging / BUNDLE_PACKAGE / module)
         copy_csim_sources(staging / HLS_FOLDER)
-        (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook), indent=1) + "\n")
+        bundled_bit = IMAGENET_BITSTREAM if vectors.imagenet else BITSTREAM
+        parameters = {**BUNDLE_PARAMETERS, "bitstream": bundled_bit}
+        (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook, parameters), indent=1) + "\n")
         if bit is not None:
-            shutil.copy2(bit, staging / BITSTREAM)
-            shutil.copy2(bit.with_suffix(".hwh"), staging / Path(BITSTREAM).with_suffix(".hwh"))
+            shutil.copy2(bit, staging / bundled_bit)
+            shutil.copy2(bit.with_suffix(".hwh"), staging / Path(bundled_bit).with_suffix(".hwh"))
         name = out.name
-        (staging / "README.md").write_text(readme_text(name, len(vectors), source or export_dir.name, bit is not None))
+        readme = readme_text(name, len(vectors), source or export_dir.name, bit is not None, vectors.imagenet)
+        (staging / "README.md").write_text(readme)
         manifest = {
             "name": name,
             "source": source or export_dir.name,
@@ -263,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export-dir", type=Path, help="export folder with the test vectors (default: RUN_DIR/export)")
     parser.add_argument("--out-dir", type=Path, default=Path("deploy"), help="folder of the bundles (default: deploy)")
     parser.add_argument("--name", help="bundle name (default: the run folder's name)")
-    parser.add_argument("--bitstream", type=Path, help="FracNet_T .bit to include (its .hwh must sit beside it)")
+    parser.add_argument(
+        "--bitstream", type=Path, help="FracNet_T (or FracNetImageNet) .bit to include (its .hwh must sit beside it)"
+    )
     parser.add_argument("--notebook", type=Path, default=REPO_ROOT / "notebooks" / NOTEBOOK, help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="replace an existing bundle of the same name")
     return parser
@@ -298,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = len(manifest["files"])
     print(f"deploy bundle {out}: {manifest['images']} test vectors, {files} files, {manifest['bytes'] / 1e6:.1f} MB")
     if not manifest["bitstream"]:
-        print("add FracNet_T.bit and FracNet_T.hwh (make vivado in hls/cifar10), or rerun with --bitstream")
+        imagenet = load_vectors(out / BUNDLE_VECTORS).imagenet
+        top, folder = ("FracNetImageNet", "hls/imagenet") if imagenet else ("FracNet_T", "hls/cifar10")
+        print(f"add {top}.bit and {top}.hwh (make vivado in {folder}), or rerun with --bitstream")
     print(f"copy it to the board: scp -r {out} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Driver of the FracNet_T accelerator: one interface, two backends (a PYNQ board, or its C-simulation twin).
+"""Driver of the FracBNN accelerators: one interface, two backends (a PYNQ board, or its C-simulation twin).
 
 The accelerator's top function is ``FracNet_T(uint64 image[3][32][32], float output[10])`` (the
 paper's interface, kept by ``hls/cifar10``): the thermometer-packed input words of one image (level ``b`` of
@@ -16,6 +16,12 @@ Backends:
 - ``csim``: the same words through the g++-built HLS C++ (``fracbnn_lib.hw.csim_predict``, imported
   only when this backend is used), one image per call, so the timing loop is the board's.
 - ``auto``: ``pynq`` when the ``pynq`` package is importable and the bitstream exists, else ``csim``.
+
+The ImageNet accelerator (``hls/imagenet``, top ``FracNetImageNet``) is driven the same way when the
+export's manifest says so: one ``pynq.allocate`` buffer per DRAM region (image, weights, params,
+fmaps, pooled), the weights and parameters copied in once, per image the input words in and the
+1024 pooled sums out, which the ARM turns into logits (``fracbnn_lib.hw.reactnet.classifier``); its
+C-simulation twin is ``fracbnn_lib.hw.reactnet.export.csim_predict``.
 
 This module imports nothing but numpy and the standard library, and keeps to Python 3.8 syntax and
 APIs: it runs on PYNQ board images (Python 3.8 on PYNQ 2.7, 3.10 on PYNQ 3.x), which have no PyTorch.
@@ -38,6 +44,12 @@ IP_TYPE = "FracNet_T"
 """The HLS top function, hence the IP's name in the Vivado catalogue (``xilinx.com:hls:FracNet_T:1.0``)."""
 IMAGE_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
+IMAGENET_NETWORK = "fracbnn_reactnet_imagenet"
+"""An export's ``manifest.json`` ``network`` for the ImageNet accelerator (``hls/imagenet``)."""
+IMAGENET_IP_TYPE = "FracNetImageNet"
+IMAGENET_SHAPE = (3, 224, 224)
+IMAGENET_REGIONS = ("image", "weights", "params", "fmaps", "pooled")
+"""The ImageNet IP's DRAM buffers, one ``pynq.allocate`` each, in the order their addresses are written."""
 TARGETS = ("auto", "pynq", "csim")
 VECTOR_FILES = ("images.npy", "labels.npy", "expected_logits.npy")
 BUNDLE_VECTORS = "vectors"
@@ -53,8 +65,10 @@ read-modify-write, and their spelling differs between versions."""
 PORT_REGISTERS = {
     "image": ("image_V", "image"),
     "output": ("output_r", "output", "out_r", "out"),
+    **{region: (region,) for region in IMAGENET_REGIONS[1:]},
 }
-"""Register-name spellings of the two address ports, in order of preference.
+"""Register-name spellings of the address ports, in order of preference (FracNet_T: image, output;
+FracNetImageNet: image, weights, params, fmaps, pooled, plain pointers that keep their names).
 
 Vivado HLS appends ``_V`` to an ``ap_uint`` port (``image_V``), Vitis HLS keeps the name
 (``image``); a port named after an HDL keyword gets ``_r`` (``output_r``, or ``out_r`` for a port
@@ -77,10 +91,10 @@ class BoardError(RuntimeError):
 class Vectors:
     """Test vectors exported by notebook 04 (or carried by a deploy bundle).
 
-    ``images``: ``uint64[N, 3, 32, 32]`` input words; ``labels``: ``int64[N]``;
-    ``expected_logits``: ``float32[N, 10]`` (the C-simulation's logits, equal to the bit-exact
-    reference's); ``manifest``: the export's ``manifest.json`` (empty if absent); ``total``: how many
-    vectors the folder holds (``N <= total`` when a subset was asked for).
+    ``images``: ``uint64[N, 3, 32, 32]`` input words (ImageNet: ``uint32[N, 3, 224, 224]``);
+    ``labels``: ``int64[N]``; ``expected_logits``: ``float32[N, classes]`` (the C-simulation's logits,
+    equal to the bit-exact reference's); ``manifest``: the export's ``manifest.json`` (empty if
+    absent); ``total``: how many vectors the folder holds (``N <= total`` when a subset was asked for).
     """
 
     folder: Path
@@ -92,6 +106,11 @@ class Vectors:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def imagenet(self) -> bool:
+        """Whether these are vectors of the ImageNet accelerator."""
+        return self.manifest.get("network") == IMAGENET_NETWORK
 
 
 def find_vectors(export_dir: str | Path = "", run_dir: str | Path = "") -> Path:
@@ -149,16 +168,17 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
     images = _load_array(folder, "images.npy")
     labels = _load_array(folder, "labels.npy")
     expected = _load_array(folder, "expected_logits.npy")
-    check_images(images, f"{folder / 'images.npy'}")
+    manifest = _read_manifest(folder / "manifest.json")
+    imagenet = manifest.get("network") == IMAGENET_NETWORK
+    check_images(images, f"{folder / 'images.npy'}", imagenet)
     n = images.shape[0]
+    classes = int(manifest.get("classes", 0)) if imagenet else NUM_CLASSES
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
         raise BoardError(f"{folder / 'labels.npy'}: expected {n} integer labels, got {labels.dtype} {labels.shape}")
-    if expected.shape != (n, NUM_CLASSES):
+    if expected.shape != (n, classes):
         raise BoardError(
-            f"{folder / 'expected_logits.npy'}: expected {n} x {NUM_CLASSES} logits, "
-            f"got {expected.dtype} {expected.shape}"
+            f"{folder / 'expected_logits.npy'}: expected {n} x {classes} logits, got {expected.dtype} {expected.shape}"
         )
-    manifest = _read_manifest(folder / "manifest.json")
     keep = n if max_images == 0 else min(max_images, n)
     return Vectors(
         folder=folder,
@@ -170,14 +190,15 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
     )
 
 
-def check_images(images: np.ndarray, what: str = "images") -> None:
-    """Raise :class:`BoardError` unless ``images`` is ``uint64[N, 3, 32, 32]`` (N >= 1)."""
+def check_images(images: np.ndarray, what: str = "images", imagenet: bool = False) -> None:
+    """:class:`BoardError` unless ``images`` is ``uint64[N, 3, 32, 32]`` (ImageNet: ``uint32[N, 3, 224, 224]``)."""
     array = isinstance(images, np.ndarray)
-    if not array or images.dtype != np.uint64 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
+    dtype, shape = (np.uint32, IMAGENET_SHAPE) if imagenet else (np.uint64, IMAGE_SHAPE)
+    if not array or images.dtype != dtype or images.ndim != 4 or images.shape[1:] != shape:
         got = f"{images.dtype} {images.shape}" if array else type(images).__name__
+        expected = "uint32 N x 3 x 224 x 224" if imagenet else "uint64 N x 3 x 32 x 32"
         raise BoardError(
-            f"{what}: expected uint64 N x 3 x 32 x 32 thermometer words (as fracbnn_lib.pack_thermometer makes them), "
-            f"got {got}"
+            f"{what}: expected {expected} thermometer words (as the export writes them into images.npy), got {got}"
         )
     if images.shape[0] == 0:
         raise BoardError(f"{what}: no images")
@@ -228,12 +249,13 @@ def _address(buffer: Any) -> int:
     return int(value if value is not None else buffer.device_address)
 
 
-class PynqBackend:
-    """The accelerator on a PYNQ board (see the module docstring for the exact register sequence)."""
+class _BoardIP:
+    """What the board backends of both accelerators share: the overlay, the IP, its address registers, a run."""
 
     name = "pynq"
 
-    def __init__(self, bitstream: str | Path, ip_name: str = "", timeout_s: float = 1.0) -> None:
+    def _open(self, bitstream: str | Path, ip_name: str, ip_type: str, timeout_s: float) -> Any:
+        """Load the overlay and find the IP; returns the ``pynq`` module (for ``allocate``)."""
         bit = check_bitstream(bitstream)
         try:
             pynq = importlib.import_module("pynq")
@@ -244,52 +266,130 @@ class PynqBackend:
         self.timeout_s = timeout_s
         self.bitstream = bit
         self.overlay = pynq.Overlay(str(bit))
-        self.ip_name = find_ip(self.overlay.ip_dict, ip_name)
+        self.ip_name = find_ip(self.overlay.ip_dict, ip_name, ip_type)
         self.ip = self.overlay
         for part in self.ip_name.split("/"):
             self.ip = getattr(self.ip, part)
-        registers = self.overlay.ip_dict[self.ip_name].get("registers", {})
+        self.registers = self.overlay.ip_dict[self.ip_name].get("registers", {})
         ctrl = self.ip.read(CTRL_OFFSET)
         if not ctrl & AP_IDLE:
             raise BoardError(f"{self.ip_name} is busy before the first start (CTRL=0x{ctrl:x}): reload the overlay")
-        for port in PORT_REGISTERS:  # the register names are checked before anything is allocated
-            address_writes(registers, port, 0, self.ip_name)
-        self.in_buffer = pynq.allocate(shape=IMAGE_SHAPE, dtype=np.uint64)
-        self.out_buffer = pynq.allocate(shape=(NUM_CLASSES,), dtype=np.float32)
+        self.buffers: dict[str, Any] = {}
+        return pynq
+
+    def _write_addresses(self) -> None:
         try:
-            for port, buffer in (("image", self.in_buffer), ("output", self.out_buffer)):
-                for offset, word in address_writes(registers, port, _address(buffer), self.ip_name):
+            for port, buffer in self.buffers.items():
+                for offset, word in address_writes(self.registers, port, _address(buffer), self.ip_name):
                     self.ip.write(offset, word)
         except BaseException:
             self.close()
             raise
 
-    def __call__(self, words: np.ndarray) -> np.ndarray:
-        np.copyto(self.in_buffer, words)
-        self.in_buffer.sync_to_device()
+    def _start_and_wait(self, design: str) -> None:
+        """``ap_start``, then poll the control register until ``ap_done`` (or idle with ``ap_start`` cleared)."""
         self.ip.write(CTRL_OFFSET, AP_START)
         deadline = time.perf_counter() + self.timeout_s
         while True:
             ctrl = self.ip.read(CTRL_OFFSET)  # one read per poll: ap_done clears on read
             if ctrl & AP_DONE or (ctrl & AP_IDLE and not ctrl & AP_START):
-                break
+                return
             if time.perf_counter() > deadline:
                 raise BoardError(
                     f"{self.ip_name} did not finish within {self.timeout_s} s (CTRL=0x{ctrl:x}): "
-                    "is the overlay built from hls/cifar10 (or the release's FracNet_T)?"
+                    f"is the overlay built from {design}?"
                 )
-        self.out_buffer.sync_from_device()
-        return np.array(self.out_buffer, dtype=np.float32)
 
     def close(self) -> None:
-        for name in ("in_buffer", "out_buffer"):
-            buffer = self.__dict__.pop(name, None)
+        for buffer in self.__dict__.get("buffers", {}).values():
             free = getattr(buffer, "freebuffer", None) or getattr(buffer, "close", None)
             if free is not None:
                 free()
+        self.buffers = {}
 
     def describe(self) -> str:
         return f"PYNQ board: IP {self.ip_name} of overlay {self.bitstream.name}"
+
+
+class PynqBackend(_BoardIP):
+    """The CIFAR-10 accelerator on a PYNQ board (see the module docstring for the exact register sequence)."""
+
+    classes = NUM_CLASSES
+
+    def __init__(self, bitstream: str | Path, ip_name: str = "", timeout_s: float = 1.0) -> None:
+        pynq = self._open(bitstream, ip_name, IP_TYPE, timeout_s)
+        for port in ("image", "output"):  # the register names are checked before anything is allocated
+            address_writes(self.registers, port, 0, self.ip_name)
+        self.buffers["image"] = pynq.allocate(shape=IMAGE_SHAPE, dtype=np.uint64)
+        self.buffers["output"] = pynq.allocate(shape=(NUM_CLASSES,), dtype=np.float32)
+        self._write_addresses()
+
+    def __call__(self, words: np.ndarray) -> np.ndarray:
+        image, output = self.buffers["image"], self.buffers["output"]
+        np.copyto(image, words)
+        image.sync_to_device()
+        self._start_and_wait("hls/cifar10 (or the release's FracNet_T)")
+        output.sync_from_device()
+        return np.array(output, dtype=np.float32)
+
+
+def _export_regions(export_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """An ImageNet export's manifest and DRAM images (weights, params) and classifier, checked for size."""
+    manifest = _read_manifest(export_dir / "manifest.json")
+    regions = {}
+    for name, dtype in (("weights", "<u8"), ("params", "<i8")):
+        path = export_dir / f"{name}.bin"
+        expected = int(manifest.get("dram_bytes", {}).get(name, -1))
+        if not path.is_file() or path.stat().st_size != expected:
+            raise BoardError(f"{path} is missing or not the {expected} bytes its manifest says: export again")
+        regions[name] = np.fromfile(path, dtype=dtype)
+    classifier = np.load(export_dir / "classifier.npz")
+    regions["fc_weight"], regions["fc_bias"] = classifier["fc_weight"], classifier["fc_bias"]
+    return manifest, regions
+
+
+def _classifier(manifest: dict, regions: dict[str, np.ndarray]) -> Any:
+    """Pooled sums -> logits, the ARM's part of the ImageNet accelerator (``fracbnn_lib.hw.reactnet.classifier``)."""
+    classify = importlib.import_module("fracbnn_lib.hw.reactnet.classifier").classify
+    fm = manifest["formats"]["fm"]
+    frac = int(fm["width"]) - int(fm["integer"])
+    return lambda pooled: classify(pooled[None], frac, regions["fc_weight"], regions["fc_bias"])[0]
+
+
+class ImageNetPynqBackend(_BoardIP):
+    """The ImageNet accelerator on a PYNQ board: one ``pynq.allocate`` buffer per DRAM region.
+
+    The weights and parameters (``weights.bin``, ``params.bin`` of the export) are copied to the board's
+    DRAM once; per image the input words go in, the IP runs, and the 1024 pooled sums come back, which the
+    ARM turns into logits (:func:`fracbnn_lib.hw.reactnet.classifier.classify`).
+    """
+
+    def __init__(self, bitstream: str | Path, export_dir: str | Path, ip_name: str = "", timeout_s: float = 2.0):
+        manifest, regions = _export_regions(Path(export_dir))
+        pynq = self._open(bitstream, ip_name, IMAGENET_IP_TYPE, timeout_s)
+        for port in IMAGENET_REGIONS:
+            address_writes(self.registers, port, 0, self.ip_name)
+        fmap_words = int(manifest["dram_bytes"]["fmaps"]) // 8
+        shapes = {"image": (IMAGENET_SHAPE, np.uint32), "weights": (regions["weights"].shape, np.uint64)}
+        shapes.update(params=(regions["params"].shape, np.int64), fmaps=((fmap_words,), np.uint64))
+        shapes["pooled"] = ((1024,), np.int64)
+        for region in IMAGENET_REGIONS:
+            shape, dtype = shapes[region]
+            self.buffers[region] = pynq.allocate(shape=shape, dtype=dtype)
+        for region in ("weights", "params"):
+            np.copyto(self.buffers[region], regions[region])
+            self.buffers[region].sync_to_device()
+        self._write_addresses()
+        self.classes = int(regions["fc_weight"].shape[0])
+        self._classify = _classifier(manifest, regions)
+
+    def __call__(self, words: np.ndarray) -> np.ndarray:
+        image, pooled = self.buffers["image"], self.buffers["pooled"]
+        np.copyto(image, words)
+        image.sync_to_device()
+        self._start_and_wait("hls/imagenet")
+        pooled.sync_from_device()
+        return self._classify(np.array(pooled, dtype=np.int64))
 
 
 def check_bitstream(bitstream: str | Path) -> Path:
@@ -301,7 +401,7 @@ def check_bitstream(bitstream: str | Path) -> Path:
         raise BoardError(f"bitstream {bit.name} should be a .bit file (FracNet_T.bit, with FracNet_T.hwh beside it)")
     if not bit.is_file():
         raise BoardError(
-            f"bitstream {bit} not found: build it with 'make vivado' in hls/cifar10 (hls/cifar10/bitstream/README.md) "
+            f"bitstream {bit} not found: build it with 'make vivado' in hls/cifar10 (hls/common/bitstream/README.md) "
             "and copy FracNet_T.bit and FracNet_T.hwh beside the notebook"
         )
     hwh = bit.with_suffix(".hwh")
@@ -313,17 +413,17 @@ def check_bitstream(bitstream: str | Path) -> Path:
     return bit
 
 
-def find_ip(ip_dict: dict, ip_name: str = "") -> str:
-    """The overlay's FracNet_T instance: ``ip_name`` if given, else the one IP whose type is ``*:FracNet_T:*``."""
+def find_ip(ip_dict: dict, ip_name: str = "", ip_type: str = IP_TYPE) -> str:
+    """The overlay's accelerator: ``ip_name`` if given, else the one IP whose type is ``*:<ip_type>:*``."""
     if ip_name:
         if ip_name not in ip_dict:
             raise BoardError(f"no IP named {ip_name!r} in the overlay; it has: {', '.join(sorted(ip_dict)) or 'none'}")
         return ip_name
-    found = sorted(name for name, info in ip_dict.items() if f":{IP_TYPE}:" in str(info.get("type", "")))
+    found = sorted(name for name, info in ip_dict.items() if f":{ip_type}:" in str(info.get("type", "")))
     if len(found) != 1:
         what = "no" if not found else f"{len(found)} ({', '.join(found)})"
         raise BoardError(
-            f"{what} {IP_TYPE} IP in the overlay (it has: {', '.join(sorted(ip_dict)) or 'none'}); pass ip_name"
+            f"{what} {ip_type} IP in the overlay (it has: {', '.join(sorted(ip_dict)) or 'none'}); pass ip_name"
         )
     return found[0]
 
@@ -365,6 +465,7 @@ class CsimBackend:
     """The HLS C++ compiled with g++ (``fracbnn_lib.hw.csim_predict``), one image per call like the board."""
 
     name = "csim"
+    classes = NUM_CLASSES
 
     def __init__(self, export_dir: str | Path) -> None:
         self.export_dir = Path(export_dir)
@@ -385,6 +486,25 @@ class CsimBackend:
 
     def describe(self) -> str:
         return "C-simulation of the HLS C++ on the host CPU (not a board measurement)"
+
+
+class ImageNetCsimBackend(CsimBackend):
+    """``hls/imagenet`` compiled with g++ (``fracbnn_lib.hw.reactnet.export.csim_predict``), one image per call."""
+
+    def __init__(self, export_dir: str | Path) -> None:
+        self.export_dir = Path(export_dir)
+        try:
+            export = importlib.import_module("fracbnn_lib.hw.reactnet.export")
+        except ImportError as err:
+            raise BoardError(
+                f"target 'csim' needs fracbnn_lib and its hardware side ({err}); on a board use target='pynq'"
+            ) from None
+        self._predict = export.csim_predict
+        _, logits = self._predict(self.export_dir, np.zeros((1, *IMAGENET_SHAPE), dtype=np.uint32))
+        self.classes = int(logits.shape[1])
+
+    def __call__(self, words: np.ndarray) -> np.ndarray:
+        return self._predict(self.export_dir, words[None], threads=1)[1][0]
 
 
 # --------------------------------------------------------------------------- the driver
@@ -410,6 +530,8 @@ class FracNetDriver:
     ``bitstream``: ``FracNet_T.bit`` (``.hwh`` beside it) for ``pynq``; ``export_dir``: an export
     folder (``params.bin`` and headers) for ``csim``; ``ip_name``: the IP instance (default: the
     overlay's only ``FracNet_T``); ``timeout_s``: how long one image may take on the board.
+    An ImageNet export (its manifest says so) selects the ImageNet accelerator, ``FracNetImageNet``:
+    on the board it needs ``export_dir`` too (the weights and parameters it copies into DRAM).
 
     >>> with FracNetDriver("csim", export_dir="runs/default/export") as accel:  # doctest: +SKIP
     ...     result = accel.run(images)  # uint64[N, 3, 32, 32] -> BatchResult (logits float32[N, 10], timing)
@@ -425,12 +547,17 @@ class FracNetDriver:
         timeout_s: float = 1.0,
     ) -> None:
         self.target = resolve_target(target, bitstream)
-        if self.target == "pynq":
-            self.backend: PynqBackend | CsimBackend = PynqBackend(bitstream, ip_name, timeout_s)
+        manifest = _read_manifest(Path(export_dir) / "manifest.json") if str(export_dir) else {}
+        self.imagenet = manifest.get("network") == IMAGENET_NETWORK
+        if self.target == "csim" and not str(export_dir):
+            raise BoardError("target 'csim' needs export_dir (the export folder of notebook 04, with params.bin)")
+        self.backend: _BoardIP | CsimBackend
+        if self.target == "pynq" and self.imagenet:
+            self.backend = ImageNetPynqBackend(bitstream, export_dir, ip_name, max(timeout_s, 2.0))
+        elif self.target == "pynq":
+            self.backend = PynqBackend(bitstream, ip_name, timeout_s)
         else:
-            if not str(export_dir):
-                raise BoardError("target 'csim' needs export_dir (the export folder of notebook 04, with params.bin)")
-            self.backend = CsimBackend(export_dir)
+            self.backend = ImageNetCsimBackend(export_dir) if self.imagenet else CsimBackend(export_dir)
 
     @property
     def name(self) -> str:
@@ -446,8 +573,8 @@ class FracNetDriver:
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
-        check_images(images)
-        logits = np.empty((images.shape[0], NUM_CLASSES), dtype=np.float32)
+        check_images(images, imagenet=self.imagenet)
+        logits = np.empty((images.shape[0], self.backend.classes), dtype=np.float32)
         latencies = np.empty(images.shape[0], dtype=np.float64)
         start = time.perf_counter()
         for i in range(images.shape[0]):

@@ -212,17 +212,22 @@ def _manifest(params, folded, formats: Formats, source, vectors, folder: Path, f
 
 
 def load_export_model(checkpoint: str | Path) -> nn.Module:
-    """A ``fracbnn_resnet20`` in eval mode with a checkpoint's weights (ours or the release's), strictly loaded.
+    """The FracBNN of a checkpoint (ours or the release's) in eval mode, strictly loaded.
 
-    Our checkpoints record their stage: its switches (binary weights, gate) are applied, so a
-    stage-2 checkpoint exports with the gate off and a stage-1 checkpoint is refused by the export.
-    Raises :class:`~fracbnn_lib.checkpoint.CheckpointError` for a checkpoint of another architecture.
+    A ``fracbnn_reactnet`` (as many classes as its FC layer has) for an ImageNet checkpoint, else a
+    ``fracbnn_resnet20``. Our checkpoints record their stage: its switches (binary weights, gate) are
+    applied, so a stage-2 checkpoint exports with the gate off and a stage-1 checkpoint is refused by
+    the export. Raises :class:`~fracbnn_lib.checkpoint.CheckpointError` for another architecture.
     """
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint, map_official_keys, model_state, read_checkpoint
     from ..layers import set_binary_weights, set_gating
-    from ..models import fracbnn_resnet20
+    from ..models import fracbnn_reactnet, fracbnn_resnet20
 
-    model = fracbnn_resnet20()
+    state = map_official_keys(model_state(read_checkpoint(checkpoint)))
+    if "model.0.0.weight" in state and "fc.weight" in state:
+        model = fracbnn_reactnet(num_classes=int(state["fc.weight"].shape[0]))
+    else:
+        model = fracbnn_resnet20()
     stored = load_checkpoint(checkpoint, model)
     stage = stored.get("config", {}).get("stage", {}) if isinstance(stored.get("config"), Mapping) else {}
     if "binary_weights" in stage:
@@ -245,12 +250,17 @@ def _format_override(text: str) -> tuple[str, FixedFormat]:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="fracbnn export",
-        description="Export a trained CIFAR-10 FracBNN checkpoint to the HLS accelerator (headers, test vectors).",
+        description="Export a trained FracBNN checkpoint (CIFAR-10 or ImageNet) to its HLS accelerator.",
     )
     parser.add_argument("checkpoint", type=Path, help="checkpoint file (ours or the official release's)")
     parser.add_argument("--out", type=Path, help="export folder (default: <run>/export beside <run>/checkpoints)")
     parser.add_argument("--images", type=int, default=200, help="test vectors: first N test images (default 200)")
-    parser.add_argument("--dataset", choices=("synthetic", "cifar10"), default="synthetic", help="test-vector data")
+    parser.add_argument(
+        "--dataset",
+        choices=("synthetic", "cifar10"),
+        default="synthetic",
+        help="test-vector data of a CIFAR-10 checkpoint (an ImageNet checkpoint reads --data-dir's val/)",
+    )
     parser.add_argument("--data-dir", type=Path, help="data set folder (default: data/<dataset>)")
     parser.add_argument("--formats", default="default", choices=sorted(FORMAT_PRESETS), help="format preset")
     parser.add_argument(
@@ -276,6 +286,29 @@ def _default_out(checkpoint: Path) -> Path:
     return parent.parent / "export" if parent.name == "checkpoints" else parent / "export"
 
 
+def _export_imagenet(model: nn.Module, out: Path, formats: Formats, args: argparse.Namespace) -> int:
+    """``fracbnn export`` of a ReActNet checkpoint (``hls/imagenet``); test vectors from ``--dataset imagenet``."""
+    from ..data import load_test_images
+    from .reactnet.export import EXPECTED_POOLED_FILE, csim_predict, export_imagenet_accelerator
+
+    images = labels = None
+    if args.images > 0:
+        data_dir = args.data_dir or Path("data") / "imagenet"
+        images, labels = load_test_images("imagenet", data_dir, args.images)
+    export_imagenet_accelerator(model, out, images, labels, formats=formats, source=args.checkpoint, dataset="imagenet")
+    print(f"exported {args.checkpoint} -> {out} (ImageNet accelerator, formats: {formats.describe()})")
+    if images is not None:
+        expected = np.load(out / EXPECTED_FILE)
+        accuracy = float((expected.argmax(1) == labels.numpy()).mean())
+        print(f"test vectors: {len(images)} ImageNet-format images, fixed-point accuracy {accuracy:.3f}")
+        if args.check == "csim":
+            pooled, _ = csim_predict(out, np.load(out / IMAGES_FILE))
+            mismatched = int((pooled != np.load(out / EXPECTED_POOLED_FILE)).sum())
+            print(f"C-simulation: {mismatched} of {pooled.size} outputs differ from the reference")
+            return 1 if mismatched else 0
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``fracbnn export``: returns 0 on success, 1 on an error in the data (one line on stderr), 2 on usage."""
     parser = build_parser()
@@ -293,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.overrides:
             formats = resolve_formats({**dict(formats.items()), **dict(args.overrides)})
         model = load_export_model(args.checkpoint)
+        if not hasattr(model, "linear"):
+            return _export_imagenet(model, out, formats, args)
         images = labels = None
         if args.images > 0:
             images, labels = load_test_images(args.dataset, args.data_dir or Path("data") / args.dataset, args.images)

@@ -1,5 +1,6 @@
 """FracBNN model builders: CIFAR-10 ResNet-20 and ImageNet ReActNet (MobileNet-V1) variants."""
 
+import functools
 from collections.abc import Callable
 
 from torch import nn
@@ -9,7 +10,10 @@ from .imagenet import BuildingBlock, FracBNNReActNet, fracbnn_reactnet
 
 
 def model_builder(dataset: str) -> Callable[[], nn.Module]:
-    """The FracBNN of a data set: ``fracbnn_reactnet`` for ImageNet, ``fracbnn_resnet20`` otherwise."""
+    """The FracBNN of a data set: ``fracbnn_reactnet`` for ImageNet (10 classes for ``imagenet-tiny``),
+    ``fracbnn_resnet20`` otherwise."""
+    if dataset == "imagenet-tiny":
+        return functools.partial(fracbnn_reactnet, num_classes=10)
     return fracbnn_reactnet if dataset == "imagenet" else fracbnn_resnet20
 
 

@@ -47,7 +47,7 @@ from .loop import (
     gating_penalty,
     train_stage,
 )
-from .recipe import GATING_REG, RELEASE_EPOCHS, RELEASE_MILESTONES, Stage, recipe
+from .recipe import GATING_REG, NO_TEACHER, RELEASE_EPOCHS, RELEASE_MILESTONES, Stage, recipe, without_missing_teacher
 from .report import plot_learning_curves, stage_table
 from .runner import FINAL_CHECKPOINT, promote_final, run_recipe, run_stage, start_checkpoint
 from .sweep import gating_sweep
@@ -72,6 +72,8 @@ __all__ = [
     "plot_learning_curves",
     "promote_final",
     "recipe",
+    "without_missing_teacher",
+    "NO_TEACHER",
     "resolve_device",
     "run_recipe",
     "run_stage",

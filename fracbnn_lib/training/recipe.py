@@ -94,11 +94,11 @@ def recipe(
     x0.1 at 100/150/200. ImageNet (with KD): stage 1 lr 5e-4, wd 1e-5, linear, 120 epochs; later
     stages lr 5e-4, wd 0, linear.
     """
-    if dataset not in ("synthetic", "cifar10", "imagenet"):
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of synthetic, cifar10, imagenet")
+    if dataset not in ("synthetic", "cifar10", "imagenet", "imagenet-tiny"):
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of synthetic, cifar10, imagenet, imagenet-tiny")
     if variant not in ("paper", "release"):
         raise ValueError(f"unknown recipe variant {variant!r}; choose 'paper' or 'release'")
-    imagenet = dataset == "imagenet"
+    imagenet = dataset in ("imagenet", "imagenet-tiny")
     full = RELEASE_EPOCHS["imagenet" if imagenet else "cifar10"]
     n = full if epochs is None else int(epochs)
     base_lr = 5e-4 if imagenet else 1e-3
@@ -125,3 +125,21 @@ def recipe(
             )
         )
     return stages
+
+
+NO_TEACHER = (
+    "no teacher_weights given: knowledge distillation is off, the stages train on the labels (cross-entropy) "
+    "(set teacher_weights to a ResNet-50 state dict for the paper's recipe)"
+)
+"""What a run without a teacher file says, once, instead of distilling."""
+
+
+def without_missing_teacher(stages: list[Stage], teacher_weights: str | None) -> tuple[list[Stage], str]:
+    """The stages as they can run: distillation (``kd``) switched off when no teacher file is given.
+
+    Returns the stages and a one-line note (empty if nothing changed). A given file is loaded later by
+    :func:`fracbnn_lib.models.imagenet.load_teacher`, which fails clearly if it does not exist.
+    """
+    if teacher_weights or not any(stage.kd for stage in stages):
+        return list(stages), ""
+    return [dataclasses.replace(stage, kd=False) for stage in stages], NO_TEACHER

@@ -13,12 +13,10 @@ and ``shiftbn{k}``), with integer MSB/LSB sums ``m``, ``l`` and gate ``g = 1[m >
 
 The stem is ``x = fm(scale z0 + shift)`` (the stem BN) with ``z0`` the ``±1`` conv of the thermometer
 code, looked up in level-dot tables. Weight bit 1 where the latent weight is ``> 0``. The classifier
-(global pool + FC) runs on the ARM in float64 (:func:`fracbnn_lib.hw.reactnet.reference.classify`).
+(global pool + FC) runs on the ARM in float64 (:func:`fracbnn_lib.hw.reactnet.classifier.classify`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from torch import nn
@@ -36,29 +34,12 @@ from .layout import (
     PARAM_FIELDS,
     SCALE_FIELDS,
     STEM_CHANNELS,
+    ReActNetImages,
     layer_table,
     param_words,
     stem_table_words,
     weight_words,
 )
-
-
-@dataclass
-class ReActNetImages:
-    """What an export holds: the DRAM images and the ARM's classifier.
-
-    ``weights``: ``uint64[WEIGHT_WORDS]``; ``params``: ``int64[PARAM_WORDS]`` (raw fixed-point values);
-    ``fc_weight``: float64 ``classes x 1024``; ``fc_bias``: float64 ``classes``; ``saturated``: per
-    parameter field, how many values the formats clamped.
-    """
-
-    formats: Formats
-    levels: int
-    weights: np.ndarray
-    params: np.ndarray
-    fc_weight: np.ndarray
-    fc_bias: np.ndarray
-    saturated: dict[str, int]
 
 
 def check_architecture(model: nn.Module) -> None:

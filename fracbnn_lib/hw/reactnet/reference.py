@@ -7,7 +7,7 @@ arithmetic everywhere else. Between layers a feature map is its 4-bit codes
 function of ``k`` (0-2 -> 0, 3-7 -> 1, 8-12 -> 2, 13-15 -> 3, the quantisers' rounding boundaries
 coincide) and its shortcut reads ``k`` itself. The stem convolves the thermometer code of each word's
 level count (the C++ looks the same dot products up in tables: two formulations, one result). The last
-layer's raw outputs are summed per channel (``pooled``); :func:`classify` turns the sums into logits,
+layer's raw outputs are summed per channel (``pooled``); :func:`~.classifier.classify` turns the sums into logits,
 on the ARM as on this machine.
 """
 
@@ -18,8 +18,7 @@ import torch
 
 from ..layout import unpack_bits
 from ..reference import _pm1, thermometer_planes
-from .layout import GROUP, POOL_PIXELS, STEM_CHANNELS, Layer, image_words, layer_table, stem_table_words
-from .params import ReActNetImages
+from .layout import GROUP, STEM_CHANNELS, Layer, ReActNetImages, image_words, layer_table, stem_table_words
 
 CHUNK = 4
 """Images per vectorised step (a 112 x 112 x 64 map of 4 images as float32 planes is about 26 MB)."""
@@ -125,9 +124,16 @@ def pg_conv_bn(dp: _Datapath, codes: np.ndarray, layer: Layer) -> tuple[np.ndarr
     return dp.assign(exact, frac), gate
 
 
-def _forward_chunk(p: ReActNetImages, words: np.ndarray, gates: dict[str, list[int]] | None) -> np.ndarray:
+def _forward_chunk(
+    p: ReActNetImages,
+    words: np.ndarray,
+    gates: dict[str, list[int]] | None,
+    trace: dict[str, list[np.ndarray]] | None,
+) -> np.ndarray:
     dp = _Datapath(p)
     codes = stem_conv_bn(dp, words)
+    if trace is not None:
+        trace.setdefault("stem", []).append(codes.astype(np.int8))
     layers = layer_table(p.levels)
     for i, layer in enumerate(layers):
         x, gate = pg_conv_bn(dp, codes, layer)
@@ -136,23 +142,24 @@ def _forward_chunk(p: ReActNetImages, words: np.ndarray, gates: dict[str, list[i
             opened[0] += int(gate.sum())
             opened[1] += int(gate.size)
         codes = quantize4(x, dp.fm.frac) if i < len(layers) - 1 else None
+        if trace is not None and codes is not None:
+            trace.setdefault(layer.name, []).append(codes.astype(np.int8))
     return x.sum(axis=(2, 3))
 
 
 def reference_pooled(
-    p: ReActNetImages, packed: np.ndarray, gates: dict[str, list[int]] | None = None, chunk: int = CHUNK
+    p: ReActNetImages,
+    packed: np.ndarray,
+    gates: dict[str, list[int]] | None = None,
+    chunk: int = CHUNK,
+    trace: dict[str, list[np.ndarray]] | None = None,
 ) -> np.ndarray:
     """The accelerator's outputs ``int64[N, 1024]`` (per channel, the sum of the last map's raw values).
 
     ``packed``: ``uint32[N, 3, 224, 224]`` (or :func:`fracbnn_lib.pack_thermometer`'s uint64 words).
-    ``gates``, if given, receives per layer ``[outputs whose gate opened, outputs]``.
+    ``gates``, if given, receives per layer ``[outputs whose gate opened, outputs]``; ``trace`` the 4-bit
+    codes each layer writes (``"stem"`` and every layer but the last; int8 N x C x H x W, one per chunk).
     """
     words = image_words(packed)
-    parts = [_forward_chunk(p, words[i : i + chunk], gates) for i in range(0, len(words), chunk)]
+    parts = [_forward_chunk(p, words[i : i + chunk], gates, trace) for i in range(0, len(words), chunk)]
     return np.concatenate(parts) if parts else np.zeros((0, 1024), np.int64)
-
-
-def classify(pooled: np.ndarray, fm_frac: int, fc_weight: np.ndarray, fc_bias: np.ndarray) -> np.ndarray:
-    """The classifier on the ARM: ``mean = pooled / 2**F / 49``, logits ``float32(W mean + b)`` in float64."""
-    mean = np.asarray(pooled, dtype=np.float64) * 2.0**-fm_frac / POOL_PIXELS
-    return (mean @ np.asarray(fc_weight, np.float64).T + np.asarray(fc_bias, np.float64)).astype(np.float32)

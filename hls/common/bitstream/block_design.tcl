@@ -1,9 +1,10 @@
-# FracNet_T on the Ultra96v2 (PYNQ): Vivado block design, bitstream and hardware handoff.
+# An HLS accelerator on the Ultra96v2 (PYNQ): Vivado block design, bitstream and hardware handoff.
 #
-#   vivado -mode batch -source block_design.tcl -tclargs --ip-repo DIR [--out DIR] [--board-part PART]
-#          [--clock-mhz 250] [--jobs 4]
+#   vivado -mode batch -source block_design.tcl -tclargs --ip-repo DIR [--top FracNet_T] [--out DIR]
+#          [--board-part PART] [--clock-mhz 250] [--jobs 4]
 #
-# --ip-repo is the IP catalogue that HLS exported for hls/cifar10 (export_design -format ip_catalog).
+# --ip-repo is the IP catalogue that HLS exported (export_design -format ip_catalog) for hls/cifar10
+# (--top FracNet_T, the default) or hls/imagenet (--top FracNetImageNet).
 # The block design:
 #
 #   Zynq UltraScale+ PS  M_AXI_HPM0_FPD --> SmartConnect --> FracNet_T_0/s_axi_CTRL   (control register,
@@ -14,7 +15,7 @@
 #
 # With the Ultra96v2 board files installed the PS takes the board preset; without them only the
 # part is set (PYNQ keeps the PS configuration of its boot image and sets pl_clk0 from the .hwh).
-# Output: OUT/FracNet_T.bit and OUT/FracNet_T.hwh, the same base name, as pynq.Overlay expects.
+# Output: OUT/<top>.bit and OUT/<top>.hwh, the same base name, as pynq.Overlay expects.
 # Implementation that misses timing at the requested clock is an error (a bitstream with negative
 # slack can compute wrong logits): lower --clock-mhz.
 
@@ -25,7 +26,7 @@ set part "xczu3eg-sbva484-1-e"
 set clock_mhz 250
 set jobs 4
 set project fracnet_ultra96v2
-set hls_ip "xilinx.com:hls:FracNet_T:1.0"
+set top FracNet_T
 
 for {set i 0} {$i < $argc} {incr i} {
   set option [lindex $argv $i]
@@ -41,14 +42,16 @@ for {set i 0} {$i < $argc} {incr i} {
     --board-part { set board_part $value }
     --clock-mhz  { set clock_mhz $value }
     --jobs       { set jobs $value }
+    --top        { set top $value }
     default {
-      puts "ERROR: unknown option $option (known: --ip-repo --out --board-part --clock-mhz --jobs)"
+      puts "ERROR: unknown option $option (known: --ip-repo --out --board-part --clock-mhz --jobs --top)"
       exit 2
     }
   }
 }
+set hls_ip "xilinx.com:hls:${top}:1.0"
 if {$ip_repo eq "" || ![file isdirectory $ip_repo]} {
-  puts "ERROR: HLS IP catalogue not found ('$ip_repo'): run 'make hls' in hls/cifar10 and pass --ip-repo"
+  puts "ERROR: HLS IP catalogue not found ('$ip_repo'): run 'make hls' in hls/cifar10 or hls/imagenet and pass --ip-repo"
   exit 1
 }
 
@@ -74,7 +77,7 @@ if {$use_board} {
 set_property ip_repo_paths [list [file normalize $ip_repo]] [current_project]
 update_ip_catalog -rebuild
 if {[llength [get_ipdefs -all $hls_ip]] == 0} {
-  puts "ERROR: $hls_ip is not in $ip_repo: export the HLS IP of hls/cifar10 first"
+  puts "ERROR: $hls_ip is not in $ip_repo: export the HLS IP first (or pass the --top it exports)"
   exit 1
 }
 
@@ -89,40 +92,44 @@ set_property -dict [list \
   CONFIG.PSU__USE__M_AXI_GP0 {1} \
   CONFIG.PSU__USE__M_AXI_GP1 {0} \
   CONFIG.PSU__USE__M_AXI_GP2 {0} \
-  CONFIG.PSU__USE__S_AXI_GP2 {1} \
-  CONFIG.PSU__USE__S_AXI_GP3 {1} \
   CONFIG.PSU__FPGA_PL0_ENABLE {1} \
   CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $clock_mhz \
 ] $ps
 
-set accel [create_bd_cell -type ip -vlnv $hls_ip FracNet_T_0]
+set accel [create_bd_cell -type ip -vlnv $hls_ip ${top}_0]
 
-foreach name {smc_ctrl smc_image smc_result} {
-  set smc [create_bd_cell -type ip -vlnv [latest_vlnv smartconnect] $name]
-  set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {1}] $smc
+# One SmartConnect for the control port and one per AXI master of the IP, each master on its own
+# high-performance port of the PS (HP0, HP1, ...): FracNet_T has two (IMG, RESULT), FracNetImageNet three
+# (IMG, WGT, FMAP).
+set masters [lsort [get_bd_intf_pins -of_objects $accel -filter {MODE == Master}]]
+if {[llength $masters] > 4} {
+  puts "ERROR: $top has [llength $masters] AXI masters; the PS has 4 high-performance ports"
+  exit 1
 }
+set smc_ctrl [create_bd_cell -type ip -vlnv [latest_vlnv smartconnect] smc_ctrl]
+set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {1}] $smc_ctrl
 create_bd_cell -type ip -vlnv [latest_vlnv proc_sys_reset] rst_pl_clk0
-
-# AXI: PS -> control port; the IP's two masters -> the PS's high-performance ports (DDR).
 connect_bd_intf_net [get_bd_intf_pins zynq_ultra_ps_e_0/M_AXI_HPM0_FPD] [get_bd_intf_pins smc_ctrl/S00_AXI]
-connect_bd_intf_net [get_bd_intf_pins smc_ctrl/M00_AXI] [get_bd_intf_pins FracNet_T_0/s_axi_CTRL]
-connect_bd_intf_net [get_bd_intf_pins FracNet_T_0/m_axi_IMG] [get_bd_intf_pins smc_image/S00_AXI]
-connect_bd_intf_net [get_bd_intf_pins smc_image/M00_AXI] [get_bd_intf_pins zynq_ultra_ps_e_0/S_AXI_HP0_FPD]
-connect_bd_intf_net [get_bd_intf_pins FracNet_T_0/m_axi_RESULT] [get_bd_intf_pins smc_result/S00_AXI]
-connect_bd_intf_net [get_bd_intf_pins smc_result/M00_AXI] [get_bd_intf_pins zynq_ultra_ps_e_0/S_AXI_HP1_FPD]
+connect_bd_intf_net [get_bd_intf_pins smc_ctrl/M00_AXI] [get_bd_intf_pins ${top}_0/s_axi_CTRL]
+set clocked [list [get_bd_pins ${top}_0/ap_clk] [get_bd_pins smc_ctrl/aclk] [get_bd_pins rst_pl_clk0/slowest_sync_clk] \
+  [get_bd_pins zynq_ultra_ps_e_0/maxihpm0_fpd_aclk]]
+set resets [list [get_bd_pins ${top}_0/ap_rst_n] [get_bd_pins smc_ctrl/aresetn]]
+set hp 0
+foreach master $masters {
+  set smc [create_bd_cell -type ip -vlnv [latest_vlnv smartconnect] smc_hp$hp]
+  set_property -dict [list CONFIG.NUM_SI {1} CONFIG.NUM_MI {1}] $smc
+  set_property CONFIG.PSU__USE__S_AXI_GP[expr {$hp + 2}] {1} $ps
+  connect_bd_intf_net $master [get_bd_intf_pins smc_hp$hp/S00_AXI]
+  connect_bd_intf_net [get_bd_intf_pins smc_hp$hp/M00_AXI] [get_bd_intf_pins zynq_ultra_ps_e_0/S_AXI_HP${hp}_FPD]
+  lappend clocked [get_bd_pins smc_hp$hp/aclk] [get_bd_pins zynq_ultra_ps_e_0/saxihp${hp}_fpd_aclk]
+  lappend resets [get_bd_pins smc_hp$hp/aresetn]
+  incr hp
+}
 
 # One clock (pl_clk0) and its synchronised reset for everything in the PL.
-connect_bd_net [get_bd_pins zynq_ultra_ps_e_0/pl_clk0] \
-  [get_bd_pins FracNet_T_0/ap_clk] \
-  [get_bd_pins smc_ctrl/aclk] [get_bd_pins smc_image/aclk] [get_bd_pins smc_result/aclk] \
-  [get_bd_pins rst_pl_clk0/slowest_sync_clk] \
-  [get_bd_pins zynq_ultra_ps_e_0/maxihpm0_fpd_aclk] \
-  [get_bd_pins zynq_ultra_ps_e_0/saxihp0_fpd_aclk] \
-  [get_bd_pins zynq_ultra_ps_e_0/saxihp1_fpd_aclk]
+connect_bd_net [get_bd_pins zynq_ultra_ps_e_0/pl_clk0] {*}$clocked
 connect_bd_net [get_bd_pins zynq_ultra_ps_e_0/pl_resetn0] [get_bd_pins rst_pl_clk0/ext_reset_in]
-connect_bd_net [get_bd_pins rst_pl_clk0/peripheral_aresetn] \
-  [get_bd_pins FracNet_T_0/ap_rst_n] \
-  [get_bd_pins smc_ctrl/aresetn] [get_bd_pins smc_image/aresetn] [get_bd_pins smc_result/aresetn]
+connect_bd_net [get_bd_pins rst_pl_clk0/peripheral_aresetn] {*}$resets
 
 assign_bd_address
 validate_bd_design
@@ -156,6 +163,6 @@ if {$bit eq "" || $hwh eq ""} {
   exit 1
 }
 file mkdir $out_dir
-file copy -force $bit [file join $out_dir FracNet_T.bit]
-file copy -force $hwh [file join $out_dir FracNet_T.hwh]
-puts "wrote [file join $out_dir FracNet_T.bit] and [file join $out_dir FracNet_T.hwh] ($clock_mhz MHz, WNS $wns ns)"
+file copy -force $bit [file join $out_dir $top.bit]
+file copy -force $hwh [file join $out_dir $top.hwh]
+puts "wrote [file join $out_dir $top.bit] and [file join $out_dir $top.hwh] ($clock_mhz MHz, WNS $wns ns)"

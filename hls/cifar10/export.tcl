@@ -1,3 +1,0 @@
-# C synthesis, then export as a Vivado IP (fracnet_prj/solution1/impl/ip) for the block design in bitstream/.
-set steps {csynth export}
-source [file join $::env(FRACNET_SRC) project.tcl]
