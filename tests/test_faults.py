@@ -211,6 +211,7 @@ def _umask() -> int:
 
 
 def test_export_output_problems_are_one_line(exported, tmp_path, capsys, monkeypatch):
+    from fracbnn_lib import files
     from fracbnn_lib.hw import export
 
     model, _, _ = exported
@@ -224,7 +225,7 @@ def test_export_output_problems_are_one_line(exported, tmp_path, capsys, monkeyp
     def read_only(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(export, "staging_folder", read_only)
+    monkeypatch.setattr(files, "staging_folder", read_only)  # the export folder's writer takes it from files
     assert export.main([str(checkpoint), "--out", str(tmp_path / "ro" / "export"), "--images", "0"]) == 1
     assert "Permission denied): choose a writable folder" in _one_line(capsys.readouterr().err, "error:")
     monkeypatch.undo()

@@ -28,6 +28,7 @@ import ctypes
 import importlib.util
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,31 +109,47 @@ def compile_flags(count: bool = False) -> list[str]:
     return [*flags, "-DFRACNET_COUNT"] if count else flags
 
 
-def _digest(config: str, cxx: str, sources: Path, ap_types: Path, count: bool) -> str:
-    parts = [name.encode() + b"\0" + (sources / name).read_bytes() for name in SOURCES]
+def build_accelerator_library(
+    sources: Path,
+    names: Sequence[str],
+    compiled: Sequence[str],
+    config: str,
+    *,
+    prefix: str,
+    count: bool = False,
+) -> Path:
+    """An accelerator's C-simulation library (both accelerators build theirs here), built if not cached.
+
+    ``sources``: the accelerator's folder; ``names``: every source the library depends on (relative
+    to it; all part of the cache key with ``config``, the ``fracnet_config.h`` text, the ap_types
+    headers, the compiler and the flags); ``compiled``: the files g++ compiles; ``prefix``: the
+    library's file name before the hash. Raises :class:`CsimError` (one line) if g++ or the ap_types
+    headers are missing, or if the build fails.
+    """
+    ap_types, cxx = ap_types_dir(), compiler()
+    parts = [name.encode() + b"\0" + (sources / name).read_bytes() for name in names]
     parts.append(config.encode())
     for header in sorted(ap_types.rglob("*.h")):
         parts.append(str(header.relative_to(ap_types)).encode() + b"\0" + header.read_bytes())
     parts += [native.compiler_identity(cxx), " ".join(compile_flags(count)).encode()]
-    return native.content_hash("fracbnn csim library v2", parts)
+
+    def command(work: Path, target: Path) -> list[str]:
+        (work / CONFIG_HEADER).write_text(config)
+        flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{sources / COMMON}", f"-I{ap_types}"]
+        return [cxx, *flags, *(str(sources / name) for name in compiled), "-o", str(target)]
+
+    name = f"{prefix}{native.content_hash(f'fracbnn {prefix} v2', parts)}.so"
+    return native.build_cached(name, command, "C-simulation library", CsimError)
 
 
 def build_library_for_config(config: str, *, count: bool = False) -> Path:
-    """The C-simulation library for a ``fracnet_config.h`` (its text), built if not cached.
+    """The CIFAR-10 C-simulation library for a ``fracnet_config.h`` (its text), built if not cached.
 
     ``count``: the counting build (:func:`csim_loop_counts`, for the cost model's check). Raises
     :class:`CsimError` (one line) if g++, the ap_types headers or the sources are missing, or if the
     build fails.
     """
-    sources, ap_types, cxx = hls_source_dir(), ap_types_dir(), compiler()
-
-    def command(work: Path, target: Path) -> list[str]:
-        (work / CONFIG_HEADER).write_text(config)
-        flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{sources / COMMON}", f"-I{ap_types}"]
-        return [cxx, *flags, *(str(sources / name) for name in COMPILED), "-o", str(target)]
-
-    name = f"{LIBRARY_PREFIX}{_digest(config, cxx, sources, ap_types, count)}.so"
-    return native.build_cached(name, command, "C-simulation library", CsimError)
+    return build_accelerator_library(hls_source_dir(), SOURCES, COMPILED, config, prefix=LIBRARY_PREFIX, count=count)
 
 
 def build_library(formats: Formats, levels: int, *, count: bool = False) -> Path:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,8 +40,6 @@ from torch import nn
 from ..cli import OneLineParser
 from ..data import CLASS_NAMES
 from ..encoding import pack_thermometer, thermometer_encode
-from ..files import FolderLock, remove_stale_temporaries, replace_folder, staging_folder
-from ..run_files import write_json_atomic
 from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
 from .fold import fold_model
 from .headers import config_header, weights_header
@@ -53,13 +50,13 @@ from .manifest import (
     EXPORT_FILES,
     IMAGES_FILE,
     LABELS_FILE,
-    MANIFEST_FILE,
     MANIFEST_VERSION,
     NETWORK,
     PARAMS_FILE,
     WEIGHTS_HEADER,
     ExportError,
     sha256,
+    write_export_folder,
 )
 from .params import quantize_params
 from .reference import ReferenceTrace, reference_forward
@@ -157,33 +154,12 @@ def export_accelerator(
             "saturated_values": trace.total_saturated(),
         }
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"export folder {out_dir} is a file: choose a folder (--out)")
-    with FolderLock(out_dir, "export folder"):
-        remove_stale_temporaries(out_dir.parent, of=out_dir.name)  # left by an export that was killed
-        try:
-            staging = staging_folder(out_dir)
-        except OSError as err:
-            raise ExportError(
-                f"cannot write the export folder {out_dir} ({err.strerror}): choose a writable folder (--out)"
-            ) from None
-        try:
-            for name, data in files.items():
-                (staging / name).write_bytes(data)  # a new file: the umask's mode
-            manifest = _manifest(params, folded, formats, source, vectors, staging, files)
-            write_json_atomic(manifest, staging / MANIFEST_FILE)
-            replace_folder(staging, out_dir, keep=lambda name: name not in EXPORT_FILES and not name.startswith("."))
-        except OSError as err:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ExportError(
-                f"writing the export failed ({err.strerror or err}); {out_dir} is unchanged: free space or choose "
-                "another folder (--out)"
-            ) from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return out_dir
+    return write_export_folder(
+        out_dir,
+        files,
+        lambda staging: _manifest(params, folded, formats, source, vectors, staging, files),
+        EXPORT_FILES,
+    )
 
 
 def _manifest(params, folded, formats: Formats, source, vectors, folder: Path, files: Mapping[str, bytes]) -> dict:

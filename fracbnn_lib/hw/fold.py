@@ -123,7 +123,7 @@ def check_architecture(model: nn.Module) -> None:
         _fail("the model still uses float weights (stage 1); export a binary-weight model (stage 2 or later)")
 
 
-def _bn(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
+def bn_affine(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
     """Eval-mode BN as ``a x + b``: ``a = γ / sqrt(σ² + ε)``, ``b = β - μ a`` (float64)."""
     var = bn.running_var.detach().double().numpy()
     mean = bn.running_mean.detach().double().numpy()
@@ -133,7 +133,8 @@ def _bn(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
     return a, beta - mean * a
 
 
-def _channel(value: torch.Tensor, channels: int) -> np.ndarray:
+def per_channel(value: torch.Tensor, channels: int) -> np.ndarray:
+    """A scalar or per-channel parameter as float64 ``channels`` values."""
     return np.broadcast_to(value.detach().double().numpy().reshape(-1), (channels,)).copy()
 
 
@@ -146,7 +147,7 @@ def gate_threshold(threshold: torch.Tensor, gating: bool, channels: int) -> np.n
     """Integer gate thresholds ``T = floor(3/2 θ)`` (``2/3 m > θ <=> m > T``), clamped to ``int16_t``."""
     if not gating:
         return np.full(channels, SUM_MIN, dtype=np.int64)
-    values = np.floor(1.5 * _channel(threshold, channels))
+    values = np.floor(1.5 * per_channel(threshold, channels))
     return np.clip(np.nan_to_num(values, nan=SUM_MAX), SUM_MIN, SUM_MAX).astype(np.int64)
 
 
@@ -155,16 +156,16 @@ def fold_pg(block: BasicBlock, layer: PGLayer) -> FoldedPG:
     k = layer.half
     conv: PGBinaryConv2d = getattr(block, f"conv{k}")
     rprelu = getattr(block, f"rprelu{k}")
-    a1, b1 = _bn(getattr(block, f"bn{k}"))
-    a3, b3 = _bn(getattr(block, f"bn{k + 2}"))
+    a1, b1 = bn_affine(getattr(block, f"bn{k}"))
+    a3, b3 = bn_affine(getattr(block, f"bn{k + 2}"))
     cout = layer.cout
-    shift_y = _channel(rprelu.shift_y.bias, cout)
+    shift_y = per_channel(rprelu.shift_y.bias, cout)
     return FoldedPG(
         bits=weight_bits(conv.weight),
         threshold=gate_threshold(conv.threshold, conv.gating, cout),
         scale=a1 / 3.0,
-        shift=b1 + _channel(rprelu.shift_x.bias, cout),
-        slope=_channel(rprelu.prelu.weight, cout),
+        shift=b1 + per_channel(rprelu.shift_x.bias, cout),
+        slope=per_channel(rprelu.prelu.weight, cout),
         bn_scale=a3,
         bn_shift=b3 + a3 * shift_y,
     )
@@ -173,7 +174,7 @@ def fold_pg(block: BasicBlock, layer: PGLayer) -> FoldedPG:
 def fold_model(model: nn.Module) -> FoldedParams:
     """Fold a CIFAR-10 FracBNN (checked with :func:`check_architecture`) into :class:`FoldedParams`."""
     check_architecture(model)
-    scale, shift = _bn(model.bn1)
+    scale, shift = bn_affine(model.bn1)
     pg = []
     for layer in PG_LAYERS:
         stage, index = layer.block.split(".")

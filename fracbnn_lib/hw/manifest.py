@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,3 +100,50 @@ def load_accelerator_params(export_dir: str | Path) -> AcceleratorParams:
         return AcceleratorParams.from_blob(blob, manifest_formats(manifest), int(manifest["levels"]))
     except ValueError as err:
         raise ExportError(str(err)) from None
+
+
+def write_export_folder(
+    out_dir: str | Path,
+    files: Mapping[str, bytes],
+    manifest: Callable[[Path], dict[str, Any]],
+    export_files: Sequence[str],
+) -> Path:
+    """Write an export folder whole: ``files``, then ``manifest.json`` (``manifest(staging folder)``) last.
+
+    The files go into a new folder beside ``out_dir``, which then replaces ``out_dir`` (anything else
+    ``out_dir`` held, e.g. the build outputs of ``make hls``, is moved across: every name not in
+    ``export_files``). A failed write leaves the previous export as it was and no temporary behind; two
+    exports into one folder at once are refused (:class:`~fracbnn_lib.files.FolderLock`). Raises
+    :class:`ExportError` (one line) for a folder that cannot be written.
+    """
+    import shutil
+
+    from ..files import FolderLock, remove_stale_temporaries, replace_folder, staging_folder
+    from ..run_files import write_json_atomic
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"export folder {out_dir} is a file: choose a folder (--out)")
+    with FolderLock(out_dir, "export folder"):
+        remove_stale_temporaries(out_dir.parent, of=out_dir.name)  # left by an export that was killed
+        try:
+            staging = staging_folder(out_dir)
+        except OSError as err:
+            raise ExportError(
+                f"cannot write the export folder {out_dir} ({err.strerror}): choose a writable folder (--out)"
+            ) from None
+        try:
+            for name, data in files.items():
+                (staging / name).write_bytes(data)  # a new file: the umask's mode
+            write_json_atomic(manifest(staging), staging / MANIFEST_FILE)
+            replace_folder(staging, out_dir, keep=lambda name: name not in export_files and not name.startswith("."))
+        except OSError as err:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ExportError(
+                f"writing the export failed ({err.strerror or err}); {out_dir} is unchanged: free space or choose "
+                "another folder (--out)"
+            ) from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return out_dir

@@ -80,7 +80,8 @@ class ReferenceTrace:
         return sum(self.saturated.values())
 
 
-def _pm1(bits: np.ndarray) -> np.ndarray:
+def plus_minus_one(bits: np.ndarray) -> np.ndarray:
+    """Booleans as float32 ``±1`` (True = +1): the values a binary conv multiplies."""
     return bits.astype(np.float32) * 2.0 - 1.0
 
 
@@ -162,20 +163,20 @@ def thermometer_planes(on: np.ndarray, levels: int) -> np.ndarray:
     """The thermometer code of level counts ``N x 3 x H x W``: float32 ``±1`` planes ``N x 3L x H x W`` (``c*L+b``)."""
     n, c, h, w = on.shape
     code = np.arange(levels)[None, None, :, None, None] < on[:, :, None]
-    return _pm1(code).reshape(n, c * levels, h, w)
+    return plus_minus_one(code).reshape(n, c * levels, h, w)
 
 
 def _stem_weight(params: AcceleratorParams) -> np.ndarray:
     words = params.arrays["conv1_weight"]  # 16 x 3 x 9
     bits = unpack_bits(words, params.levels)  # 16 x 3 x 9 x L
-    return _pm1(bits.transpose(0, 1, 3, 2).reshape(words.shape[0], -1))  # 16 x (3L x 9), channel c*L+b
+    return plus_minus_one(bits.transpose(0, 1, 3, 2).reshape(words.shape[0], -1))  # 16 x (3L x 9), channel c*L+b
 
 
 def _pg_weight(params: AcceleratorParams, layer_index: int) -> np.ndarray:
     layer = PG_LAYERS[layer_index]
     words = params.arrays["pg_weight"][layer.tile : layer.tile + layer.tiles].reshape(layer.cout, TAPS)
     bits = unpack_bits(words, layer.cin)  # cout x 9 x cin
-    return _pm1(bits.transpose(0, 2, 1).reshape(layer.cout, -1))
+    return plus_minus_one(bits.transpose(0, 2, 1).reshape(layer.cout, -1))
 
 
 def stem_conv_bn(dp: _Datapath, packed: np.ndarray) -> np.ndarray:
@@ -201,7 +202,7 @@ def pg_conv_bn(
     n = x.shape[0]
     rows = slice(layer.tile, layer.tile + layer.tiles)
     msb, lsb = quantize2(x, fm)
-    planes = _pm1(np.concatenate((msb, lsb))).reshape(2 * n, layer.cin, size, size)
+    planes = plus_minus_one(np.concatenate((msb, lsb))).reshape(2 * n, layer.cin, size, size)
     sums = binary_conv(planes, _pg_weight(p, layer_index), layer.stride)
     m, l_sum = sums[:n], sums[n:]
     gate = m > p.arrays["pg_threshold"][rows].reshape(-1)[None, :, None]

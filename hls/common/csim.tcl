@@ -1,3 +1,3 @@
-# C simulation in Vivado HLS / Vitis HLS: the accelerator's tb.cc on the export's test vectors (FRACNET_SRC/project.tcl).
+# C simulation in Vivado HLS / Vitis HLS: the accelerator's tb.cc on the export's test vectors (project.tcl beside this file).
 set steps {csim}
-source [file join $::env(FRACNET_SRC) project.tcl]
+source [file join [file dirname [info script]] project.tcl]

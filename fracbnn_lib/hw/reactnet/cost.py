@@ -58,9 +58,9 @@ class ReActNetCostSettings:
     depth: Mapping[str, int] = field(default_factory=lambda: {"stem_pixels": 12, "pixels": 16, "layer": 0})
 
 
-def stem_loops() -> list[LoopCost]:
+def stem_loops(levels: int = 32) -> list[LoopCost]:
     """The stem's loop entries: its tables and parameters, then per output row two input rows and its pixels."""
-    loops = [LoopCost("stem", "stem_table", stem_table_words(32)), LoopCost("stem", "stem_params", STEM_CHANNELS)]
+    loops = [LoopCost("stem", "stem_table", stem_table_words(levels)), LoopCost("stem", "stem_params", STEM_CHANNELS)]
     for oy in range(STEM_SIZE):
         rows = [r for r in range(0 if oy == 0 else 1, 3) if 2 * oy - 1 + r >= 0]
         loops += [LoopCost("stem", "stem_load_row", COLOURS * IMAGE_SIZE) for _ in rows]
@@ -95,9 +95,8 @@ def accelerator_loops(levels: int = 32, settings: ReActNetCostSettings | None = 
     """Every pipelined loop entry of ``FracNetImageNet`` for one image, with its fill (see the module docstring)."""
     settings = settings or ReActNetCostSettings()
     table = layer_table(levels)
-    raw = stem_loops() + [loop for i, layer in enumerate(table) for loop in pg_layer_loops(layer, i == len(table) - 1)]
-    if levels != 32:
-        raw[0] = LoopCost("stem", "stem_table", stem_table_words(levels))
+    last = len(table) - 1
+    raw = stem_loops(levels) + [loop for i, layer in enumerate(table) for loop in pg_layer_loops(layer, i == last)]
 
     def fill(loop: LoopCost) -> int:
         return settings.dram_latency if loop.loop in DRAM_LOOPS else settings.depth.get(loop.loop, 0)

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...kernels import native
-from ..csim import COMMON, CsimError, ap_types_dir, compile_flags, compiler, default_threads
+from ..csim import COMMON, CsimError, build_accelerator_library, default_threads
 from .layout import OUT_CHANNELS, image_words
 
 SOURCES = ("typedefs.h", "engines.h", f"{COMMON}/hls_support.h", "fracnet.h", "fracnet.cc", "csim_api.cc")
 """The sources of the library (all part of its hash), relative to ``hls/imagenet``."""
 COMPILED = ("fracnet.cc", "csim_api.cc")
-CONFIG_HEADER = "fracnet_config.h"
 
 
 def source_dir() -> Path:
@@ -37,19 +35,13 @@ def source_dir() -> Path:
 
 
 def build_library(config: str, *, count: bool = False) -> Path:
-    """The ImageNet C-simulation library for a ``fracnet_config.h`` text, built once and cached."""
-    sources, ap_types, cxx = source_dir(), ap_types_dir(), compiler()
-    parts = [name.encode() + b"\0" + (sources / name).read_bytes() for name in SOURCES]
-    parts += [config.encode(), native.compiler_identity(cxx), " ".join(compile_flags(count)).encode()]
-    parts += [h.name.encode() + h.read_bytes() for h in sorted(ap_types.glob("*.h"))]
+    """The ImageNet C-simulation library for a ``fracnet_config.h`` text, built once and cached.
 
-    def command(work: Path, target: Path) -> list[str]:
-        (work / CONFIG_HEADER).write_text(config)
-        flags = [*compile_flags(count), f"-I{work}", f"-I{sources}", f"-I{sources / COMMON}", f"-I{ap_types}"]
-        return [cxx, *flags, *(str(sources / name) for name in COMPILED), "-o", str(target)]
-
-    name = f"libfracnet-imagenet-csim-{native.content_hash('fracbnn imagenet csim v1', parts)}.so"
-    return native.build_cached(name, command, "ImageNet C-simulation library", CsimError)
+    ``count``: the counting build (:func:`loop_counts`, for the cost model's check).
+    """
+    return build_accelerator_library(
+        source_dir(), SOURCES, COMPILED, config, prefix="libfracnet-imagenet-csim-", count=count
+    )
 
 
 def _load(library: Path, layout: str) -> ctypes.CDLL:

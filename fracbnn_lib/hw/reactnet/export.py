@@ -10,28 +10,26 @@ a staging folder beside it replaces it whole; build outputs already there are ke
   ``expected_pooled.npy`` (``int64 N x 1024``, the bit-exact reference's outputs, which C-simulation
   and the board must reproduce) and ``expected_logits.npy`` (``float32``, :func:`~.classifier.classify`);
 - ``manifest.json`` (last): formats, layout, DRAM region sizes, source, SHA-256 per file.
+
+The folder is written whole (:func:`~fracbnn_lib.hw.manifest.write_export_folder`, as for CIFAR-10).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...files import FolderLock, remove_stale_temporaries, replace_folder, staging_folder
-from ...run_files import write_json_atomic
 from ..fixed_point import FixedFormat, Formats, resolve_formats
-from ..manifest import ExportError, sha256
+from ..manifest import CONFIG_HEADER, ExportError, sha256, write_export_folder
 from .layout import IMAGE_SIZE, ReActNetImages, config_header, dram_bytes, image_words, layout_string
 
 NETWORK = "fracbnn_reactnet_imagenet"
 MANIFEST_VERSION = 1
-CONFIG_HEADER = "fracnet_config.h"
 WEIGHTS_FILE = "weights.bin"
 PARAMS_FILE = "params.bin"
 CLASSIFIER_FILE = "classifier.npz"
@@ -106,15 +104,16 @@ def export_imagenet_accelerator(
     vectors = None
     if images is not None:
         packed = pack_images(images, resolution)
+        if labels is not None:
+            labels = np.asarray(labels).astype(np.int64)
+            if labels.shape != (len(packed),):
+                raise ExportError(f"labels must be N = {len(packed)} integers, got shape {labels.shape}")
         gates: dict[str, list[int]] = {}
         pooled = reference_pooled(dram, packed, gates)
         files[IMAGES_FILE] = _npy(packed)
         files[EXPECTED_POOLED_FILE] = _npy(pooled)
         files[EXPECTED_FILE] = _npy(classify(pooled, formats.fm.frac, dram.fc_weight, dram.fc_bias))
         if labels is not None:
-            labels = np.asarray(labels).astype(np.int64)
-            if labels.shape != (len(packed),):
-                raise ExportError(f"labels must be N = {len(packed)} integers, got shape {labels.shape}")
             files[LABELS_FILE] = _npy(labels)
         from ...data import CLASS_NAMES
 
@@ -125,36 +124,25 @@ def export_imagenet_accelerator(
             "labels": labels is not None,
             "gate_open": {name: opened / total for name, (opened, total) in gates.items()},
         }
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"export folder {out_dir} is a file: choose a folder (--out)")
-    with FolderLock(out_dir, "export folder"):
-        remove_stale_temporaries(out_dir.parent, of=out_dir.name)
-        staging = staging_folder(out_dir)
-        try:
-            for name, data in files.items():
-                (staging / name).write_bytes(data)
-            manifest = {
-                "manifest_version": MANIFEST_VERSION,
-                "network": NETWORK,
-                "source": {"checkpoint": str(source) if source is not None else None},
-                "resolution": resolution,
-                "levels": dram.levels,
-                "classes": int(dram.fc_weight.shape[0]),
-                "formats": formats.to_dict(),
-                "layout": layout_string(dram.levels),
-                "dram_bytes": dram_bytes(dram.levels),
-                "interface": INTERFACE,
-                "saturated_parameters": dram.saturated,
-                "test_vectors": vectors,
-                "files": {name: {"bytes": len(data), "sha256": sha256(staging / name)} for name, data in files.items()},
-            }
-            write_json_atomic(manifest, staging / "manifest.json")
-            replace_folder(staging, out_dir, keep=lambda name: name not in EXPORT_FILES and not name.startswith("."))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return out_dir
+
+    def manifest(staging: Path) -> dict[str, Any]:
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "network": NETWORK,
+            "source": {"checkpoint": str(source) if source is not None else None},
+            "resolution": resolution,
+            "levels": dram.levels,
+            "classes": int(dram.fc_weight.shape[0]),
+            "formats": formats.to_dict(),
+            "layout": layout_string(dram.levels),
+            "dram_bytes": dram_bytes(dram.levels),
+            "interface": INTERFACE,
+            "saturated_parameters": dram.saturated,
+            "test_vectors": vectors,
+            "files": {name: {"bytes": len(data), "sha256": sha256(staging / name)} for name, data in files.items()},
+        }
+
+    return write_export_folder(out_dir, files, manifest, EXPORT_FILES)
 
 
 def load_export(export_dir: str | Path) -> tuple[dict[str, Any], ReActNetImages]:

@@ -22,7 +22,7 @@ import numpy as np
 from torch import nn
 
 from ..fixed_point import Formats
-from ..fold import _bn, _channel, gate_threshold, weight_bits
+from ..fold import bn_affine, gate_threshold, per_channel, weight_bits
 from ..layout import pack_bits
 from ..manifest import ExportError
 from ..params import stem_level_dots
@@ -79,14 +79,14 @@ def _layer_values(block: nn.Module, half: int, cout: int) -> tuple[np.ndarray, d
     seq = block.conv3x3 if half == 1 else block.pointwise
     conv, bn = seq[0], seq[1]
     rprelu, shiftbn = getattr(block, f"rprelu{half}"), getattr(block, f"shiftbn{half}")
-    a1, b1 = _bn(bn)
-    a2, b2 = _bn(shiftbn)
-    shift_y = _channel(rprelu.shift_y.bias, cout)
+    a1, b1 = bn_affine(bn)
+    a2, b2 = bn_affine(shiftbn)
+    shift_y = per_channel(rprelu.shift_y.bias, cout)
     values = {
         "threshold": gate_threshold(conv.threshold, conv.gating, cout).astype(np.float64),
         "scale": a1 / 3.0,
-        "shift": b1 + _channel(rprelu.shift_x.bias, cout),
-        "slope": _channel(rprelu.prelu.weight, cout),
+        "shift": b1 + per_channel(rprelu.shift_x.bias, cout),
+        "slope": per_channel(rprelu.prelu.weight, cout),
         "bn_scale": a2,
         "res_scale": a2 / 30.0,
         "bn_shift": b2 + a2 * shift_y - a2,
@@ -132,7 +132,7 @@ def fold_reactnet(model: nn.Module, formats: Formats) -> ReActNetImages:
         saturated[field] = saturated.get(field, 0) + int(clamped.sum())
 
     weights[: stem_table_words(levels)] = stem_table(weight_bits(stem.weight), levels)
-    scale, shift = _bn(body[0][1])
+    scale, shift = bn_affine(body[0][1])
     put(0, scale, "scale")
     put(STEM_CHANNELS, shift, "shift")
     for layer in layer_table(levels):

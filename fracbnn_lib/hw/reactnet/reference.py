@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..layout import unpack_bits
-from ..reference import _pm1, thermometer_planes
+from ..reference import plus_minus_one, thermometer_planes
 from .layout import GROUP, STEM_CHANNELS, Layer, ReActNetImages, image_words, layer_table, stem_table_words
 
 CHUNK = 4
@@ -80,7 +80,7 @@ def _layer_weight(p: ReActNetImages, layer: Layer) -> np.ndarray:
     k, g = layer.ksize, -(-layer.cin // GROUP)
     words = p.weights[layer.weight_word : layer.weight_word + layer.weight_words].reshape(layer.cout, k * k, g)
     bits = unpack_bits(words, GROUP).reshape(layer.cout, k * k, g * GROUP)[..., : layer.cin]
-    return _pm1(bits.transpose(0, 2, 1).reshape(layer.cout, layer.cin, k, k))
+    return plus_minus_one(bits.transpose(0, 2, 1).reshape(layer.cout, layer.cin, k, k))
 
 
 def shortcut_sums(codes: np.ndarray, layer: Layer) -> np.ndarray:
@@ -102,7 +102,7 @@ def pg_conv_bn(dp: _Datapath, codes: np.ndarray, layer: Layer) -> tuple[np.ndarr
     fs, fp, f = p.formats.scale.frac, p.formats.param.frac, fm.frac
     n = len(codes)
     q2 = Q2_OF_Q4[codes]
-    planes = _pm1(np.concatenate((q2 >= 2, q2 % 2 == 1)))
+    planes = plus_minus_one(np.concatenate((q2 >= 2, q2 % 2 == 1)))
     sums = _conv(planes, _layer_weight(p, layer), layer.ksize, layer.stride)
     m, l_sum = sums[:n], sums[n:]
     word, cout = layer.param_word, layer.cout
