@@ -244,11 +244,11 @@ def check_device(device: str) -> None:
 
 def check_data(dataset: str, data_dir: str | None) -> None:
     """A real data set must be in place before anything runs (the generated ones are made by notebook 01)."""
-    from .data import DATASETS, DatasetNotFoundError, prepare_dataset
+    from .data import DATASETS, GENERATED_DATASETS, DatasetNotFoundError, prepare_dataset
 
     if dataset not in DATASETS:
         raise PipelineError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    if dataset in ("synthetic", "imagenet-tiny"):
+    if dataset in GENERATED_DATASETS:
         return
     if data_dir is None:
         raise PipelineError(f"dataset {dataset} needs its folder: pass --data-dir (or set data_dir in the params file)")

@@ -76,7 +76,6 @@ HLS_FOLDER = "hls"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "05_board_eval.ipynb"
 BITSTREAM = "FracNet_T.bit"
-IMAGENET_BITSTREAM = "FracNetImageNet.bit"
 BUNDLE_PARAMETERS = {"run_dir": "", "export_dir": BUNDLE_VECTORS, "target": "auto", "bitstream": BITSTREAM}
 """Notebook-05 parameters as the bundle sets them (the board has no run folder)."""
 PYNQ_IMAGES = ("PYNQ 2.7 (Python 3.8)", "PYNQ 3.0 / 3.1 (Python 3.10)")
@@ -108,9 +107,14 @@ def board_notebook(source: str | Path, parameters: dict[str, Any] | None = None)
     return notebook
 
 
+def accelerator_names(imagenet: bool) -> tuple[str, str]:
+    """``(HLS top, source folder)`` of the bundle's accelerator: ImageNet's or CIFAR-10's."""
+    return ("FracNetImageNet", "hls/imagenet") if imagenet else ("FracNet_T", "hls/cifar10")
+
+
 def readme_text(name: str, images: int, source: str, bitstream: bool, imagenet: bool = False) -> str:
     """The bundle's README for the board (``imagenet``: a bundle of the ImageNet accelerator, ``FracNetImageNet``)."""
-    top, folder = ("FracNetImageNet", "hls/imagenet") if imagenet else ("FracNet_T", "hls/cifar10")
+    top, folder = accelerator_names(imagenet)
     regions = "`params.bin`, `weights.bin`, `classifier.npz` (DRAM images, the ARM's classifier)"
     extra = regions if imagenet else "`params.bin`"
     where = (
@@ -251,7 +255,8 @@ def write_bundle(
             (staging / BUNDLE_PACKAGE / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PACKAGE_ROOT / module, staging / BUNDLE_PACKAGE / module)
         copy_csim_sources(staging / HLS_FOLDER)
-        bundled_bit = IMAGENET_BITSTREAM if vectors.imagenet else BITSTREAM
+        top, _ = accelerator_names(vectors.imagenet)
+        bundled_bit = f"{top}.bit"
         parameters = {**BUNDLE_PARAMETERS, "bitstream": bundled_bit}
         (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook, parameters), indent=1) + "\n")
         if bit is not None:
@@ -265,6 +270,7 @@ def write_bundle(
             "source": source or export_dir.name,
             "images": len(vectors),
             "bitstream": bit is not None,
+            "accelerator": top,
             "pynq_images": list(PYNQ_IMAGES),
             "files": bundle_files(staging),
         }
@@ -323,8 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = len(manifest["files"])
     print(f"deploy bundle {out}: {manifest['images']} test vectors, {files} files, {manifest['bytes'] / 1e6:.1f} MB")
     if not manifest["bitstream"]:
-        imagenet = load_vectors(out / BUNDLE_VECTORS).imagenet
-        top, folder = ("FracNetImageNet", "hls/imagenet") if imagenet else ("FracNet_T", "hls/cifar10")
+        top, folder = accelerator_names(manifest["accelerator"] == accelerator_names(imagenet=True)[0])
         print(f"add {top}.bit and {top}.hwh (make vivado in {folder}), or rerun with --bitstream")
     print(f"copy it to the board: scp -r {out} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}")
     return 0

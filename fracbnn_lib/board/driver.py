@@ -13,7 +13,7 @@ Backends:
   addresses into the IP's address registers (32-bit bus writes) and then, per image: copy the
   words in, ``sync_to_device``, write ``ap_start`` into the control register, poll it until
   ``ap_done`` (or ``ap_idle`` with ``ap_start`` cleared), ``sync_from_device``, copy the logits out.
-- ``csim``: the same words through the g++-built HLS C++ (``fracbnn_lib.hw.csim_predict``, imported
+- ``csim``: the same words through the g++-built HLS C++ (``fracbnn_lib.hw.csim.ExportCsim``, imported
   only when this backend is used), one image per call, so the timing loop is the board's.
 - ``auto``: ``pynq`` when the ``pynq`` package is importable and the bitstream exists, else ``csim``.
 
@@ -21,7 +21,7 @@ The ImageNet accelerator (``hls/imagenet``, top ``FracNetImageNet``) is driven t
 export's manifest says so: one ``pynq.allocate`` buffer per DRAM region (image, weights, params,
 fmaps, pooled), the weights and parameters copied in once, per image the input words in and the
 1024 pooled sums out, which the ARM turns into logits (``fracbnn_lib.hw.reactnet.classifier``); its
-C-simulation twin is ``fracbnn_lib.hw.reactnet.export.csim_predict``.
+C-simulation twin is ``fracbnn_lib.hw.reactnet.export.ImageNetCsim``.
 
 This module imports nothing but numpy and the standard library, and keeps to Python 3.8 syntax and
 APIs: it runs on PYNQ board images (Python 3.8 on PYNQ 2.7, 3.10 on PYNQ 3.x), which have no PyTorch.
@@ -333,27 +333,24 @@ class PynqBackend(_BoardIP):
         return np.array(output, dtype=np.float32)
 
 
-def _export_regions(export_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """An ImageNet export's manifest and DRAM images (weights, params) and classifier, checked for size."""
-    manifest = _read_manifest(export_dir / "manifest.json")
-    regions = {}
-    for name, dtype in (("weights", "<u8"), ("params", "<i8")):
-        path = export_dir / f"{name}.bin"
-        expected = int(manifest.get("dram_bytes", {}).get(name, -1))
-        if not path.is_file() or path.stat().st_size != expected:
-            raise BoardError(f"{path} is missing or not the {expected} bytes its manifest says: export again")
-        regions[name] = np.fromfile(path, dtype=dtype)
-    classifier = np.load(export_dir / "classifier.npz")
-    regions["fc_weight"], regions["fc_bias"] = classifier["fc_weight"], classifier["fc_bias"]
-    return manifest, regions
+def _hardware_side(module: str) -> Any:
+    """A module of the library's hardware side (carried by the deploy bundle); :class:`BoardError` without it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise BoardError(
+            f"target 'csim' needs fracbnn_lib and its hardware side ({err}); on a board use target='pynq'"
+        ) from None
 
 
-def _classifier(manifest: dict, regions: dict[str, np.ndarray]) -> Any:
-    """Pooled sums -> logits, the ARM's part of the ImageNet accelerator (``fracbnn_lib.hw.reactnet.classifier``)."""
-    classify = importlib.import_module("fracbnn_lib.hw.reactnet.classifier").classify
-    fm = manifest["formats"]["fm"]
-    frac = int(fm["width"]) - int(fm["integer"])
-    return lambda pooled: classify(pooled[None], frac, regions["fc_weight"], regions["fc_bias"])[0]
+def _from_imagenet_export(name: str, export_dir: str | Path) -> Any:
+    """``fracbnn_lib.hw.reactnet.export.<name>(export_dir)`` (``load_export``, ``ImageNetCsim``: every file
+    checked against the manifest), its one-line error raised as :class:`BoardError`."""
+    export = _hardware_side("fracbnn_lib.hw.reactnet.export")
+    try:
+        return getattr(export, name)(export_dir)
+    except ValueError as err:  # ExportError: a missing or modified file
+        raise BoardError(str(err)) from None
 
 
 class ImageNetPynqBackend(_BoardIP):
@@ -365,23 +362,22 @@ class ImageNetPynqBackend(_BoardIP):
     """
 
     def __init__(self, bitstream: str | Path, export_dir: str | Path, ip_name: str = "", timeout_s: float = 2.0):
-        manifest, regions = _export_regions(Path(export_dir))
+        manifest, self.dram = _from_imagenet_export("load_export", export_dir)
         pynq = self._open(bitstream, ip_name, IMAGENET_IP_TYPE, timeout_s)
         for port in IMAGENET_REGIONS:
             address_writes(self.registers, port, 0, self.ip_name)
         fmap_words = int(manifest["dram_bytes"]["fmaps"]) // 8
-        shapes = {"image": (IMAGENET_SHAPE, np.uint32), "weights": (regions["weights"].shape, np.uint64)}
-        shapes.update(params=(regions["params"].shape, np.int64), fmaps=((fmap_words,), np.uint64))
+        shapes = {"image": (IMAGENET_SHAPE, np.uint32), "weights": (self.dram.weights.shape, np.uint64)}
+        shapes.update(params=(self.dram.params.shape, np.int64), fmaps=((fmap_words,), np.uint64))
         shapes["pooled"] = ((1024,), np.int64)
         for region in IMAGENET_REGIONS:
             shape, dtype = shapes[region]
             self.buffers[region] = pynq.allocate(shape=shape, dtype=dtype)
         for region in ("weights", "params"):
-            np.copyto(self.buffers[region], regions[region])
+            np.copyto(self.buffers[region], getattr(self.dram, region))
             self.buffers[region].sync_to_device()
         self._write_addresses()
-        self.classes = int(regions["fc_weight"].shape[0])
-        self._classify = _classifier(manifest, regions)
+        self.classes = int(self.dram.fc_weight.shape[0])
 
     def __call__(self, words: np.ndarray) -> np.ndarray:
         image, pooled = self.buffers["image"], self.buffers["pooled"]
@@ -389,7 +385,7 @@ class ImageNetPynqBackend(_BoardIP):
         image.sync_to_device()
         self._start_and_wait("hls/imagenet")
         pooled.sync_from_device()
-        return self._classify(np.array(pooled, dtype=np.int64))
+        return self.dram.logits(np.array(pooled, dtype=np.int64)[None])[0]
 
 
 def check_bitstream(bitstream: str | Path) -> Path:
@@ -462,24 +458,21 @@ def address_writes(registers: dict, port: str, address: int, ip_name: str = IP_T
 
 
 class CsimBackend:
-    """The HLS C++ compiled with g++ (``fracbnn_lib.hw.csim_predict``), one image per call like the board."""
+    """The HLS C++ compiled with g++ (``fracbnn_lib.hw.csim.ExportCsim``), one image per call like the board."""
 
     name = "csim"
     classes = NUM_CLASSES
 
     def __init__(self, export_dir: str | Path) -> None:
         self.export_dir = Path(export_dir)
+        csim = _hardware_side("fracbnn_lib.hw.csim")
         try:
-            hw = importlib.import_module("fracbnn_lib.hw")
-        except ImportError as err:
-            raise BoardError(
-                f"target 'csim' needs fracbnn_lib and its hardware side ({err}); on a board use target='pynq'"
-            ) from None
-        self._predict = hw.csim_predict
-        self._predict(self.export_dir, np.zeros((1, *IMAGE_SHAPE), dtype=np.uint64))  # builds or finds the library
+            self._csim = csim.ExportCsim(self.export_dir)  # loads the export, builds or finds the library, once
+        except ValueError as err:  # ExportError: a missing or modified params.bin
+            raise BoardError(str(err)) from None
 
     def __call__(self, words: np.ndarray) -> np.ndarray:
-        return np.asarray(self._predict(self.export_dir, words[None]), dtype=np.float32)[0]
+        return np.asarray(self._csim(words[None]), dtype=np.float32)[0]
 
     def close(self) -> None:
         """Nothing to release (the shared library stays cached for the process)."""
@@ -489,22 +482,18 @@ class CsimBackend:
 
 
 class ImageNetCsimBackend(CsimBackend):
-    """``hls/imagenet`` compiled with g++ (``fracbnn_lib.hw.reactnet.export.csim_predict``), one image per call."""
+    """``hls/imagenet`` compiled with g++ (``fracbnn_lib.hw.reactnet.export.ImageNetCsim``), one image per call.
+
+    The export is loaded and the library built (or found) once, here; a call only runs the image.
+    """
 
     def __init__(self, export_dir: str | Path) -> None:
         self.export_dir = Path(export_dir)
-        try:
-            export = importlib.import_module("fracbnn_lib.hw.reactnet.export")
-        except ImportError as err:
-            raise BoardError(
-                f"target 'csim' needs fracbnn_lib and its hardware side ({err}); on a board use target='pynq'"
-            ) from None
-        self._predict = export.csim_predict
-        _, logits = self._predict(self.export_dir, np.zeros((1, *IMAGENET_SHAPE), dtype=np.uint32))
-        self.classes = int(logits.shape[1])
+        self._csim = _from_imagenet_export("ImageNetCsim", self.export_dir)
+        self.classes = int(self._csim.dram.fc_weight.shape[0])
 
     def __call__(self, words: np.ndarray) -> np.ndarray:
-        return self._predict(self.export_dir, words[None], threads=1)[1][0]
+        return self._csim(words[None], threads=1)[1][0]
 
 
 # --------------------------------------------------------------------------- the driver

@@ -120,7 +120,7 @@ def _align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
     return raw << np.int64(target - frac)
 
 
-class _Datapath:
+class Datapath:
     """Fixed-point operations on raw int64 arrays, counting saturations until :meth:`take_saturated`."""
 
     def __init__(self, params: AcceleratorParams) -> None:
@@ -179,14 +179,14 @@ def _pg_weight(params: AcceleratorParams, layer_index: int) -> np.ndarray:
     return plus_minus_one(bits.transpose(0, 2, 1).reshape(layer.cout, -1))
 
 
-def stem_conv_bn(dp: _Datapath, packed: np.ndarray) -> np.ndarray:
+def stem_conv_bn(dp: Datapath, packed: np.ndarray) -> np.ndarray:
     """The binary input layer (``load_image`` + ``stem_conv_bn``): raw ``fm`` values ``N x 16 x 1024``."""
     levels = dp.p.levels
     z0 = binary_conv(thermometer_planes(count_levels(packed, levels), levels), _stem_weight(dp.p), 1)
     return dp.affine(z0, 0, "conv1_scale", "conv1_shift")
 
 
-def avgpool_concat(dp: _Datapath, x: np.ndarray, size: int) -> np.ndarray:
+def avgpool_concat(dp: Datapath, x: np.ndarray, size: int) -> np.ndarray:
     """The stride-2 shortcut (``avgpool_concat``): ``fm((x00 + x01 + x10 + x11) / 4)``, channels duplicated."""
     n, channels = x.shape[:2]
     blocks = x.reshape(n, channels, size // 2, 2, size // 2, 2).sum(axis=(3, 5))
@@ -195,7 +195,7 @@ def avgpool_concat(dp: _Datapath, x: np.ndarray, size: int) -> np.ndarray:
 
 
 def pg_conv_bn(
-    dp: _Datapath, x: np.ndarray, residual: np.ndarray, layer_index: int, size: int
+    dp: Datapath, x: np.ndarray, residual: np.ndarray, layer_index: int, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """One precision-gated conv with BN, RPReLU and the residual (``pg_conv_bn``): ``(x', gate)``, raw ``fm``."""
     layer, fm, p = PG_LAYERS[layer_index], dp.fm, dp.p
@@ -214,12 +214,12 @@ def pg_conv_bn(
     return dp.affine(y + residual, fm.frac, "pg_bn_scale", "pg_bn_shift", rows), gate
 
 
-def global_pool(dp: _Datapath, x: np.ndarray) -> np.ndarray:
+def global_pool(dp: Datapath, x: np.ndarray) -> np.ndarray:
     """The 8 x 8 global average pool (``avgpool_fc``, loop ``GLOBAL_POOL``): raw ``fm`` means ``N x 64``."""
     return dp.assign(x.sum(axis=2), dp.fm.frac + 6)
 
 
-def fc(dp: _Datapath, mean: np.ndarray) -> np.ndarray:
+def fc(dp: Datapath, mean: np.ndarray) -> np.ndarray:
     """The classifier (``avgpool_fc``, loop ``FC``): raw logits ``N x 10``, ``logit(sum_c w * mean + b)``."""
     fm, param = dp.fm, dp.p.formats.param
     frac = param.frac + fm.frac
@@ -230,7 +230,7 @@ def fc(dp: _Datapath, mean: np.ndarray) -> np.ndarray:
 def _forward_chunk(params: AcceleratorParams, packed: np.ndarray, trace: ReferenceTrace) -> np.ndarray:
     """``FracNet_T`` on a chunk of images, step by step as ``fracnet.cc`` calls the layer functions."""
     fm, logit = params.formats.fm, params.formats.logit
-    dp = _Datapath(params)
+    dp = Datapath(params)
     size = packed.shape[-1]
     x = stem_conv_bn(dp, packed)
     trace.record("conv1", x, fm, dp.take_saturated())

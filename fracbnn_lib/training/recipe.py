@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..data import DATASETS, IMAGENET_FORMAT
+
 RELEASE_MILESTONES = (100, 150, 200)
 
 RELEASE_EPOCHS = {"cifar10": 250, "imagenet": 120}
@@ -94,11 +96,11 @@ def recipe(
     x0.1 at 100/150/200. ImageNet (with KD): stage 1 lr 5e-4, wd 1e-5, linear, 120 epochs; later
     stages lr 5e-4, wd 0, linear.
     """
-    if dataset not in ("synthetic", "cifar10", "imagenet", "imagenet-tiny"):
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of synthetic, cifar10, imagenet, imagenet-tiny")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if variant not in ("paper", "release"):
         raise ValueError(f"unknown recipe variant {variant!r}; choose 'paper' or 'release'")
-    imagenet = dataset in ("imagenet", "imagenet-tiny")
+    imagenet = dataset in IMAGENET_FORMAT
     full = RELEASE_EPOCHS["imagenet" if imagenet else "cifar10"]
     n = full if epochs is None else int(epochs)
     base_lr = 5e-4 if imagenet else 1e-3

@@ -22,7 +22,7 @@ from torch import nn
 from ...gating import GatingStats
 from ...logits import accuracy, argmax_agreement, mismatched_logits
 from ...paper import paper_value
-from .export import EXPECTED_POOLED_FILE, IMAGES_FILE, csim_predict, load_export
+from .export import EXPECTED_POOLED_FILE, IMAGES_FILE, ImageNetCsim, load_export
 from .layout import POOL_PIXELS, layer_table
 from .reference import reference_pooled
 
@@ -60,24 +60,22 @@ def run_ladder(model: nn.Module, export_dir: str | Path, images: torch.Tensor, l
     """Run L0, L2 and L3 on the export's test vectors (``images``: the same images, float in [0, 1])."""
     folder = Path(export_dir)
     packed = np.load(folder / IMAGES_FILE)
-    _, dram = load_export(folder)
+    csim = ImageNetCsim(folder)  # loads the export once and builds (or finds) the library, outside the timing
+    dram = csim.dram
     with torch.no_grad():
         float_logits = model.eval()(float_model_input(images)).numpy()
     gates: dict[str, list[int]] = {}
     start = time.perf_counter()
     pooled = reference_pooled(dram, packed, gates)
     reference_rate = len(packed) / (time.perf_counter() - start)
-    csim_predict(folder, packed[:1])  # builds the library once (cached), outside the timing
     start = time.perf_counter()
-    csim_pooled, csim_logits = csim_predict(folder, packed)
+    csim_pooled, csim_logits = csim(packed)
     csim_rate = len(packed) / (time.perf_counter() - start)
-    from .classifier import classify
-
     return ImageNetLadder(
         labels=np.asarray(labels, dtype=np.int64),
         float_logits=float_logits,
         reference_pooled=pooled,
-        reference_logits=classify(pooled, dram.formats.fm.frac, dram.fc_weight, dram.fc_bias),
+        reference_logits=dram.logits(pooled),
         csim_pooled=csim_pooled,
         csim_logits=csim_logits,
         expected_pooled=np.load(folder / EXPECTED_POOLED_FILE),

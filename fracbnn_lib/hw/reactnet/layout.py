@@ -202,3 +202,9 @@ class ReActNetImages:
     fc_weight: np.ndarray
     fc_bias: np.ndarray
     saturated: dict[str, int]
+
+    def logits(self, pooled: np.ndarray) -> np.ndarray:
+        """The ARM's classifier on the accelerator's pooled sums (:func:`.classifier.classify`)."""
+        from .classifier import classify
+
+        return classify(pooled, self.formats.fm.frac, self.fc_weight, self.fc_bias)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..layout import unpack_bits
-from ..reference import plus_minus_one, thermometer_planes
+from ..reference import Datapath, plus_minus_one, thermometer_planes
 from .layout import GROUP, STEM_CHANNELS, Layer, ReActNetImages, image_words, layer_table, stem_table_words
 
 CHUNK = 4
@@ -44,16 +44,8 @@ def _conv(planes: np.ndarray, weight: np.ndarray, ksize: int, stride: int) -> np
     return np.rint(out.numpy()).astype(np.int64)
 
 
-class _Datapath:
-    def __init__(self, images: ReActNetImages) -> None:
-        self.p = images
-        self.fm = images.formats.fm
-        self.saturated = 0
-
-    def assign(self, raw: np.ndarray, frac: int) -> np.ndarray:
-        out, sat = self.fm.requantize(raw, frac)
-        self.saturated += int(sat.sum())
-        return out
+class _Datapath(Datapath):
+    """CIFAR-10's fixed-point operations (``assign``: AP_RND then AP_SAT, counted) on an ImageNet export."""
 
     def field(self, layer_word: int, index: int, cout: int) -> np.ndarray:
         return self.p.params[layer_word + index * cout : layer_word + (index + 1) * cout][None, :, None, None]
