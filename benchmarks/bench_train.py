@@ -17,15 +17,24 @@ threshold set to 128 KiB, so freed tensors leave the resident set); after a warm
 kernel's resident-set high-water mark is reset (``/proc/self/clear_refs``) and the figure is
 ``VmHWM - VmRSS`` across one step: the memory a step adds on top of model, optimiser and batch.
 CUDA (when present): ``torch.cuda.max_memory_allocated`` growth across one step.
+
+``--network imagenet`` times the ImageNet FracBNN (ReActNet, 224 x 224, 1000 classes) per stage
+instead, at the paper's batch 256 unless ``--batch`` says otherwise, each step distilling from a
+frozen eval-mode torchvision ResNet-50 as the paper's recipe does (random teacher weights: the
+teacher's cost does not depend on them). It has no plain baseline; its table gives absolute times,
+and the epoch estimate ``ceil(1,281,167 / batch) x step`` (compute only: JPEG decoding and
+augmentation run on the CPU's loader workers beside it and are not in it).
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_train.py [--batch 128] [--reps 5] [--device cpu|cuda|all]
+    .venv/bin/python benchmarks/bench_train.py --network imagenet --device cuda
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -42,6 +51,8 @@ from machine import machine_info
 from torch import nn
 
 from fracbnn_lib import fracbnn_resnet20
+from fracbnn_lib.models.imagenet import fracbnn_reactnet
+from fracbnn_lib.training import distillation_loss
 from fracbnn_lib.kernels import fused
 from fracbnn_lib.training import GATING_REG, gating_penalty
 
@@ -55,6 +66,9 @@ STAGES = {
 kernels the PyTorch formulation runs, as without a C++ compiler."""
 PLAIN = {"plain": torch.contiguous_format, "plain_cl": torch.channels_last}
 MODELS = (*PLAIN, *STAGES)
+NETWORKS = {"cifar10": (32, 10, 128), "imagenet": (224, 1000, 256)}
+"""Network -> (image side, classes, the paper's batch size)."""
+IMAGENET_TRAIN_IMAGES = 1_281_167
 LABELS = {
     "plain": "plain ResNet-20 (NCHW)",
     "plain_cl": "plain ResNet-20 (channels-last)",
@@ -117,23 +131,40 @@ class PlainResNet20(nn.Module):
 # --------------------------------------------------------------------------- one training step
 
 
-def build(name: str, batch: int, device: torch.device) -> Callable[[], None]:
-    """Model ``name`` with Adam and a fixed batch on ``device``; returns a function running one step."""
+def build(name: str, batch: int, device: torch.device, network: str = "cifar10") -> Callable[[], None]:
+    """Model ``name`` of ``network`` with Adam and a fixed batch on ``device``; returns one step's function.
+
+    CIFAR-10: cross-entropy on the labels. ImageNet: the distillation loss against a frozen ResNet-50.
+    """
+    from torchvision.models import resnet50
+
     torch.manual_seed(0)
-    images = torch.rand(batch, 3, 32, 32, device=device)
-    labels = torch.randint(0, 10, (batch,), device=device)
+    side, classes, _ = NETWORKS[network]
+    images = torch.rand(batch, 3, side, side, device=device)
+    labels = torch.randint(0, classes, (batch,), device=device)
+    teacher = resnet50().to(device).eval().requires_grad_(False) if network == "imagenet" else None
     if name in PLAIN:
+        if network != "cifar10":
+            raise ValueError(f"{name} is a CIFAR-10 baseline; {network} has none")
         model = PlainResNet20().to(device, memory_format=PLAIN[name])
         images = images.contiguous(memory_format=PLAIN[name])
         gated, kernels = False, True
     else:
         binary, gated, kernels = STAGES[name]
-        model = fracbnn_resnet20(binary_weights=binary, gating=gated).to(device)
+        builder = fracbnn_resnet20 if network == "cifar10" else fracbnn_reactnet
+        model = builder(binary_weights=binary, gating=gated).to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
+    def loss_of(logits: torch.Tensor) -> torch.Tensor:
+        if teacher is None:
+            return F.cross_entropy(logits, labels)
+        with torch.no_grad():
+            lessons = teacher(images)
+        return distillation_loss(logits, lessons)
+
     def step() -> None:
-        loss = F.cross_entropy(model(images), labels)
+        loss = loss_of(model(images))
         if gated:
             loss = loss + GATING_REG * gating_penalty(model)
         optimizer.zero_grad(set_to_none=True)
@@ -155,9 +186,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_steps(names: list[str], batch: int, device: torch.device, warmup: int, reps: int) -> dict[str, list[float]]:
+def time_steps(
+    names: list[str], batch: int, device: torch.device, warmup: int, reps: int, network: str = "cifar10"
+) -> dict[str, list[float]]:
     """Seconds per step for each model: ``reps`` rounds, each round one step per model, order rotated."""
-    steps = {name: build(name, batch, device) for name in names}
+    steps = {name: build(name, batch, device, network) for name in names}
     for _ in range(warmup):
         for step in steps.values():
             step()
@@ -182,9 +215,9 @@ def _proc_status_kib(key: str) -> int:
     return int(match.group(1))
 
 
-def step_peak_bytes(name: str, batch: int, device: torch.device) -> int:
+def step_peak_bytes(name: str, batch: int, device: torch.device, network: str = "cifar10") -> int:
     """Memory one step adds at its peak (this process; see the module docstring for the method)."""
-    step = build(name, batch, device)
+    step = build(name, batch, device, network)
     step()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -199,7 +232,9 @@ def step_peak_bytes(name: str, batch: int, device: torch.device) -> int:
     return (_proc_status_kib("VmHWM") - base) * 1024
 
 
-def measure_memory(names: list[str], batch: int, device: torch.device, threads: int) -> dict[str, float]:
+def measure_memory(
+    names: list[str], batch: int, device: torch.device, threads: int, network: str = "cifar10"
+) -> dict[str, float]:
     """Peak step memory per model, each measured in a fresh process (NaN where it cannot be measured)."""
     if device.type == "cpu" and not Path("/proc/self/clear_refs").exists():
         return {name: float("nan") for name in names}
@@ -207,7 +242,7 @@ def measure_memory(names: list[str], batch: int, device: torch.device, threads: 
     peaks = {}
     for name in names:
         command = [sys.executable, __file__, "--memory-worker", name, "--batch", str(batch), "--device", str(device)]
-        command += ["--threads", str(threads)]
+        command += ["--threads", str(threads), "--network", network]
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         peaks[name] = json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
     return peaks
@@ -216,13 +251,15 @@ def measure_memory(names: list[str], batch: int, device: torch.device, threads: 
 # --------------------------------------------------------------------------- report
 
 
-def report(device: torch.device, times: dict[str, list[float]], peaks: dict[str, float], batch: int) -> str:
+def report(
+    device: torch.device, times: dict[str, list[float]], peaks: dict[str, float], batch: int, network: str = "cifar10"
+) -> str:
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     plain = [name for name in PLAIN if name in medians]
     base = min(plain, key=medians.__getitem__) if plain else None
     base_peak = peaks.get(base, float("nan")) if base else float("nan")
     rows = [
-        f"{device.type.upper()}, batch {batch}, {len(next(iter(times.values())))} timed rounds (median); "
+        f"{network}, {device.type.upper()}, batch {batch}, {len(next(iter(times.values())))} timed rounds (median); "
         f"baseline: {LABELS[base] if base else 'none'}",
         f"{'model':<38} {'step s':>7} {'img/s':>7} {'ratio':>6} {'spread':>7} {'peak MiB':>9} {'ratio':>6}",
     ]
@@ -236,29 +273,42 @@ def report(device: torch.device, times: dict[str, list[float]], peaks: dict[str,
             f"{peak / 2**20:9.1f} {mem_ratio:6.2f}"
         )
     rows.append("ratio: step time (peak memory) / the baseline's; spread: (max - min) / median over rounds")
+    if network == "imagenet":
+        steps = math.ceil(IMAGENET_TRAIN_IMAGES / batch)
+        for name, median in medians.items():
+            rows.append(
+                f"{LABELS[name]}: one ImageNet epoch ({steps} steps) ~ {steps * median / 60:.1f} min of compute"
+            )
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--network", choices=tuple(NETWORKS), default="cifar10", help="ResNet-20 or ReActNet")
+    parser.add_argument("--batch", type=int, help="batch size (default: the paper's, 128 CIFAR-10, 256 ImageNet)")
     parser.add_argument("--reps", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps per model first (default 1)")
     parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all", help="all: CPU, and CUDA if present")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
+    parser.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)} (default: all the network has)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--memory-worker", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    batch = args.batch or NETWORKS[args.network][2]
+    if batch < 1:
+        parser.error(f"--batch must be at least 1, got {batch}")
     if args.memory_worker:
-        peak = step_peak_bytes(args.memory_worker, args.batch, torch.device(args.device))
+        peak = step_peak_bytes(args.memory_worker, batch, torch.device(args.device), args.network)
         print(json.dumps({"peak_bytes": peak}))
         return 0
-    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    default_models = MODELS if args.network == "cifar10" else ("stage1", "stage2", "stage3")
+    names = [name.strip() for name in (args.models or ",".join(default_models)).split(",") if name.strip()]
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if args.network != "cifar10" and set(names) & set(PLAIN):
+        parser.error(f"the plain baselines are CIFAR-10 ResNet-20s; --network {args.network} has none")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda needs a CUDA device; none is visible (use --device cpu)")
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
@@ -266,10 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         devices.append(torch.device("cuda"))
     print(machine_info())
     for device in devices:
-        times = time_steps(names, args.batch, device, args.warmup, args.reps)
-        peaks = {} if args.no_memory else measure_memory(names, args.batch, device, args.threads)
+        times = time_steps(names, batch, device, args.warmup, args.reps, args.network)
+        peaks = {} if args.no_memory else measure_memory(names, batch, device, args.threads, args.network)
         print()
-        print(report(device, times, peaks, args.batch))
+        print(report(device, times, peaks, batch, args.network))
     return 0
 
 

@@ -37,6 +37,22 @@ def test_bench_train_prints_step_time_and_memory_ratios_against_the_plain_resnet
     assert baseline
 
 
+def test_bench_train_times_the_imagenet_reactnet_with_its_teacher_and_estimates_an_epoch():
+    out = _bench("bench_train.py", "--network", "imagenet", "--batch", "1", "--reps", "1", "--warmup", "0",
+                 "--device", "cpu", "--models", "stage3", "--no-memory")  # fmt: skip
+    assert "imagenet, CPU, batch 1" in out and "baseline: none" in out
+    row = next(line for line in out.splitlines() if line.startswith("FracBNN stage 3"))
+    step = float(row[38:].split()[0])
+    estimate = re.search(r"one ImageNet epoch \(1281167 steps\) ~ ([\d.]+) min", out)
+    assert estimate and abs(float(estimate.group(1)) - 1281167 * step / 60) <= 0.1 + 1e-3 * float(estimate.group(1))
+
+
+def test_bench_train_refuses_a_plain_baseline_for_imagenet():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--network", "imagenet",
+                           "--models", "plain", "--device", "cpu"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and "--network imagenet has none" in done.stderr
+
+
 def test_bench_train_runs_stage3_with_and_without_the_fused_kernels(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import bench_train
