@@ -51,10 +51,9 @@ from machine import machine_info
 from torch import nn
 
 from fracbnn_lib import fracbnn_resnet20
-from fracbnn_lib.models.imagenet import fracbnn_reactnet
-from fracbnn_lib.training import distillation_loss
 from fracbnn_lib.kernels import fused
-from fracbnn_lib.training import GATING_REG, gating_penalty
+from fracbnn_lib.models.imagenet import fracbnn_reactnet
+from fracbnn_lib.training import GATING_REG, distillation_loss, gating_penalty
 
 STAGES = {
     "stage1": (False, False, True),
