@@ -1,6 +1,7 @@
 # FracBNN Companion: two commands for a newcomer.
 #   make reproduce   set up, then run notebooks 01->05 with papermill on the embedded default data set
 #   make test        set up, then run the test suite (unit tests, notebooks under nbval, pipeline)
+#   make test-fast   the tests that need no pipeline run (the inner loop: a few minutes)
 # Override: make reproduce PARAMS=params/cifar10.yaml DATA=/data/cifar10 RUN=cifar10-full
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ DATA   ?=
 RUN    ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup reproduce test notebooks lint clean
+.PHONY: setup reproduce test test-fast notebooks lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ reproduce: setup
 test: setup
 	$(PY) -m ruff check fracbnn_lib tests benchmarks notebooks conftest.py
 	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m ruff check fracbnn_lib tests benchmarks notebooks conftest.py
+	$(PY) -m pytest -q -m "not slow"
 
 # Re-execute the committed notebooks in place from a clean embedded-default run (what nbval compares
 # against), and ImageNet's notebook 04 after a clean imagenet-tiny run of 01-03; commit the result after

@@ -26,17 +26,15 @@ import torch
 from machine import machine_info
 
 from fracbnn_lib import fracbnn_resnet20, pack_thermometer, thermometer_encode
-from fracbnn_lib.hw import (
-    build_library,
-    csim_forward,
-    fold_model,
-    load_export_model,
-    quantize_params,
-    reference_forward,
-    resolve_formats,
-)
-from fracbnn_lib.hw.analysis import images_per_second
-from fracbnn_lib.hw.csim import default_threads
+from fracbnn_lib.hw.cifar10.csim import build_library, csim_forward
+from fracbnn_lib.hw.cifar10.fold import fold_model
+from fracbnn_lib.hw.cifar10.headers import config_header
+from fracbnn_lib.hw.cifar10.params import quantize_params
+from fracbnn_lib.hw.cifar10.reference import reference_forward
+from fracbnn_lib.hw.csim_build import default_threads
+from fracbnn_lib.hw.fixed_point import resolve_formats
+from fracbnn_lib.hw.ladder import images_per_second
+from fracbnn_lib.models import load_trained_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,14 +51,14 @@ def _images(n: int, data_dir: Path) -> tuple[torch.Tensor, str]:
 def _cifar10_backends(args: argparse.Namespace, cores: int) -> tuple[dict, np.ndarray]:
     """The CIFAR-10 backends on ``args.images`` images of the synthetic set (random ones without it)."""
     if args.checkpoint.is_file():
-        model, source = load_export_model(args.checkpoint), "trained checkpoint"
+        model, source = load_trained_model(args.checkpoint), "trained checkpoint"
     else:
         torch.manual_seed(0)
         model, source = fracbnn_resnet20().eval(), "random initialisation (no checkpoint found)"
     images, what = _images(args.images, args.data_dir)
     packed = pack_thermometer(thermometer_encode(images))
     params = quantize_params(fold_model(model), resolve_formats(args.formats))
-    build_library(params.formats, params.levels)
+    build_library(config_header(params.formats, params.levels))
     print(machine_info())
     print(f"model: {source}; {what}; formats {args.formats}; {cores} cores; torch threads {torch.get_num_threads()}")
 
@@ -78,16 +76,17 @@ def _cifar10_backends(args: argparse.Namespace, cores: int) -> tuple[dict, np.nd
 
 def _imagenet_backends(args: argparse.Namespace, cores: int) -> tuple[dict, np.ndarray, str]:
     """The ImageNet backends on ``args.images`` random 224 x 224 images."""
-    from fracbnn_lib.hw.reactnet import csim
-    from fracbnn_lib.hw.reactnet.layout import config_header, image_words, layout_string
-    from fracbnn_lib.hw.reactnet.params import fold_reactnet
-    from fracbnn_lib.hw.reactnet.reference import reference_pooled
+    from fracbnn_lib.data import IMAGENET_MEAN, IMAGENET_STD
+    from fracbnn_lib.hw.imagenet import csim
+    from fracbnn_lib.hw.imagenet.fold import fold_reactnet
+    from fracbnn_lib.hw.imagenet.layout import config_header as imagenet_config
+    from fracbnn_lib.hw.imagenet.layout import image_words, layout_string
+    from fracbnn_lib.hw.imagenet.reference import reference_forward as imagenet_reference
     from fracbnn_lib.models import fracbnn_reactnet
-    from fracbnn_lib.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
     torch.manual_seed(0)
     if args.checkpoint.is_file():
-        model, source = load_export_model(args.checkpoint), "trained checkpoint"
+        model, source = load_trained_model(args.checkpoint), "trained checkpoint"
     else:
         model, source = fracbnn_reactnet().eval(), "random initialisation, random BN statistics (no checkpoint found)"
         for module in model.modules():
@@ -100,7 +99,7 @@ def _imagenet_backends(args: argparse.Namespace, cores: int) -> tuple[dict, np.n
     normalised = (images - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     packed = image_words(pack_thermometer(thermometer_encode(images)))
     dram = fold_reactnet(model, resolve_formats(args.formats))
-    library, layout = csim.build_library(config_header(dram.formats, dram.levels)), layout_string(dram.levels)
+    library, layout = csim.build_library(imagenet_config(dram.formats, dram.levels)), layout_string(dram.levels)
 
     def pytorch(batch: np.ndarray) -> None:
         with torch.no_grad():
@@ -111,7 +110,7 @@ def _imagenet_backends(args: argparse.Namespace, cores: int) -> tuple[dict, np.n
 
     backends = {
         "PyTorch eval (float32)": pytorch,
-        "fixed-point reference (numpy)": lambda batch: reference_pooled(dram, batch),
+        "fixed-point reference (numpy)": lambda batch: imagenet_reference(dram, batch),
         "C-simulation, 1 thread": run_csim(1),
         f"C-simulation, {cores} threads": run_csim(cores),
     }

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fracbnn_lib.hw.cost import CostSettings  # noqa: E402
+from fracbnn_lib.hw.cifar10.cost import CostSettings  # noqa: E402
 
 PRIMITIVES = {
     "xor_popcount_32": (

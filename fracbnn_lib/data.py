@@ -42,6 +42,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from .accelerators import dataset_names
 from .files import replace_folder, staging_folder
 
 try:
@@ -49,7 +50,8 @@ try:
 except ImportError:  # numpy 1
     from numpy.core.multiarray import _reconstruct as _np_reconstruct
 
-DATASETS = ("synthetic", "cifar10", "imagenet", "imagenet-tiny")
+DATASETS = dataset_names()
+"""Every data set the kit trains (:func:`fracbnn_lib.accelerators.dataset_names`)."""
 IMAGENET_FORMAT = ("imagenet", "imagenet-tiny")
 """Data sets in the ImageNet layout (``train/`` and ``val/`` ImageFolders of 224 x 224 crops, the ReActNet)."""
 TINY_IMAGENET = {"classes": 10, "per_class": 6, "val_per_class": 2, "size": 256, "suffix": ".jpg"}

@@ -4,7 +4,7 @@ Stage switches are plain configuration on the modules (``binary_weights``, ``gat
 for a whole model with :func:`set_binary_weights` and :func:`set_gating`; no statistics are
 stored on the modules (see :mod:`fracbnn_lib.gating` for measuring sparsity).
 
-The precision-gated conv is written twice on purpose: :meth:`PGBinaryConv2d.reference_forward` is the
+The precision-gated conv is written twice on purpose: :meth:`PGBinaryConv2d.readable_forward` is the
 paper's formulation step by step (:func:`precision_gate`), and :meth:`PGBinaryConv2d.forward` runs the
 same mathematics as one autograd node (:class:`fracbnn_lib.kernels.two_bit_conv.TwoBitConv`, with
 compact saved tensors and fused CPU kernels); the tests hold the two equal, values and gradients.
@@ -170,7 +170,7 @@ class PGBinaryConv2d(BinaryConv2d):
         switches = (self.gating, self.sparse_bp, self.binary_weights, keep)
         return TwoBitConv.apply(x, levels, weight, self.threshold, self.geometry(), switches)
 
-    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def readable_forward(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` as the paper writes it (the tested reference of the fused node, slower).
 
         ``full = conv(x, w)``; gate off: ``full``; gate on: ``msb = 2/3 conv(sign_ste(x), w)``,

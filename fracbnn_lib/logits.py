@@ -33,6 +33,14 @@ def mismatched_logits(a: np.ndarray, b: np.ndarray) -> int:
     return int((~identical_logits(a, b)).sum())
 
 
+def mismatched_outputs(a: np.ndarray, b: np.ndarray) -> int:
+    """An accelerator's outputs that differ: integers (ImageNet's pooled sums) by value, else as float32 bits."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        return int((a != b).sum())
+    return mismatched_logits(a, b)
+
+
 def logit_agreement(logits: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
     """How ``logits`` compare with ``expected`` ones (an export's ``expected_logits.npy``).
 

@@ -1,7 +1,8 @@
 """The paper's and the release's reported figures, and a run's numbers beside them.
 
-One table (:data:`PAPER_REPORTED`) for every consumer: the notebooks' comparisons, the hardware
-cost model (:mod:`fracbnn_lib.hw.cost`) and the board report (:mod:`fracbnn_lib.board.report`).
+One table (:data:`PAPER_REPORTED`) for every consumer: the notebooks' comparisons, both accelerators' cost
+models (:mod:`fracbnn_lib.hw.cifar10.cost`, :mod:`fracbnn_lib.hw.imagenet.cost`) and the board report
+(:mod:`fracbnn_lib.board.report`).
 The standard library only at import (pandas for the two DataFrame functions), so the deploy bundle
 carries it to PYNQ boards.
 """

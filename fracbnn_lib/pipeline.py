@@ -14,8 +14,8 @@ file or ``--set``) are relative to the project root (the notebooks folder's pare
 notebook starts: the run name (one plain folder name under ``--runs-dir``), unknown parameter
 names, values whose type does not match the notebook's default or that are out of range
 (:data:`PARAMETER_RULES`), a device this machine lacks, and a missing real data set fail with a
-one-line error. While it runs, the run folder is locked against a second pipeline. The accelerator notebooks (04, 05)
-run the CIFAR-10 network: for ImageNet the pipeline stops after notebook 03 and says so.
+one-line error. While it runs, the run folder is locked against a second pipeline. The data set's accelerator
+(:func:`fracbnn_lib.accelerators.for_dataset`) picks notebook 04's variant; notebook 05 serves both.
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ SLOTS: dict[str, str] = {
     "05": "board evaluation",
 }
 """Notebook slots in execution order: ``notebooks/<slot>_*.ipynb``."""
-
-IMAGENET_VARIANT = "_imagenet"
-"""A slot's notebook for ImageNet-format data sets ends in this (``04_hls_export_imagenet.ipynb``): where a slot
-has one, ImageNet runs use it and the others the slot's other notebook."""
 
 KERNEL_NAME = "python3"
 PIPELINE_KEYS = ("run_name", "cell_timeout")
@@ -131,19 +127,29 @@ class Notebook:
 def find_notebooks(folder: Path, slots: Sequence[str], dataset: str = "synthetic") -> tuple[list[Notebook], list[str]]:
     """Present notebooks for ``slots`` (in order) and the slots with no notebook.
 
-    A slot's ``*_imagenet.ipynb`` serves ImageNet-format data sets (:data:`IMAGENET_VARIANT`), its other
-    notebook the rest. Raises :class:`PipelineError` if a slot matches more than one file.
+    Where a slot has variants for the accelerators (a file ending in an
+    :attr:`~fracbnn_lib.accelerators.Accelerator.notebook_variant`, ``04_hls_export_imagenet.ipynb``), the data
+    set's accelerator (:func:`~fracbnn_lib.accelerators.for_dataset`) picks its own. Raises
+    :class:`PipelineError` if a slot matches more than one file.
     """
     import papermill
 
-    from .data import IMAGENET_FORMAT
+    from .accelerators import ACCELERATORS, UnknownAcceleratorError, dataset_names, for_dataset
+
+    suffixes = {a.notebook_variant for a in ACCELERATORS if a.notebook_variant}
+    try:
+        wanted = for_dataset(dataset).notebook_variant
+    except UnknownAcceleratorError:
+        raise PipelineError(f"unknown dataset {dataset!r}; choose one of {', '.join(dataset_names())}") from None
+
+    def variant(path: Path) -> str:
+        return next((suffix for suffix in suffixes if path.stem.endswith(suffix)), "")
 
     present, missing = [], []
     for slot in slots:
         matches = sorted(folder.glob(f"{slot}_*.ipynb"))
-        if any(p.stem.endswith(IMAGENET_VARIANT) for p in matches):
-            wanted = dataset in IMAGENET_FORMAT
-            matches = [p for p in matches if p.stem.endswith(IMAGENET_VARIANT) == wanted]
+        if any(variant(p) for p in matches):
+            matches = [p for p in matches if variant(p) == wanted]
         if len(matches) > 1:
             raise PipelineError(f"several notebooks for slot {slot} in {folder}: {', '.join(p.name for p in matches)}")
         if not matches:

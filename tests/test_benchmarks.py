@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,7 @@ def _bench(script: str, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_bench_train_prints_step_time_and_memory_ratios_against_the_plain_resnet():
     out = _bench("bench_train.py", "--batch", "8", "--reps", "2", "--device", "cpu")
     assert "baseline: plain ResNet-20" in out
@@ -37,6 +39,7 @@ def test_bench_train_prints_step_time_and_memory_ratios_against_the_plain_resnet
     assert baseline
 
 
+@pytest.mark.slow
 def test_bench_train_times_the_imagenet_reactnet_with_its_teacher_and_estimates_an_epoch():
     out = _bench("bench_train.py", "--network", "imagenet", "--batch", "1", "--reps", "1", "--warmup", "0",
                  "--device", "cpu", "--models", "stage3", "--no-memory")  # fmt: skip
@@ -69,6 +72,7 @@ def test_bench_train_runs_stage3_with_and_without_the_fused_kernels(monkeypatch)
     assert {"quantize", "gate_forward", "gate_backward"} <= set(calls)
 
 
+@pytest.mark.slow
 def test_bench_inference_compares_pytorch_reference_and_csim(tmp_path):
     missing = tmp_path / "none"
     args = ("--checkpoint", str(missing / "final.pt"), "--data-dir", str(missing), "--images", "4", "--seconds", "0.05")
@@ -79,6 +83,7 @@ def test_bench_inference_compares_pytorch_reference_and_csim(tmp_path):
         assert float(row.split()[-2]) > 0 and row.endswith("x")
 
 
+@pytest.mark.slow
 def test_bench_inference_times_the_imagenet_accelerator(tmp_path):
     args = ("--network", "imagenet", "--checkpoint", str(tmp_path / "none.pt"), "--images", "1", "--seconds", "0.01")
     out = _bench("bench_inference.py", *args)
@@ -88,6 +93,7 @@ def test_bench_inference_times_the_imagenet_accelerator(tmp_path):
         assert float(row.split()[-2]) > 0 and row.endswith("x")
 
 
+@pytest.mark.slow
 def test_bench_pipeline_times_each_notebook_idle_and_busy():
     out = _bench("bench_pipeline.py", "--only", "01", "--load", "1")
     row = [line for line in out.splitlines() if line.startswith("01_thermometer_encoding")][-1]  # the bench's table
@@ -95,6 +101,7 @@ def test_bench_pipeline_times_each_notebook_idle_and_busy():
     assert idle > 0 and busy > 0 and "pipeline total" in out and "busy (1 spinning)" in out
 
 
+@pytest.mark.slow
 def test_bench_busy_times_every_thread_policy_idle_and_busy():
     out = _bench("bench_busy.py", "--load", "1", "--steps", "1", "--batch", "4")
     for policy in ("default", "passive", "spin 10k", "1 thread"):
@@ -112,7 +119,7 @@ printf "Printing statistics.\\n   Number of cells: 9\\n     LUT2 3\\n     LUT6 4
 def test_calibrate_luts_prints_yosys_beside_the_cost_model(tmp_path):
     """With a stand-in yosys (3 + 4 LUTs per primitive) the script's parsing and table are exercised everywhere;
     where the real yosys is installed, its figures must equal the cost model's (the calibration itself)."""
-    from fracbnn_lib.hw.cost import CostSettings
+    from fracbnn_lib.hw.cifar10.cost import CostSettings
 
     fake = tmp_path / "yosys"
     fake.write_text(FAKE_YOSYS)

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from test_board_pynq import build_real_export, standin_module_source, write_fake_export, write_standin_hwh
 
-from fracbnn_lib import board
-from fracbnn_lib.board import BoardError, FracNetDriver, deploy, load_vectors
+from fracbnn_lib import board, deploy
+from fracbnn_lib.board import BoardError, FracNetDriver, load_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_board_eval.ipynb"
@@ -321,7 +321,7 @@ def test_metrics_merge_and_figures_are_atomic(tmp_path):
 
 
 def test_the_csim_backend_returns_the_exported_logits(real_export):
-    from fracbnn_lib import hw
+    from fracbnn_lib.hw import cifar10 as hw
 
     vectors = load_vectors(real_export)
     with FracNetDriver("csim", export_dir=real_export) as accel:
@@ -339,8 +339,9 @@ def test_the_csim_backend_returns_the_exported_logits(real_export):
 
 def _csim_files() -> set[str]:
     """What the bundle carries for its C-simulation: the sources and the ap_types headers with their licence."""
-    from fracbnn_lib.hw.csim import SOURCES, ap_types_dir
-    from fracbnn_lib.hw.reactnet.csim import SOURCES as IMAGENET_SOURCES
+    from fracbnn_lib.hw.cifar10.csim import SOURCES
+    from fracbnn_lib.hw.csim_build import ap_types_dir
+    from fracbnn_lib.hw.imagenet.csim import SOURCES as IMAGENET_SOURCES
 
     ap_types = ap_types_dir()
     headers = {f"hls/ap_types/{p.relative_to(ap_types).as_posix()}" for p in ap_types.rglob("*") if p.is_file()}
@@ -457,7 +458,7 @@ def test_notebook_05_runs_in_the_bundle_on_a_torchless_board(tmp_path, fake_expo
 
 def test_notebook_05_in_the_pipeline_equals_the_csim(tmp_path, real_export):
     """In a run folder with notebook 04's export: the board accuracy is the C-simulation's on the same images."""
-    from fracbnn_lib import hw
+    from fracbnn_lib.hw import cifar10 as hw
 
     run_dir = tmp_path / "run"
     shutil.copytree(real_export, run_dir / "export")
@@ -521,7 +522,7 @@ def test_an_imagenet_bundle_reproduces_its_logits_with_torch_blocked(tmp_path):
     """The ImageNet export's bundle: its DRAM images, hls/imagenet and the reactnet csim, run without PyTorch."""
     import torch
 
-    from fracbnn_lib.hw.reactnet.export import export_imagenet_accelerator
+    from fracbnn_lib.hw.imagenet.export import export_accelerator as export_imagenet_accelerator
     from fracbnn_lib.models import fracbnn_reactnet
 
     torch.manual_seed(0)
@@ -539,11 +540,11 @@ def test_an_imagenet_bundle_reproduces_its_logits_with_torch_blocked(tmp_path):
         + "vectors = board.load_vectors('vectors')\n"
         + "with board.FracNetDriver('csim', export_dir='vectors') as accel:\n"
         + "    logits = accel.run(vectors.images).logits\n"
-        + "print(accel.name, vectors.imagenet, bool(np.array_equal(logits, vectors.expected_logits)))\n"
+        + "print(accel.name, vectors.accelerator.name, bool(np.array_equal(logits, vectors.expected_logits)))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=out, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["csim", "True", "True"]
+    assert done.stdout.split() == ["csim", "imagenet", "True"]
 
 
 def test_notebook_05_runs_inside_the_bundle_with_csim(tmp_path, real_export):

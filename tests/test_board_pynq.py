@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fracbnn_lib.hw.export_folder import sha256
+
 HWH_MARK = "stand-in hwh for tests/test_board_pynq.py"
 IP_VLNV = "xilinx.com:hls:FracNet_T:1.0"
 
@@ -189,7 +191,7 @@ class StandInIP:
 
     def finish_imagenet(self) -> None:
         """FracNetImageNet: reads image, weights and params where its registers point, writes the pooled sums."""
-        from fracbnn_lib.hw.reactnet import csim
+        from fracbnn_lib.hw.imagenet import csim
 
         memory = self.board.memory
         regions = {port: self.address(port) for port in IMAGENET_PORTS}
@@ -212,7 +214,7 @@ class StandInIP:
     def compute(self, words: np.ndarray) -> np.ndarray:
         folder = Path(self.hardware["export_dir"])
         if self.hardware["model"] == "csim":
-            from fracbnn_lib.hw import csim_predict
+            from fracbnn_lib.hw.cifar10.csim import csim_predict
 
             return csim_predict(folder, words[None].astype(np.uint64))[0]
         images = np.load(folder / "images.npy")  # "table": the C-simulation's exported logits
@@ -273,6 +275,9 @@ def standin_module_source() -> str:
 # =============================================================================================
 
 
+VECTOR_NAMES = ("images.npy", "labels.npy", "expected_logits.npy")
+
+
 def write_fake_export(folder: Path, n: int = 6, seed: int = 0) -> Path:
     """Random thermometer words (high 32 bits), labels and logits in an export's file layout."""
     rng = np.random.default_rng(seed)
@@ -281,7 +286,14 @@ def write_fake_export(folder: Path, n: int = 6, seed: int = 0) -> Path:
     np.save(folder / "images.npy", words)
     np.save(folder / "labels.npy", rng.integers(0, 10, size=n).astype(np.int64))
     np.save(folder / "expected_logits.npy", rng.normal(size=(n, 10)).astype(np.float32))
-    manifest = {"test_vectors": {"images": n, "classes": [f"class{k}" for k in range(10)]}}
+    files = {name: {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name)} for name in VECTOR_NAMES}
+    manifest = {
+        "manifest_version": 1,
+        "network": "fracbnn_resnet20_cifar10",
+        "classes": 10,
+        "test_vectors": {"images": n, "classes": [f"class{k}" for k in range(10)]},
+        "files": files,
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 
@@ -453,7 +465,7 @@ def test_the_board_path_computes_what_the_csim_computes(standin, real_export, tm
 
 def build_real_export(tmp_path_factory: pytest.TempPathFactory, n: int = 8) -> Path:
     """Export a randomly initialised FracBNN with ``n`` random images (built once per session)."""
-    from fracbnn_lib import hw
+    from fracbnn_lib.hw import cifar10 as hw
 
     folder = tmp_path_factory.getbasetemp() / "board_real_export"
     if not (folder / "expected_logits.npy").is_file():
@@ -480,7 +492,7 @@ def test_the_imagenet_board_path_computes_what_its_csim_computes(standin, tmp_pa
     import torch
 
     from fracbnn_lib.board import FracNetDriver, load_vectors
-    from fracbnn_lib.hw.reactnet.export import export_imagenet_accelerator
+    from fracbnn_lib.hw.imagenet.export import export_accelerator as export_imagenet_accelerator
     from fracbnn_lib.models import fracbnn_reactnet
 
     torch.manual_seed(0)
@@ -494,7 +506,7 @@ def test_the_imagenet_board_path_computes_what_its_csim_computes(standin, tmp_pa
         tmp_path / "FracNetImageNet.bit", layout=layout, ip_name="FracNetImageNet_0", export_dir=export, imagenet=True
     )
     vectors = load_vectors(export)
-    assert vectors.imagenet and vectors.images.dtype == np.uint32
+    assert vectors.accelerator.name == "imagenet" and vectors.images.dtype == np.uint32
     with FracNetDriver("pynq", bitstream=bit, export_dir=export) as accel:
         result = accel.run(vectors.images)
     assert result.backend == "pynq" and np.array_equal(result.logits, vectors.expected_logits)

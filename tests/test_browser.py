@@ -1,10 +1,11 @@
 """Notebooks 01 -> 05 opened and run in a real JupyterLab, in headless Chromium driven by Playwright.
 
 nbval runs the kernel, not the front end: this test is what notices a notebook that stops rendering
-in the browser. It starts JupyterLab on a copy of ``notebooks/`` in a temporary folder (so the
-repository's ``runs/`` stays untouched), opens every notebook in order in Debian's Chromium (the
-system browser through ``executable_path``; Playwright never downloads one), runs all its cells,
-fails on any error or stderr output, counts the figures the page rendered against the committed
+in the browser. It starts JupyterLab on the session's copy of the repository after its ``make reproduce``
+(``tests/conftest.py``; so the checkout's ``runs/`` stays untouched, and the training stages resume from
+the run's finished checkpoints instead of training again), opens every notebook in order in Debian's
+Chromium (the system browser through ``executable_path``; Playwright never downloads one), runs all its
+cells, fails on any error or stderr output, counts the figures the page rendered against the committed
 notebook's, and keeps a screenshot of each notebook in ``build/browser/``.
 
     .venv/bin/pytest -m browser tests/test_browser.py     # apt-get install chromium, once
@@ -36,7 +37,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "fracbnn-browser-test"
 NOTEBOOK_TIMEOUT_S = 1200
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _missing() -> str | None:
@@ -79,28 +80,28 @@ STATE = """() => {
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab on a copy of notebooks/, every cell rendered (no windowing), its own settings and workspaces
-    (tabs a developer's earlier session left open must not be restored); yields its base URL and root."""
+def lab(tmp_path_factory, repo_copy, embedded_run):
+    """JupyterLab on the session's repository copy (its finished embedded-default run), every cell rendered (no
+    windowing), its own settings and workspaces (tabs a developer's earlier session left open must not be
+    restored); yields its base URL and root."""
     missing = _missing()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"the browser test must run in CI: {missing}")
         pytest.skip(missing)
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".*"))
-    settings = root / "settings" / "@jupyterlab" / "notebook-extension"
+    root, state = repo_copy, tmp_path_factory.mktemp("lab")
+    settings = state / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    news = root / "settings" / "@jupyterlab" / "apputils-extension"
+    news = state / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port = _free_port()
-    env = {**os.environ, "TQDM_DISABLE": "1", "JUPYTERLAB_SETTINGS_DIR": str(root / "settings")}
+    env = {**os.environ, "TQDM_DISABLE": "1", "JUPYTERLAB_SETTINGS_DIR": str(state / "settings")}
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-               "--ServerApp.allow_root=True", f"--LabApp.workspaces_dir={root / 'workspaces'}"]  # fmt: skip
-    log = (root / "lab.log").open("w")
+               "--ServerApp.allow_root=True", f"--LabApp.workspaces_dir={state / 'workspaces'}"]  # fmt: skip
+    log = (state / "lab.log").open("w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -111,7 +112,7 @@ def lab(tmp_path_factory):
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
+                    pytest.fail("JupyterLab did not start: " + (state / "lab.log").read_text()[-2000:])
                 time.sleep(1)
         yield url, root
     finally:
@@ -127,6 +128,8 @@ def test_notebooks_run_and_render_in_a_real_browser(lab):
     from playwright.sync_api import sync_playwright
 
     url, root = lab
+    metrics = root / "runs" / "default" / "metrics.json"
+    before = metrics.stat().st_mtime_ns
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -151,5 +154,5 @@ def test_notebooks_run_and_render_in_a_real_browser(lab):
             assert figures == _figures(notebook), f"{notebook.name}: {figures} figures, committed {_figures(notebook)}"
             assert state["images"] == figures, f"{notebook.name}: the page rendered {state['images']} of {figures}"
         browser.close()
-    assert (root / "runs" / "default" / "metrics.json").is_file()
+    assert metrics.stat().st_mtime_ns > before, "the notebooks in the browser did not write the run's metrics"
     assert sorted(p.name for p in SCREENSHOTS.glob("0*.png")) == [f"{nb.stem}.png" for nb in NOTEBOOKS]

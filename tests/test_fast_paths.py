@@ -266,11 +266,11 @@ def test_pg_conv_matches_the_reference(dtype, binary, gating, sparse, stride, ki
 @pytest.mark.parametrize("gating", [False, True])
 @pytest.mark.parametrize("kind", INPUT_KINDS)
 def test_pg_conv_fused_node_matches_the_library_readable_reference(dtype, binary, gating, kind):
-    """forward (TwoBitConv) == reference_forward (precision_gate, autograd), values and gradients."""
+    """forward (TwoBitConv) == readable_forward (precision_gate, autograd), values and gradients."""
     conv = _pg_case(dtype, binary, gating, True, 1)
     x = _pg_input(kind, dtype)
     fast = forward_backward(conv, lambda m, t: m(t), [x])
-    readable = forward_backward(conv, lambda m, t: m.reference_forward(t), [x])
+    readable = forward_backward(conv, lambda m, t: m.readable_forward(t), [x])
     assert torch.equal(fast[0], readable[0]), "forward values must be the reference's, bit for bit"
     assert_same(fast, readable, dtype)
     assert_same(readable, forward_backward(conv, ref_pg, [x]), dtype)  # and the test's own formulation

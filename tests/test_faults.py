@@ -159,7 +159,7 @@ def test_the_safe_reader_yields_what_torchvision_yields(data_dir):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from fracbnn_lib.hw import export_accelerator
+    from fracbnn_lib.hw.cifar10.export import export_accelerator
 
     torch.manual_seed(0)
     model = fracbnn_resnet20().eval()
@@ -170,7 +170,8 @@ def exported(tmp_path_factory):
 
 
 def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monkeypatch):
-    from fracbnn_lib.hw import ExportError, export_accelerator
+    from fracbnn_lib.hw.cifar10.export import export_accelerator
+    from fracbnn_lib.hw.export_folder import ExportError
 
     model, images, original = exported
     folder = tmp_path / "run" / "export"
@@ -211,8 +212,7 @@ def _umask() -> int:
 
 
 def test_export_output_problems_are_one_line(exported, tmp_path, capsys, monkeypatch):
-    from fracbnn_lib import files
-    from fracbnn_lib.hw import export
+    from fracbnn_lib import export, files
 
     model, _, _ = exported
     checkpoint = tmp_path / "final.pt"
@@ -380,7 +380,7 @@ def test_teacher_and_resume_files_that_cannot_serve(data_dir, tmp_path, capsys):
 
 
 def test_a_damaged_export_manifest_stops_the_deploy_with_one_line(exported, tmp_path, capsys):
-    from fracbnn_lib.board import deploy
+    from fracbnn_lib import deploy
 
     _, _, original = exported
     folder = tmp_path / "export"

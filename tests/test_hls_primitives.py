@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 
 from fracbnn_lib.encoding import pack_thermometer
-from fracbnn_lib.hw.csim import ap_types_dir, compiler
-from fracbnn_lib.hw.fixed_point import resolve_formats
-from fracbnn_lib.hw.headers import config_header
-from fracbnn_lib.hw.layout import OC_TILE, PG_TILES, SUM_MAX, SUM_MIN, TAPS, WORD_BITS, pack_bits, unpack_bits
-from fracbnn_lib.hw.params import stem_level_dots
-from fracbnn_lib.hw.reference import binary_conv, count_levels, quantize2, quantizer_bounds
+from fracbnn_lib.hw.bits import WORD_BITS, pack_bits, unpack_bits
+from fracbnn_lib.hw.cifar10.headers import config_header
+from fracbnn_lib.hw.cifar10.layout import OC_TILE, PG_TILES, TAPS
+from fracbnn_lib.hw.cifar10.reference import binary_conv, count_levels, quantize2, quantizer_bounds
+from fracbnn_lib.hw.csim_build import ap_types_dir, compiler
+from fracbnn_lib.hw.fixed_point import SUM_MAX, SUM_MIN, resolve_formats
+from fracbnn_lib.hw.folding import stem_level_dots
 
 HLS_DIR = Path(__file__).resolve().parents[1] / "hls" / "cifar10"
 FORMATS = resolve_formats("default")

@@ -1,12 +1,14 @@
 """Reading a csynth report back: a report written here in the documented schema (no vendor file is copied)."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from fracbnn_lib import cli
-from fracbnn_lib.hw import cost
+from fracbnn_lib.accelerators import ACCELERATORS, CIFAR10, IMAGENET
 from fracbnn_lib.hw.csynth import CsynthError, compare_with_model, format_comparison, read_csynth
+from fracbnn_lib.hw.fixed_point import resolve_formats
 
 TOP = """<?xml version="1.0" encoding="UTF-8"?>
 <profile>
@@ -40,8 +42,16 @@ MODULE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def write_report(folder: Path, version: str = "2019.2", dsp: str = "DSP48E") -> Path:
+def write_report(folder: Path, version: str = "2019.2", dsp: str = "DSP48E", network: str = CIFAR10.network) -> Path:
+    """A csynth report in ``folder`` and, beside it, the manifest of the export it belongs to."""
     folder.mkdir(parents=True)
+    manifest = {
+        "manifest_version": 1,
+        "network": network,
+        "levels": 32,
+        "formats": resolve_formats("default").to_dict(),
+    }
+    (folder.parent / "manifest.json").write_text(json.dumps(manifest))
     (folder / "csynth.xml").write_text(TOP.format(version=version, dsp=dsp))
     (folder / "pg_conv_bn_csynth.xml").write_text(MODULE)
     return folder
@@ -65,17 +75,36 @@ def test_a_report_of_either_tool_is_read(tmp_path, version, dsp):
 
 
 def test_the_report_is_printed_beside_the_model(tmp_path, capsys):
-    folder = write_report(tmp_path / "report")
-    rows = {name: (synthesised, modelled) for name, synthesised, modelled in compare_with_model(read_csynth(folder))}
-    summary = cost.cost_summary()
+    folder = write_report(tmp_path / "export" / "csynth_report")
+    hardware = CIFAR10.hardware()
+    summary, loops = hardware.cost_summary(), hardware.accelerator_loops()
+    rows = {
+        name: (synthesised, modelled)
+        for name, synthesised, modelled in compare_with_model(read_csynth(folder), summary, loops)
+    }
     assert rows["cycles per image (worst case)"] == (19100, summary["cycles"])
     assert rows["BRAM36"] == (38, summary["bram36"]) and rows["DSP"] == (230, summary["dsp"])
     assert rows["II of PG_PIXELS (pg_conv_bn)"] == (2, 1)  # the tool missed the modelled II: it shows
+    assert rows["trips of LOAD_IMAGE (FracNet_T)"] == (3072, 3072)  # a loop of one trip count: compared
+    assert not any(name.startswith("trips of PG_PIXELS") for name in rows)  # trips vary per layer: not compared
     assert cli.main(["hls-report", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "csynth 2019.2 for xczu3eg-sbva484-1-e (3.65 ns estimated for 4.0 ns)" in out and "61,000" in out
-    text = format_comparison(read_csynth(folder), compare_with_model(read_csynth(folder)))
+    assert out.startswith("cifar10 accelerator (FracNet_T)")
+    text = format_comparison(read_csynth(folder), compare_with_model(read_csynth(folder), summary, loops))
     assert text.splitlines()[0].startswith("csynth 2019.2")
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS, ids=lambda a: a.name)
+def test_a_report_is_compared_with_the_model_of_the_accelerator_its_export_belongs_to(tmp_path, capsys, accelerator):
+    folder = write_report(tmp_path / "export" / "csynth_report", network=accelerator.network)
+    assert cli.main(["hls-report", str(folder.parent)]) == 0  # the export folder works too
+    out = capsys.readouterr().out
+    cycles = accelerator.hardware().cost_summary()["cycles"]
+    assert out.startswith(f"{accelerator.name} accelerator ({accelerator.top})")
+    assert f"{cycles:,}" in next(line for line in out.splitlines() if line.startswith("cycles per image"))
+    if accelerator is IMAGENET:  # its model prices no LUTs yet: shown as not modelled, never as CIFAR-10's figure
+        assert next(line for line in out.splitlines() if line.startswith("LUT")).split()[-1] == "-"
 
 
 def test_a_missing_or_broken_report_is_one_line(tmp_path, capsys):

@@ -17,23 +17,17 @@ from fracbnn_lib import (
     set_gating,
     thermometer_encode,
 )
-from fracbnn_lib.hw import ExportError, export_accelerator, fold_model, fold_to_module, quantize_params
-from fracbnn_lib.hw.csim import hls_source_dir
-from fracbnn_lib.hw.export import main as export_main
-from fracbnn_lib.hw.fixed_point import resolve_formats
-from fracbnn_lib.hw.fold import gate_threshold, weight_bits
-from fracbnn_lib.hw.headers import config_header, weights_header
-from fracbnn_lib.hw.layout import (
-    BLOCKS,
-    PARAM_ARRAYS,
-    PG_LAYERS,
-    PG_TILES,
-    SUM_MIN,
-    layout_string,
-    pack_bits,
-    unpack_bits,
-)
-from fracbnn_lib.hw.params import AcceleratorParams, stem_level_dots
+from fracbnn_lib.export import main as export_main
+from fracbnn_lib.hw.bits import pack_bits, unpack_bits
+from fracbnn_lib.hw.cifar10.csim import source_dir
+from fracbnn_lib.hw.cifar10.export import export_accelerator
+from fracbnn_lib.hw.cifar10.fold import fold_model, fold_to_module
+from fracbnn_lib.hw.cifar10.headers import config_header, weights_header
+from fracbnn_lib.hw.cifar10.layout import BLOCKS, PARAM_ARRAYS, PG_LAYERS, PG_TILES, layout_string
+from fracbnn_lib.hw.cifar10.params import AcceleratorParams, quantize_params
+from fracbnn_lib.hw.export_folder import ExportError
+from fracbnn_lib.hw.fixed_point import SUM_MIN, resolve_formats
+from fracbnn_lib.hw.folding import gate_threshold, stem_level_dots, weight_bits
 from fracbnn_lib.models.cifar10 import BasicBlock
 
 
@@ -151,7 +145,7 @@ def test_the_layer_table_is_written_once_and_generated_into_the_cpp():
     rows = [tuple(int(v) for v in row.split(",")) for row in re.findall(r"\{([^{}]*)\}", generated)]
     assert rows == [(cin, cout, h, s) for _, cin, cout, h, s in BLOCKS]
     assert f"#define FRACNET_PG_TILES {PG_TILES}" in header and f"#define FRACNET_NUM_BLOCKS {len(BLOCKS)}" in header
-    sources = "".join(path.read_text() for path in hls_source_dir().glob("*.[ch]*"))
+    sources = "".join(path.read_text() for path in source_dir().glob("*.[ch]*"))
     assert "{16, 16, 32, 1}" not in sources and "PG_TILES = 42" not in sources and "= FRACNET_BLOCKS;" in sources
 
 
@@ -221,14 +215,14 @@ def test_export_without_images_writes_headers_and_removes_stale_vectors(tmp_path
 
 
 def test_stage2_checkpoint_exports_with_the_gate_off(tmp_path):
-    from fracbnn_lib.hw import load_export_model
+    from fracbnn_lib.models import load_trained_model
 
     model = set_gating(_model(), False)
     atomic_save(
         {"model": model.state_dict(), "config": {"stage": {"binary_weights": True, "gating": False}}},
         tmp_path / "s2.pt",
     )
-    loaded = load_export_model(tmp_path / "s2.pt")
+    loaded = load_trained_model(tmp_path / "s2.pt")
     assert not any(m.gating for m in loaded.modules() if hasattr(m, "gating"))
     params = quantize_params(fold_model(loaded), resolve_formats("default"))
     assert (params.arrays["pg_threshold"] == SUM_MIN).all()

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from fracbnn_lib import quant_sign
+from fracbnn_lib.hw.cifar10.reference import quantize2, quantizer_bounds
 from fracbnn_lib.hw.fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats, resolve_formats
-from fracbnn_lib.hw.reference import quantize2, quantizer_bounds
 
 
 def _ap_rnd_sat(value: Fraction, fmt: FixedFormat) -> int:

@@ -1,7 +1,8 @@
 """The verification ladder on real models: float (L0) -> folded (L1) -> fixed-point reference (L2) -> csim (L3).
 
-One tiny stage-3 model is trained on 300 synthetic images (module fixture, ~30 s on 2 idle cores), a second model
-stays at its random initialisation; both are exported and run through every rung on 250 images.
+The trained model is the embedded default's final checkpoint (the session's ``make reproduce``,
+``tests/conftest.py``: those tests are ``slow``); a second model stays at its random initialisation; both are
+exported and run through every rung on 250 synthetic test images.
 The C-simulation library is built once into the user's cache (the first run compiles, ~20 s).
 """
 
@@ -12,22 +13,16 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, Subset
 
 from fracbnn_lib import BinaryConv2d, fracbnn_resnet20, pack_thermometer, thermometer_encode
-from fracbnn_lib.data import SYNTHETIC_CLASSES, load_test_images, make_loaders, write_synthetic_cifar10
-from fracbnn_lib.hw import (
-    ExportError,
-    csim_predict,
-    export_accelerator,
-    fold_to_module,
-    load_export_model,
-    read_manifest,
-    reference_predict,
-)
-from fracbnn_lib.hw.csim import ap_types_dir, hls_source_dir
-from fracbnn_lib.hw.export import main as export_main
-from fracbnn_lib.training import recipe, train_stage
+from fracbnn_lib.data import SYNTHETIC_CLASSES, load_test_images, write_synthetic_cifar10
+from fracbnn_lib.export import main as export_main
+from fracbnn_lib.hw.cifar10.csim import csim_predict, source_dir
+from fracbnn_lib.hw.cifar10.export import export_accelerator, reference_predict
+from fracbnn_lib.hw.cifar10.fold import fold_to_module
+from fracbnn_lib.hw.csim_build import ap_types_dir
+from fracbnn_lib.hw.export_folder import ExportError, read_manifest
+from fracbnn_lib.models import load_trained_model
 
 TEST_IMAGES = 250
 SEED = 0
@@ -46,20 +41,13 @@ def test_set(data_dir):
 
 
 @pytest.fixture(scope="module")
-def trained(data_dir, tmp_path_factory):
-    """Checkpoint of a stage-3 model (binary weights, gate on) trained for 2 epochs on 300 images.
+def trained(embedded_run):
+    """The embedded default's final checkpoint (stage 3: binary weights, gate on), from the session's run.
 
-    It learns little in that time, but everything the accelerator computes with (BN statistics,
-    thresholds, RPReLU) comes from training, and its small top-1 margins make agreement hard.
+    Everything the accelerator computes with (BN statistics, thresholds, RPReLU) comes from training, and a
+    briefly trained model's small top-1 margins make agreement hard.
     """
-    train_loader, test_loader = make_loaders("synthetic", data_dir, batch_size=15, workers=0, seed=SEED)
-    monitor = DataLoader(Subset(test_loader.dataset, range(50)), batch_size=50)  # per-epoch evaluation
-    stage = recipe("synthetic", "paper", epochs=2, lr=3e-3)[2]
-    torch.manual_seed(SEED)
-    model = fracbnn_resnet20()
-    out = tmp_path_factory.mktemp("hw-ckpt")
-    result = train_stage(model, stage, train_loader, monitor, out_dir=out, seed=SEED, progress=False)
-    return result.checkpoint
+    return embedded_run.run_dir / "checkpoints" / "final.pt"
 
 
 def run_every_rung(name, model, test_set, tmp_path_factory):
@@ -89,7 +77,7 @@ def run_every_rung(name, model, test_set, tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_rung(trained, test_set, tmp_path_factory):
     """Every rung for the trained checkpoint: the model whose agreement the tests measure."""
-    return run_every_rung("trained", load_export_model(trained), test_set, tmp_path_factory)
+    return run_every_rung("trained", load_trained_model(trained), test_set, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +87,19 @@ def random_rung(test_set, tmp_path_factory):
     return run_every_rung("random", fracbnn_resnet20().eval(), test_set, tmp_path_factory)
 
 
-@pytest.fixture(params=["trained", "random"])
+@pytest.fixture(params=[pytest.param("trained", marks=pytest.mark.slow), "random"])
 def rung(request):
     """Both models, for the properties that hold for any export."""
     return request.getfixturevalue(f"{request.param}_rung")
 
 
+@pytest.mark.slow
 def test_enough_images_and_a_model_that_learned(trained_rung):
     assert len(trained_rung["packed"]) >= 200
     assert (trained_rung["float"].argmax(1) == trained_rung["labels"]).mean() > 0.12  # above chance (0.1)
 
 
+@pytest.mark.slow
 def test_folded_model_matches_the_training_model(trained_rung):
     """L1 vs L0 (both float64): the same mathematics, within 1e-4 relative.
 
@@ -134,6 +124,7 @@ def test_expected_logits_of_the_export_are_the_reference(rung):
     assert np.array_equal(np.load(rung["export"] / "labels.npy"), rung["labels"])
 
 
+@pytest.mark.slow
 def test_reference_keeps_the_float_model_decisions(trained_rung):
     """L2 vs L0 with the default formats: argmax agreement >= 99%, accuracy within 0.5 points."""
     rung = trained_rung
@@ -155,6 +146,7 @@ def test_packed_test_vectors_are_the_thermometer_words(rung, test_set):
     assert np.array_equal(rung["packed"], pack_thermometer(thermometer_encode(images)))
 
 
+@pytest.mark.slow
 def test_paper_formats_drift_more_than_the_default(trained_rung, tmp_path):
     rung = trained_rung
     out = export_accelerator(rung["model"], tmp_path, formats="paper")
@@ -175,18 +167,19 @@ def test_reference_refuses_a_modified_export(rung, tmp_path):
         reference_predict(copy, rung["packed"][:2])
 
 
+@pytest.mark.slow
 def test_testbench_with_constant_weights_reproduces_the_export(trained_rung, tmp_path):
     """`make csim` (tb.cc + fracnet.cc with the generated weights.h ROMs, as synthesis sees them)."""
     copy = tmp_path / "export"
     shutil.copytree(trained_rung["export"], copy)
     result = subprocess.run(
-        ["make", "-s", "-C", str(hls_source_dir()), "csim", f"EXPORT={copy}", "N=40", f"AP_TYPES={ap_types_dir()}"],
+        ["make", "-s", "-C", str(source_dir()), "csim", f"EXPORT={copy}", "N=40", f"AP_TYPES={ap_types_dir()}"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "csim: 40 images" in result.stdout and "0 of 400 logits differ" in result.stdout
-    assert (copy / "build" / "tb").is_file() and not list(hls_source_dir().glob("build"))
+    assert (copy / "build" / "tb").is_file() and not list(source_dir().glob("build"))
 
 
 def test_manifest_describes_the_export(rung):
@@ -208,6 +201,7 @@ def test_manifest_describes_the_export(rung):
     assert manifest["parameters"]["binary_weight_bits"] == binary
 
 
+@pytest.mark.slow
 def test_cli_exports_and_checks_csim(trained, data_dir, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = [str(trained), "--out", str(out), "--images", "20", "--data-dir", str(data_dir), "--check", "csim"]
@@ -220,12 +214,13 @@ def test_cli_exports_and_checks_csim(trained, data_dir, tmp_path, capsys):
 
 def test_the_cost_model_counts_the_loops_the_csim_runs(rung):
     """Every pipelined loop's entries and trips, modelled == counted by the C-simulation's counting build."""
-    from fracbnn_lib.hw.cost import accelerator_loops, loop_log
-    from fracbnn_lib.hw.csim import csim_loop_counts
+    from fracbnn_lib.hw.cifar10.cost import accelerator_loops
+    from fracbnn_lib.hw.cifar10.csim import loop_counts
+    from fracbnn_lib.hw.cost_model import loop_log
 
-    counted = csim_loop_counts(rung["export"], rung["packed"][0])
+    counted = loop_counts(rung["export"], rung["packed"][0])
     assert counted == loop_log(accelerator_loops())
-    assert csim_loop_counts(rung["export"], rung["packed"][-1]) == counted  # the schedule does not depend on data
+    assert loop_counts(rung["export"], rung["packed"][-1]) == counted  # the schedule does not depend on data
 
 
 def test_the_accelerator_reads_any_input_word_as_its_level_count(rung):

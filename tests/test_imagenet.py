@@ -32,6 +32,7 @@ def test_distillation_loss_is_the_kl_divergence_to_the_teacher():
     assert distillation_loss(student, teacher).item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_a_kd_stage_trains_the_student_and_leaves_the_teacher_alone(imagenet_dir, tmp_path):
     torch.manual_seed(0)
     torch.save(resnet50().state_dict(), tmp_path / "teacher.pth")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from fracbnn_lib.encoding import pack_thermometer, thermometer_encode
+from fracbnn_lib.hw.datapath import ReferenceTrace
+from fracbnn_lib.hw.export_folder import ExportError
 from fracbnn_lib.hw.fixed_point import resolve_formats
-from fracbnn_lib.hw.manifest import ExportError
-from fracbnn_lib.hw.reactnet import csim, layout
-from fracbnn_lib.hw.reactnet.classifier import classify
-from fracbnn_lib.hw.reactnet.params import fold_reactnet
-from fracbnn_lib.hw.reactnet.reference import Q2_OF_Q4, quantize4, reference_pooled
+from fracbnn_lib.hw.imagenet import csim, layout
+from fracbnn_lib.hw.imagenet.fold import fold_reactnet
+from fracbnn_lib.hw.imagenet.params import classify
+from fracbnn_lib.hw.imagenet.reference import Q2_OF_Q4, quantize4, reference_forward
 from fracbnn_lib.models import fracbnn_reactnet
 from fracbnn_lib.models.imagenet import REACTNET_BLOCKS
 
@@ -33,20 +33,6 @@ def _randomised(seed: int) -> torch.nn.Module:
         if hasattr(module, "threshold"):
             module.threshold.data.uniform_(-4.0, 4.0)
     return model
-
-
-def _briefly_trained(seed: int) -> torch.nn.Module:
-    """Three Adam steps of the final model (binary weights, gate on) on random labelled images."""
-    torch.manual_seed(seed)
-    model = fracbnn_reactnet(num_classes=10).train()
-    optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
-    for _ in range(3):
-        images, labels = torch.randn(4, 3, 224, 224), torch.randint(0, 10, (4,))
-        loss = F.cross_entropy(model(images), labels)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return model.eval()
 
 
 def _packed(n: int, seed: int) -> np.ndarray:
@@ -88,17 +74,25 @@ def library():
     return csim.build_library(layout.config_header(FORMATS, 32))
 
 
-@pytest.mark.parametrize("make_model", [_randomised, _briefly_trained], ids=["random", "briefly-trained"])
-def test_csim_equals_the_reference_bit_for_bit(library, make_model):
-    model = make_model(1)
+@pytest.fixture(params=["random", pytest.param("trained", marks=pytest.mark.slow)])
+def model(request):
+    """A ReActNet with random parameters, and the imagenet-tiny run's trained one (the session's, conftest.py)."""
+    if request.param == "random":
+        return _randomised(1)
+    from fracbnn_lib.models import load_trained_model
+
+    return load_trained_model(request.getfixturevalue("imagenet_tiny_run").run_dir / "checkpoints" / "final.pt")
+
+
+def test_csim_equals_the_reference_bit_for_bit(library, model):
     images = fold_reactnet(model, FORMATS)
     packed = _packed(8, seed=2)
-    gates: dict[str, list[int]] = {}
-    expected = reference_pooled(images, packed, gates)
+    trace = ReferenceTrace(lanes=layout.LANES)
+    expected = reference_forward(images, packed, trace)
     got = csim.run_library(library, layout.layout_string(32), images.weights, images.params, packed)
     assert got.shape == (8, 1024) and np.array_equal(got, expected)
     assert len(np.unique(expected)) > 1000, "the outputs are degenerate (all saturated or constant)"
-    opened = sum(o for o, _ in gates.values()) / sum(t for _, t in gates.values())
+    opened = sum(trace.gate_open.values()) / sum(trace.outputs.values())
     assert 0.0 < opened < 1.0, "the precision gate never or always opened: the test would not see it"
     logits = classify(expected, FORMATS.fm.frac, images.fc_weight, images.fc_bias)
     assert logits.shape == (8, 10) and logits.dtype == np.float32
@@ -106,18 +100,19 @@ def test_csim_equals_the_reference_bit_for_bit(library, make_model):
 
 def test_per_layer_errors_against_the_float_model(tmp_path):
     """The stem's codes match the float model's but for rounding ties; every PG layer is reported."""
-    from fracbnn_lib.hw.reactnet.export import export_imagenet_accelerator
-    from fracbnn_lib.hw.reactnet.ladder import layer_error_table, plot_layer_errors
+    from fracbnn_lib.hw.imagenet.export import export_accelerator as export_imagenet_accelerator
+    from fracbnn_lib.hw.imagenet.export import load_export
+    from fracbnn_lib.hw.imagenet.ladder import layer_error_table, plot_layer_errors
 
     model = _randomised(8)
-    export = export_imagenet_accelerator(model, tmp_path / "export")
+    _, params = load_export(export_imagenet_accelerator(model, tmp_path / "export"))
     images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(9))
-    table = layer_error_table(model, export, images)
+    table = layer_error_table(model, params, images)
     assert list(table["layer"]) == ["stem", *(layer.name for layer in layout.layer_table(32)[:-1]), "pool (means)"]
     assert table.loc[0, "codes_differing"] < 0.01 and table.loc[0, "values"] == 32 * 112 * 112
     assert table["codes_differing"].dropna().between(0.0, 1.0).all()
     assert np.isfinite(table["max_relative_difference"].iloc[-1])
-    assert len(plot_layer_errors(table).axes) == 1
+    assert len(plot_layer_errors({"default": table, "again": table}).axes) == 1
 
 
 def test_formats_are_settings_csim_equals_the_reference_in_the_papers_formats():
@@ -127,21 +122,21 @@ def test_formats_are_settings_csim_equals_the_reference_in_the_papers_formats():
     packed = _packed(2, seed=7)
     library = csim.build_library(layout.config_header(paper, 32))
     got = csim.run_library(library, layout.layout_string(32), images.weights, images.params, packed)
-    assert np.array_equal(got, reference_pooled(images, packed))
+    assert np.array_equal(got, reference_forward(images, packed))
     assert "#define FRACNET_FM_W 16" in layout.config_header(paper, 32)
 
 
-def test_the_cost_model_counts_the_loops_the_cpp_runs():
+def test_the_cost_model_counts_the_loops_the_cpp_runs(tmp_path):
     """Every pipelined loop entry, in order, with its trips: the model == the counting build of the C-simulation."""
-    from fracbnn_lib.hw.cost import loop_log
-    from fracbnn_lib.hw.reactnet.cost import accelerator_loops, cost_summary
+    from fracbnn_lib.hw.cost_model import loop_log
+    from fracbnn_lib.hw.imagenet.cost import accelerator_loops, cost_summary
+    from fracbnn_lib.hw.imagenet.export import export_accelerator
 
-    images = fold_reactnet(_randomised(3), FORMATS)
-    counting = csim.build_library(layout.config_header(FORMATS, 32), count=True)
-    counted = csim.loop_counts(counting, layout.layout_string(32), images.weights, images.params, _packed(1, seed=4))
+    export = export_accelerator(_randomised(3), tmp_path / "export", formats=FORMATS)
+    counted = csim.loop_counts(export, _packed(1, seed=4))
     modelled = loop_log(accelerator_loops(32))
     assert len(counted) == len(modelled) and counted == modelled
-    summary = cost_summary(32)
+    summary = cost_summary("default", 32)
     assert summary["modelled"] is True and summary["compute_cycles"] < summary["cycles"]
     per_layer = summary["per_layer"]
     assert list(per_layer) == ["stem", *(layer.name for layer in layout.layer_table(32))]
@@ -155,9 +150,10 @@ def test_export_command_and_make_csim_reproduce_the_reference(tmp_path):
     import subprocess
     from pathlib import Path
 
+    from fracbnn_lib import export as export_cli
     from fracbnn_lib.data import write_synthetic_imagefolder
-    from fracbnn_lib.hw import export as export_cli
-    from fracbnn_lib.hw.reactnet.export import EXPECTED_POOLED_FILE, IMAGES_FILE, load_export, reference_predict
+    from fracbnn_lib.hw.export_folder import IMAGES_FILE
+    from fracbnn_lib.hw.imagenet.export import EXPECTED_POOLED_FILE, load_export, reference_predict
 
     data = write_synthetic_imagefolder(tmp_path / "imagenet", classes=2, per_class=1, val_per_class=2, suffix=".jpg")
     checkpoint = tmp_path / "final.pt"
@@ -168,8 +164,9 @@ def test_export_command_and_make_csim_reproduce_the_reference(tmp_path):
     manifest, dram = load_export(out)
     assert manifest["test_vectors"]["images"] == 3 and manifest["classes"] == 10
     assert manifest["dram_bytes"]["weights"] == dram.weights.nbytes == 3_561_568
-    pooled, logits = reference_predict(out, np.load(out / IMAGES_FILE))
-    assert np.array_equal(pooled, np.load(out / EXPECTED_POOLED_FILE)) and logits.shape == (3, 10)
+    logits = reference_predict(out, np.load(out / IMAGES_FILE))
+    assert np.array_equal(logits, np.load(out / "expected_logits.npy")) and logits.shape == (3, 10)
+    assert np.array_equal(reference_forward(dram, np.load(out / IMAGES_FILE)), np.load(out / EXPECTED_POOLED_FILE))
     hls = Path(__file__).resolve().parents[1] / "hls" / "imagenet"
     done = subprocess.run(["make", "-C", str(hls), "csim", f"EXPORT={out}", "N=2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,4 +1,5 @@
-"""The papermill pipeline: parameter routing and checks on throwaway notebooks, then the real run end to end."""
+"""The papermill pipeline: parameter routing and checks on throwaway notebooks (the real runs of both embedded
+defaults are the session's, ``tests/conftest.py``, checked in ``tests/test_readme.py``)."""
 
 import os
 from pathlib import Path

@@ -1,9 +1,10 @@
 """The README's commands are the ones that work.
 
 Every command of the README's "Quickstart" and "From checkpoint to accelerator" sections runs here,
-literally and in the README's order, in a copy of the repository (so nothing is written into this
-checkout's ``runs/`` or ``deploy/``) that uses this checkout's ``.venv``: ``make reproduce`` on the
-embedded default, then the export, the C-simulation and the deploy bundle of that run. A command that
+literally and in the README's order, in the session's copy of the repository (``tests/conftest.py``: so
+nothing is written into this checkout's ``runs/`` or ``deploy/``) that uses this checkout's ``.venv``:
+``make reproduce`` on both embedded defaults (the session's one run of each, which the other tests read
+too), then the export, the C-simulation and the deploy bundle of that run. A command that
 needs what this machine cannot have is checked for the message it gives instead: the Xilinx tools
 (taken off ``PATH`` here, so the check does not depend on the machine), the real data sets, a bitstream
 (refused, then given as a stand-in file, as a user copies the Vivado build's) and a board (``scp``: the
@@ -16,21 +17,20 @@ not run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from session_runs import PipelineRun, run_command, user_environment
 
 from fracbnn_lib import pipeline
+from fracbnn_lib.hw.cost_model import SUMMARY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("Quickstart", "From checkpoint to accelerator")
-XILINX_TOOLS = ("vivado_hls", "vitis_hls", "vivado")
 
 
 @dataclass(frozen=True)
@@ -84,41 +84,9 @@ def test_the_readme_knows_only_commands_this_test_runs():
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test"), "CI must run the README's make test"
 
 
-def _repository_copy(target: Path) -> Path:
-    """The checkout's tracked and unignored files (mtimes kept, so make sees the same state) and its .venv."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    (target / ".venv").symlink_to(ROOT / ".venv")
-    return target
-
-
-def _environment(copy: Path) -> dict[str, str]:
-    """This machine's environment with the copy's .venv first on PATH (as after ``. .venv/bin/activate``)
-    and no directory that holds a Xilinx tool."""
-    folders = [
-        folder
-        for folder in os.environ.get("PATH", "").split(os.pathsep)
-        if folder and not any((Path(folder) / tool).exists() for tool in XILINX_TOOLS)
-    ]
-    env = dict(
-        os.environ, PATH=os.pathsep.join([str(copy / ".venv" / "bin"), *folders]), VIRTUAL_ENV=str(copy / ".venv")
-    )
-    env.pop("PYTHONPATH", None)
-    return env
-
-
-def _check_embedded_default_run(run_dir: Path) -> None:
+def _check_embedded_default_run(run: PipelineRun) -> None:
     """``make reproduce``'s run: every notebook, metrics.json with DESIGN.md's keys and plausible values."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    run_dir, metrics = run.run_dir, run.metrics
     present, _ = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS))
     assert list(metrics["run"]["wall_s"]) == [nb.name for nb in present]
     for nb in present:
@@ -137,11 +105,14 @@ def _check_embedded_default_run(run_dir: Path) -> None:
     assert (run_dir / "checkpoints" / "final.pt").is_file()
     assert any((run_dir / "figures").glob("*.png"))
     hls = metrics["hls"]  # 04: the export's C-simulation reproduces the fixed-point reference bit for bit
-    assert hls["images"] == 200 and hls["csim_reference_mismatched_logits"] == 0
+    assert hls["accelerator"] == "cifar10" and hls["images"] == 200
+    assert hls["csim_reference_mismatched_outputs"] == hls["csim_reference_mismatched_logits"] == 0
+    assert hls["expected_reference_mismatched_outputs"] == 0
     assert hls["accuracy_csim"] == hls["accuracy_reference"] and hls["argmax_agreement_float_reference"] >= 0.99
     modelled = hls["cost"]  # the cost model's totals, marked as modelled
     assert modelled["modelled"] is True and modelled["release_cycles"] == 90_307
-    assert modelled["cycles_ii_only"] < modelled["cycles"] <= 25_000 and modelled["fps_250mhz"] >= 10_000
+    assert modelled["cycles_ii_only"] < modelled["cycles"] <= 25_000 and modelled["fps"] >= 10_000
+    assert set(SUMMARY_KEYS) <= set(modelled) and modelled["not_modelled"] == []  # the same keys on both networks
     exported = {p.name for p in (run_dir / "export").iterdir()}
     assert {"images.npy", "labels.npy", "expected_logits.npy", "manifest.json"} <= exported
     board = metrics["board"]  # 05 off-board: the C-simulation backend behind the board's driver interface
@@ -149,9 +120,9 @@ def _check_embedded_default_run(run_dir: Path) -> None:
     assert board["accuracy"] == hls["accuracy_csim"] and board["fps"] > 0
 
 
-def _check_imagenet_tiny_run(run_dir: Path) -> None:
+def _check_imagenet_tiny_run(run: PipelineRun) -> None:
     """ImageNet's embedded default: all five notebooks, label loss said and recorded, hls and board for ImageNet."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    run_dir, metrics = run.run_dir, run.metrics
     assert list(metrics["run"]["wall_s"]) == [
         "01_thermometer_encoding",
         "02_step1_training",
@@ -165,14 +136,12 @@ def _check_imagenet_tiny_run(run_dir: Path) -> None:
     hls = metrics["hls"]
     assert hls["accelerator"] == "imagenet" and hls["images"] == 8
     assert hls["csim_reference_mismatched_outputs"] == 0 and hls["accuracy_csim"] == hls["accuracy_reference"]
+    assert hls["expected_reference_mismatched_outputs"] == 0
+    assert set(SUMMARY_KEYS) <= set(hls["cost"]) and hls["cost"]["not_modelled"] == ["lut", "dsp"]
     assert hls["cost"]["modelled"] is True and hls["cost"]["fps"] > 48.1  # the paper's board figure
     board = metrics["board"]
     assert board["backend"] == "csim" and board["mismatched_logits"] == 0 and board["images"] == 8
     assert board["accuracy"] == hls["accuracy_csim"]
-
-
-def _run(command: str, copy: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(command, shell=True, cwd=copy, env=env, capture_output=True, text=True, timeout=3600)
 
 
 def _check(command: str, outcome: Outcome, done: subprocess.CompletedProcess) -> None:
@@ -186,14 +155,11 @@ def _check(command: str, outcome: Outcome, done: subprocess.CompletedProcess) ->
     assert "Traceback" not in done.stderr, f"{command} refused with a traceback instead of one line:\n{said}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="the README's commands are POSIX shell commands")
-def test_every_readme_command_works_on_the_embedded_default(tmp_path):
-    if not (ROOT / ".venv" / "bin" / "python").is_file() or not (ROOT / ".git").exists():
-        pytest.fail("run this through 'make test' in a git checkout (it needs the .venv that make sets up)")
-    copy = _repository_copy(tmp_path / "repo")
-    env = _environment(copy)
-    stale = subprocess.run(["make", "-q", "setup"], cwd=copy, env=env, capture_output=True)
-    assert stale.returncode == 0, "the .venv is older than pyproject.toml: run 'make setup' first"
+def test_every_readme_command_works_on_the_embedded_default(repo_copy, embedded_run, imagenet_tiny_run):
+    copy, env = repo_copy, user_environment(repo_copy)
+    pipelines = {run.command: run for run in (embedded_run, imagenet_tiny_run)}
     for command, outcome in EXPECTED.items():
         if outcome.kind == "suite":
             continue
@@ -202,12 +168,12 @@ def test_every_readme_command_works_on_the_embedded_default(tmp_path):
             assert (bundle / "05_board_eval.ipynb").is_file() and (bundle / "FracNet_T.bit").is_file()
             assert json.loads((bundle / "bundle.json").read_text())["bitstream"] is True
             continue
-        done = _run(command, copy, env)
+        done = pipelines[command].done if command in pipelines else run_command(command, copy, env)
         _check(command, outcome, done)
         if command == "make reproduce":
-            _check_embedded_default_run(copy / "runs" / "default")
+            _check_embedded_default_run(embedded_run)
         if command == "make reproduce PARAMS=params/imagenet-tiny.yaml":
-            _check_imagenet_tiny_run(copy / "runs" / "imagenet-tiny")
+            _check_imagenet_tiny_run(imagenet_tiny_run)
         if command == "make -C hls/imagenet csim N=2":
             assert "csim: 2 images, 0 of 2048 outputs differ from expected_pooled.npy" in done.stdout
         if outcome.message.startswith("FracNet_T.bit not found"):
@@ -215,7 +181,7 @@ def test_every_readme_command_works_on_the_embedded_default(tmp_path):
             bitstream.mkdir(parents=True)
             (bitstream / "FracNet_T.bit").write_bytes(b"stand-in bitstream")
             (bitstream / "FracNet_T.hwh").write_text("<stand-in hardware handoff/>")
-            _check(command, Outcome("runs"), _run(command, copy, env))
+            _check(command, Outcome("runs"), run_command(command, copy, env))
     assert not (copy / "runs" / "cifar10").exists() and not (copy / "runs" / "imagenet").exists()
     bundle = json.loads((copy / "deploy" / "imagenet-tiny" / "bundle.json").read_text())
     assert {"vectors/weights.bin", "vectors/params.bin", "hls/imagenet/engines.h"} <= set(bundle["files"])

@@ -1,9 +1,10 @@
-"""Board evaluation of the FracNet_T accelerator: the driver (PYNQ board or C-simulation) and its report.
+"""Board evaluation of both accelerators: the driver (PYNQ board or C-simulation) and its report.
 
 :mod:`.driver` and :mod:`.report` import only numpy, matplotlib and the library's torch-free modules
-(:mod:`fracbnn_lib.logits`, :mod:`fracbnn_lib.run_files`, :mod:`fracbnn_lib.paper`), so the deploy
-bundle carries them, as the same package, to PYNQ boards, which have no PyTorch; :mod:`.deploy`
-writes that bundle (``python -m fracbnn_lib deploy``) and is not carried. Accuracy, logit agreement
+(:mod:`fracbnn_lib.accelerators`, :mod:`fracbnn_lib.logits`, :mod:`fracbnn_lib.run_files`,
+:mod:`fracbnn_lib.paper`, the export readers and C-simulations of :mod:`fracbnn_lib.hw`), so the deploy
+bundle carries them, as the same package, to PYNQ boards, which have no PyTorch; :mod:`fracbnn_lib.deploy`
+(host tooling) writes that bundle (``python -m fracbnn_lib deploy``) and is not carried. Accuracy, logit agreement
 and the metrics file are those modules' own functions, re-exported here for notebook 05.
 """
 

@@ -13,26 +13,26 @@ Backends:
   addresses into the IP's address registers (32-bit bus writes) and then, per image: copy the
   words in, ``sync_to_device``, write ``ap_start`` into the control register, poll it until
   ``ap_done`` (or ``ap_idle`` with ``ap_start`` cleared), ``sync_from_device``, copy the logits out.
-- ``csim``: the same words through the g++-built HLS C++ (``fracbnn_lib.hw.csim.ExportCsim``, imported
-  only when this backend is used), one image per call, so the timing loop is the board's.
+- ``csim``: the same words through the g++-built HLS C++ (the accelerator's ``ExportCsim``, imported only
+  when this backend is used), one image per call, so the timing loop is the board's.
 - ``auto``: ``pynq`` when the ``pynq`` package is importable and the bitstream exists, else ``csim``.
 
-The ImageNet accelerator (``hls/imagenet``, top ``FracNetImageNet``) is driven the same way when the
-export's manifest says so: one ``pynq.allocate`` buffer per DRAM region (image, weights, params,
-fmaps, pooled), the weights and parameters copied in once, per image the input words in and the
-1024 pooled sums out, which the ARM turns into logits (``fracbnn_lib.hw.reactnet.classifier``); its
-C-simulation twin is ``fracbnn_lib.hw.reactnet.export.ImageNetCsim``.
+Which accelerator is the export's manifest's to say (:func:`fracbnn_lib.accelerators.for_network`): the
+ImageNet accelerator (``hls/imagenet``, top ``FracNetImageNet``) is driven the same way, with one
+``pynq.allocate`` buffer per DRAM region (image, weights, params, fmaps, pooled), the weights and
+parameters copied in once, per image the input words in and the 1024 pooled sums out, which the ARM turns
+into logits (:func:`fracbnn_lib.hw.imagenet.params.classify`). Both C-simulation twins are the same class,
+the accelerator's ``ExportCsim``.
 
-This module imports nothing but numpy and the standard library, and keeps to Python 3.8 syntax and
-APIs: it runs on PYNQ board images (Python 3.8 on PYNQ 2.7, 3.10 on PYNQ 3.x), which have no PyTorch.
-The deploy bundle carries it, unchanged, as ``fracbnn_lib/board/driver.py``.
+This module imports nothing but numpy, the standard library and the library's torch-free modules, and keeps
+to Python 3.8 syntax and APIs: it runs on PYNQ board images (Python 3.8 on PYNQ 2.7, 3.10 on PYNQ 3.x),
+which have no PyTorch. The deploy bundle carries it, unchanged, as ``fracbnn_lib/board/driver.py``.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +40,8 @@ from typing import Any
 
 import numpy as np
 
-IP_TYPE = "FracNet_T"
-"""The HLS top function, hence the IP's name in the Vivado catalogue (``xilinx.com:hls:FracNet_T:1.0``)."""
-IMAGE_SHAPE = (3, 32, 32)
-NUM_CLASSES = 10
-IMAGENET_NETWORK = "fracbnn_reactnet_imagenet"
-"""An export's ``manifest.json`` ``network`` for the ImageNet accelerator (``hls/imagenet``)."""
-IMAGENET_IP_TYPE = "FracNetImageNet"
-IMAGENET_SHAPE = (3, 224, 224)
+from ..accelerators import CIFAR10, IMAGENET, Accelerator, UnknownAcceleratorError, for_network
+
 IMAGENET_REGIONS = ("image", "weights", "params", "fmaps", "pooled")
 """The ImageNet IP's DRAM buffers, one ``pynq.allocate`` each, in the order their addresses are written."""
 TARGETS = ("auto", "pynq", "csim")
@@ -91,7 +85,7 @@ class BoardError(RuntimeError):
 class Vectors:
     """Test vectors exported by notebook 04 (or carried by a deploy bundle).
 
-    ``images``: ``uint64[N, 3, 32, 32]`` input words (ImageNet: ``uint32[N, 3, 224, 224]``);
+    ``images``: the accelerator's input words (CIFAR-10 ``uint64[N, 3, 32, 32]``, ImageNet ``uint32[N, 3, 224, 224]``);
     ``labels``: ``int64[N]``; ``expected_logits``: ``float32[N, classes]`` (the C-simulation's logits,
     equal to the bit-exact reference's); ``manifest``: the export's ``manifest.json`` (empty if
     absent); ``total``: how many vectors the folder holds (``N <= total`` when a subset was asked for).
@@ -108,9 +102,19 @@ class Vectors:
         return int(self.images.shape[0])
 
     @property
-    def imagenet(self) -> bool:
-        """Whether these are vectors of the ImageNet accelerator."""
-        return self.manifest.get("network") == IMAGENET_NETWORK
+    def accelerator(self) -> Accelerator:
+        """The accelerator these vectors are for (its manifest's ``network``; CIFAR-10's without a manifest)."""
+        return accelerator_of(self.manifest)
+
+
+def accelerator_of(manifest: dict) -> Accelerator:
+    """The accelerator of an export manifest (CIFAR-10's for an empty one); :class:`BoardError` for an unknown one."""
+    if not manifest:
+        return CIFAR10
+    try:
+        return for_network(manifest.get("network"))
+    except UnknownAcceleratorError as err:
+        raise BoardError(f"the export's manifest.json: {err}") from None
 
 
 def find_vectors(export_dir: str | Path = "", run_dir: str | Path = "") -> Path:
@@ -145,19 +149,16 @@ def _load_array(folder: Path, name: str) -> np.ndarray:
         raise BoardError(f"{path} is not a plain .npy array ({err}): export the checkpoint again") from None
 
 
-def _read_manifest(path: Path) -> dict:
+def read_vector_manifest(folder: Path) -> dict:
     """The export's ``manifest.json`` as a dict (empty if absent); :class:`BoardError` if it is damaged."""
-    if not path.is_file():
+    from ..hw.export_folder import MANIFEST_FILE, read_manifest
+
+    if not (folder / MANIFEST_FILE).is_file():
         return {}
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise BoardError(
-            f"{path} is damaged ({type(err).__name__}): export the checkpoint again (notebook 04)"
-        ) from None
-    if not isinstance(manifest, dict):
-        raise BoardError(f"{path} holds a {type(manifest).__name__}, not a manifest: export the checkpoint again")
-    return manifest
+        return read_manifest(folder)
+    except ValueError as err:  # ExportError: unreadable, or not an export manifest
+        raise BoardError(str(err)) from None
 
 
 def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
@@ -168,11 +169,11 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
     images = _load_array(folder, "images.npy")
     labels = _load_array(folder, "labels.npy")
     expected = _load_array(folder, "expected_logits.npy")
-    manifest = _read_manifest(folder / "manifest.json")
-    imagenet = manifest.get("network") == IMAGENET_NETWORK
-    check_images(images, f"{folder / 'images.npy'}", imagenet)
+    manifest = read_vector_manifest(folder)
+    accelerator = accelerator_of(manifest)
+    check_images(images, f"{folder / 'images.npy'}", accelerator)
     n = images.shape[0]
-    classes = int(manifest.get("classes", 0)) if imagenet else NUM_CLASSES
+    classes = int(manifest.get("classes", 10))
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
         raise BoardError(f"{folder / 'labels.npy'}: expected {n} integer labels, got {labels.dtype} {labels.shape}")
     if expected.shape != (n, classes):
@@ -190,13 +191,14 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
     )
 
 
-def check_images(images: np.ndarray, what: str = "images", imagenet: bool = False) -> None:
-    """:class:`BoardError` unless ``images`` is ``uint64[N, 3, 32, 32]`` (ImageNet: ``uint32[N, 3, 224, 224]``)."""
+def check_images(images: np.ndarray, what: str = "images", accelerator: Accelerator = CIFAR10) -> None:
+    """:class:`BoardError` unless ``images`` are ``accelerator``'s input words (``uint64[N, 3, 32, 32]`` on
+    CIFAR-10, ``uint32[N, 3, 224, 224]`` on ImageNet)."""
     array = isinstance(images, np.ndarray)
-    dtype, shape = (np.uint32, IMAGENET_SHAPE) if imagenet else (np.uint64, IMAGE_SHAPE)
+    dtype, shape = np.dtype(accelerator.word_dtype), accelerator.image_shape
     if not array or images.dtype != dtype or images.ndim != 4 or images.shape[1:] != shape:
         got = f"{images.dtype} {images.shape}" if array else type(images).__name__
-        expected = "uint32 N x 3 x 224 x 224" if imagenet else "uint64 N x 3 x 32 x 32"
+        expected = f"{accelerator.word_dtype} N x 3 x {shape[1]} x {shape[2]}"
         raise BoardError(
             f"{what}: expected {expected} thermometer words (as the export writes them into images.npy), got {got}"
         )
@@ -312,16 +314,22 @@ class _BoardIP:
 
 
 class PynqBackend(_BoardIP):
-    """The CIFAR-10 accelerator on a PYNQ board (see the module docstring for the exact register sequence)."""
+    """The CIFAR-10 accelerator on a PYNQ board (see the module docstring for the exact register sequence).
 
-    classes = NUM_CLASSES
+    ``export_dir`` is not needed here (the weights are the bitstream's ROMs); it is taken for the same
+    signature as :class:`ImageNetPynqBackend`.
+    """
 
-    def __init__(self, bitstream: str | Path, ip_name: str = "", timeout_s: float = 1.0) -> None:
-        pynq = self._open(bitstream, ip_name, IP_TYPE, timeout_s)
+    classes = 10
+
+    def __init__(
+        self, bitstream: str | Path, export_dir: str | Path = "", ip_name: str = "", timeout_s: float = 1.0
+    ) -> None:
+        pynq = self._open(bitstream, ip_name, CIFAR10.top, timeout_s)
         for port in ("image", "output"):  # the register names are checked before anything is allocated
             address_writes(self.registers, port, 0, self.ip_name)
-        self.buffers["image"] = pynq.allocate(shape=IMAGE_SHAPE, dtype=np.uint64)
-        self.buffers["output"] = pynq.allocate(shape=(NUM_CLASSES,), dtype=np.float32)
+        self.buffers["image"] = pynq.allocate(shape=CIFAR10.image_shape, dtype=np.uint64)
+        self.buffers["output"] = pynq.allocate(shape=(self.classes,), dtype=np.float32)
         self._write_addresses()
 
     def __call__(self, words: np.ndarray) -> np.ndarray:
@@ -343,12 +351,12 @@ def _hardware_side(module: str) -> Any:
         ) from None
 
 
-def _from_imagenet_export(name: str, export_dir: str | Path) -> Any:
-    """``fracbnn_lib.hw.reactnet.export.<name>(export_dir)`` (``load_export``, ``ImageNetCsim``: every file
-    checked against the manifest), its one-line error raised as :class:`BoardError`."""
-    export = _hardware_side("fracbnn_lib.hw.reactnet.export")
+def _from_export(accelerator: Accelerator, name: str, export_dir: str | Path) -> Any:
+    """The accelerator's ``<name>(export_dir)`` (``load_export``, ``ExportCsim``: every file checked against the
+    manifest), its one-line error raised as :class:`BoardError`."""
+    hardware = _hardware_side(accelerator.hardware_package)
     try:
-        return getattr(export, name)(export_dir)
+        return getattr(hardware, name)(export_dir)
     except ValueError as err:  # ExportError: a missing or modified file
         raise BoardError(str(err)) from None
 
@@ -358,16 +366,16 @@ class ImageNetPynqBackend(_BoardIP):
 
     The weights and parameters (``weights.bin``, ``params.bin`` of the export) are copied to the board's
     DRAM once; per image the input words go in, the IP runs, and the 1024 pooled sums come back, which the
-    ARM turns into logits (:func:`fracbnn_lib.hw.reactnet.classifier.classify`).
+    ARM turns into logits (:func:`fracbnn_lib.hw.imagenet.params.classify`).
     """
 
     def __init__(self, bitstream: str | Path, export_dir: str | Path, ip_name: str = "", timeout_s: float = 2.0):
-        manifest, self.dram = _from_imagenet_export("load_export", export_dir)
-        pynq = self._open(bitstream, ip_name, IMAGENET_IP_TYPE, timeout_s)
+        manifest, self.dram = _from_export(IMAGENET, "load_export", export_dir)
+        pynq = self._open(bitstream, ip_name, IMAGENET.top, timeout_s)
         for port in IMAGENET_REGIONS:
             address_writes(self.registers, port, 0, self.ip_name)
         fmap_words = int(manifest["dram_bytes"]["fmaps"]) // 8
-        shapes = {"image": (IMAGENET_SHAPE, np.uint32), "weights": (self.dram.weights.shape, np.uint64)}
+        shapes = {"image": (IMAGENET.image_shape, np.uint32), "weights": (self.dram.weights.shape, np.uint64)}
         shapes.update(params=(self.dram.params.shape, np.int64), fmaps=((fmap_words,), np.uint64))
         shapes["pooled"] = ((1024,), np.int64)
         for region in IMAGENET_REGIONS:
@@ -409,7 +417,7 @@ def check_bitstream(bitstream: str | Path) -> Path:
     return bit
 
 
-def find_ip(ip_dict: dict, ip_name: str = "", ip_type: str = IP_TYPE) -> str:
+def find_ip(ip_dict: dict, ip_name: str = "", ip_type: str = CIFAR10.top) -> str:
     """The overlay's accelerator: ``ip_name`` if given, else the one IP whose type is ``*:<ip_type>:*``."""
     if ip_name:
         if ip_name not in ip_dict:
@@ -424,7 +432,7 @@ def find_ip(ip_dict: dict, ip_name: str = "", ip_type: str = IP_TYPE) -> str:
     return found[0]
 
 
-def address_writes(registers: dict, port: str, address: int, ip_name: str = IP_TYPE) -> list[tuple[int, int]]:
+def address_writes(registers: dict, port: str, address: int, ip_name: str = CIFAR10.top) -> list[tuple[int, int]]:
     """The 32-bit bus writes ``(offset, word)`` that set the address of ``port`` (``"image"`` or ``"output"``).
 
     ``registers`` is the IP's ``ip_dict[...]["registers"]`` (name -> ``{"address_offset": byte offset,
@@ -458,42 +466,26 @@ def address_writes(registers: dict, port: str, address: int, ip_name: str = IP_T
 
 
 class CsimBackend:
-    """The HLS C++ compiled with g++ (``fracbnn_lib.hw.csim.ExportCsim``), one image per call like the board."""
+    """The accelerator's HLS C++ compiled with g++ (its ``ExportCsim``), one image per call like the board.
+
+    The export is loaded and the library built (or found) once, here; a call only runs the image.
+    """
 
     name = "csim"
-    classes = NUM_CLASSES
 
-    def __init__(self, export_dir: str | Path) -> None:
+    def __init__(self, export_dir: str | Path, accelerator: Accelerator = CIFAR10) -> None:
         self.export_dir = Path(export_dir)
-        csim = _hardware_side("fracbnn_lib.hw.csim")
-        try:
-            self._csim = csim.ExportCsim(self.export_dir)  # loads the export, builds or finds the library, once
-        except ValueError as err:  # ExportError: a missing or modified params.bin
-            raise BoardError(str(err)) from None
+        self._csim = _from_export(accelerator, "ExportCsim", self.export_dir)
+        self.classes = int(self._csim.params.classes)
 
     def __call__(self, words: np.ndarray) -> np.ndarray:
-        return np.asarray(self._csim(words[None]), dtype=np.float32)[0]
+        return np.asarray(self._csim(words[None], threads=1), dtype=np.float32)[0]
 
     def close(self) -> None:
         """Nothing to release (the shared library stays cached for the process)."""
 
     def describe(self) -> str:
         return "C-simulation of the HLS C++ on the host CPU (not a board measurement)"
-
-
-class ImageNetCsimBackend(CsimBackend):
-    """``hls/imagenet`` compiled with g++ (``fracbnn_lib.hw.reactnet.export.ImageNetCsim``), one image per call.
-
-    The export is loaded and the library built (or found) once, here; a call only runs the image.
-    """
-
-    def __init__(self, export_dir: str | Path) -> None:
-        self.export_dir = Path(export_dir)
-        self._csim = _from_imagenet_export("ImageNetCsim", self.export_dir)
-        self.classes = int(self._csim.dram.fc_weight.shape[0])
-
-    def __call__(self, words: np.ndarray) -> np.ndarray:
-        return self._csim(words[None], threads=1)[1][0]
 
 
 # --------------------------------------------------------------------------- the driver
@@ -514,13 +506,14 @@ def resolve_target(target: str, bitstream: str | Path = "") -> str:
 
 
 class FracNetDriver:
-    """The FracNet_T accelerator behind one interface, on a board (``pynq``) or in C-simulation (``csim``).
+    """Either accelerator behind one interface, on a board (``pynq``) or in C-simulation (``csim``).
 
-    ``bitstream``: ``FracNet_T.bit`` (``.hwh`` beside it) for ``pynq``; ``export_dir``: an export
-    folder (``params.bin`` and headers) for ``csim``; ``ip_name``: the IP instance (default: the
-    overlay's only ``FracNet_T``); ``timeout_s``: how long one image may take on the board.
-    An ImageNet export (its manifest says so) selects the ImageNet accelerator, ``FracNetImageNet``:
-    on the board it needs ``export_dir`` too (the weights and parameters it copies into DRAM).
+    Which accelerator is the export's manifest's to say (``FracNet_T`` for a CIFAR-10 export, and without an
+    export; ``FracNetImageNet`` for an ImageNet one, whose board backend needs ``export_dir`` too: the weights
+    and parameters it copies into DRAM). ``bitstream``: the top's ``.bit`` (``.hwh`` beside it) for ``pynq``;
+    ``export_dir``: an export folder for ``csim``; ``ip_name``: the IP instance (default: the overlay's only
+    one of the accelerator's type); ``timeout_s``: how long one image may take on the board (default: the
+    backend's, 1 s on CIFAR-10, 2 s on ImageNet).
 
     >>> with FracNetDriver("csim", export_dir="runs/default/export") as accel:  # doctest: +SKIP
     ...     result = accel.run(images)  # uint64[N, 3, 32, 32] -> BatchResult (logits float32[N, 10], timing)
@@ -533,20 +526,20 @@ class FracNetDriver:
         bitstream: str | Path = "",
         export_dir: str | Path = "",
         ip_name: str = "",
-        timeout_s: float = 1.0,
+        timeout_s: float | None = None,
     ) -> None:
         self.target = resolve_target(target, bitstream)
-        manifest = _read_manifest(Path(export_dir) / "manifest.json") if str(export_dir) else {}
-        self.imagenet = manifest.get("network") == IMAGENET_NETWORK
+        manifest = read_vector_manifest(Path(export_dir)) if str(export_dir) else {}
+        self.accelerator = accelerator_of(manifest)
         if self.target == "csim" and not str(export_dir):
             raise BoardError("target 'csim' needs export_dir (the export folder of notebook 04, with params.bin)")
         self.backend: _BoardIP | CsimBackend
-        if self.target == "pynq" and self.imagenet:
-            self.backend = ImageNetPynqBackend(bitstream, export_dir, ip_name, max(timeout_s, 2.0))
-        elif self.target == "pynq":
-            self.backend = PynqBackend(bitstream, ip_name, timeout_s)
+        if self.target == "pynq":
+            board = globals()[self.accelerator.board_backend]
+            timeout = {} if timeout_s is None else {"timeout_s": timeout_s}
+            self.backend = board(bitstream, export_dir, ip_name, **timeout)
         else:
-            self.backend = ImageNetCsimBackend(export_dir) if self.imagenet else CsimBackend(export_dir)
+            self.backend = CsimBackend(export_dir, self.accelerator)
 
     @property
     def name(self) -> str:
@@ -558,11 +551,11 @@ class FracNetDriver:
         return self.backend.describe()
 
     def run(self, images: np.ndarray) -> BatchResult:
-        """Run ``images`` (``uint64[N, 3, 32, 32]``, or one ``[3, 32, 32]`` image) one at a time, timing each."""
+        """Run ``images`` (the accelerator's input words ``[N, 3, S, S]``, or one image) one at a time, timing each."""
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
-        check_images(images, imagenet=self.imagenet)
+        check_images(images, accelerator=self.accelerator)
         logits = np.empty((images.shape[0], self.backend.classes), dtype=np.float32)
         latencies = np.empty(images.shape[0], dtype=np.float64)
         start = time.perf_counter()
@@ -573,7 +566,7 @@ class FracNetDriver:
         return BatchResult(logits, Timing(latencies, time.perf_counter() - start), self.name)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Logits ``float32[N, 10]`` of ``images`` (see :meth:`run` for the timing)."""
+        """Logits ``float32[N, classes]`` of ``images`` (see :meth:`run` for the timing)."""
         return self.run(images).logits
 
     def close(self) -> None:

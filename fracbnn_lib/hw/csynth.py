@@ -8,20 +8,20 @@ one both tools write (``profile`` > ``PerformanceEstimates`` > ``SummaryOfOveral
 ``SummaryOfLoopLatency``, ``AreaEstimates`` > ``Resources``); Vivado HLS names DSPs ``DSP48E``,
 Vitis HLS ``DSP``. Values the tool could not bound (``undef``, ``?``) are read as None.
 
-Command line::
+Command line (``fracbnn hls-report``, :mod:`fracbnn_lib.cli`), for the accelerator the export belongs to::
 
     python -m fracbnn_lib hls-report runs/<run>/export/csynth_report   # or the export folder
 """
 
 from __future__ import annotations
 
-import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from . import cost
+from .cost_model import LoopCost
 
 
 class CsynthError(RuntimeError):
@@ -138,21 +138,31 @@ def read_csynth(folder: str | Path) -> CsynthReport:
     return report
 
 
-def compare_with_model(report: CsynthReport, summary: dict | None = None) -> list[tuple[str, object, object]]:
-    """Rows ``(figure, synthesised, modelled)``: latency, LUT, FF, DSP, BRAM36, and each modelled loop's II."""
-    summary = summary or cost.cost_summary()
+def compare_with_model(
+    report: CsynthReport, summary: Mapping[str, Any], loops: Sequence[LoopCost]
+) -> list[tuple[str, object, object]]:
+    """Rows ``(figure, synthesised, modelled)``: latency, LUT, FF, DSP, BRAM36, then each modelled loop's II and
+    trips. ``summary`` and ``loops``: the cost model's ``cost_summary()`` and ``accelerator_loops()`` of the
+    accelerator the report belongs to."""
     bram18 = report.resources.get("BRAM_18K")
     rows: list[tuple[str, object, object]] = [
         ("cycles per image (worst case)", report.latency_worst, summary["cycles"]),
-        ("LUT", report.resources.get("LUT"), summary["lut"]),
-        ("FF", report.resources.get("FF"), None),
-        ("DSP", report.resources.get("DSP"), summary["dsp"]),
+        ("LUT", report.resources.get("LUT"), summary.get("lut")),
+        ("FF", report.resources.get("FF"), summary.get("ff")),
+        ("DSP", report.resources.get("DSP"), summary.get("dsp")),
         ("BRAM36", None if bram18 is None else (bram18 + 1) // 2, summary["bram36"]),
     ]
-    modelled = {loop.loop: loop.ii for loop in cost.accelerator_loops()}
+    iis: dict[str, set[int]] = {}
+    trips: dict[str, set[int]] = {}
+    for entry in loops:
+        iis.setdefault(entry.loop, set()).add(entry.ii)
+        trips.setdefault(entry.loop, set()).add(entry.trips)
     for loop in report.loops:
-        if loop.name in modelled:
-            rows.append((f"II of {loop.name} ({loop.module})", loop.ii, modelled[loop.name]))
+        if loop.name not in iis:
+            continue
+        rows.append((f"II of {loop.name} ({loop.module})", loop.ii, max(iis[loop.name])))
+        if len(trips[loop.name]) == 1:  # a loop whose trips vary per call: csynth gives its LOOP_TRIPCOUNT range
+            rows.append((f"trips of {loop.name} ({loop.module})", loop.trips, next(iter(trips[loop.name]))))
     return rows
 
 
@@ -165,23 +175,3 @@ def format_comparison(report: CsynthReport, rows: Sequence[tuple[str, object, ob
         shown = ["-" if value is None else f"{value:,}" for value in (synthesised, modelled)]
         lines.append(f"{name:<40} {shown[0]:>12} {shown[1]:>12}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``fracbnn hls-report DIR``: print the csynth report beside the cost model; 1 if there is none."""
-    from ..cli import OneLineParser
-
-    parser = OneLineParser(prog="fracbnn hls-report", description="Print a csynth report beside the cost model.")
-    parser.add_argument("folder", type=Path, help="csynth report folder, or an export holding csynth_report/")
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    try:
-        report = read_csynth(args.folder)
-    except CsynthError as err:
-        print(f"fracbnn hls-report: error: {err}", file=sys.stderr)
-        return 1
-    print(format_comparison(report, compare_with_model(report)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

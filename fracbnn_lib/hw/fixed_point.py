@@ -27,6 +27,9 @@ MAX_PRODUCT_BITS = 62
 
 SUM_BITS = 16
 """Binary conv sums enter the datapath as 16-bit integers (``sum_t``)."""
+SUM_MIN = -(1 << (SUM_BITS - 1))
+"""Gate thresholds are ``int16_t`` (``sum_t``); a threshold of ``SUM_MIN`` keeps the gate always open."""
+SUM_MAX = (1 << (SUM_BITS - 1)) - 1
 
 
 class FormatError(ValueError):

@@ -1,6 +1,6 @@
 """Small C++ libraries built on the user's machine with the system compiler and cached by content hash.
 
-Used by the C-simulation backend (:mod:`fracbnn_lib.hw.csim`) and the fused gate kernel
+Used by the C-simulation backend (:mod:`fracbnn_lib.hw.csim_build`) and the fused gate kernel
 (:mod:`fracbnn_lib.kernels.fused`). A library is built once into a cache folder
 (``$FRACBNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/fracbnn``, else ``~/.cache/fracbnn``) under a name
 that hashes everything it is built from; a build writes into a temporary folder and renames the

@@ -1,6 +1,6 @@
 """The precision-gated conv on a 2-bit activation as one autograd node (:class:`TwoBitConv`).
 
-The fast form of :meth:`fracbnn_lib.layers.PGBinaryConv2d.reference_forward`: two convolutions and
+The fast form of :meth:`fracbnn_lib.layers.PGBinaryConv2d.readable_forward`: two convolutions and
 the gate in one node that keeps compact tensors for its backward pass (int8 levels, int16 sums)
 and, on the CPU, runs the gate's element-wise work in the fused kernels of :mod:`.fused`.
 """

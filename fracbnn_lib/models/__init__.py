@@ -1,20 +1,54 @@
-"""FracBNN model builders: CIFAR-10 ResNet-20 and ImageNet ReActNet (MobileNet-V1) variants."""
+"""FracBNN model builders: CIFAR-10 ResNet-20 and ImageNet ReActNet (MobileNet-V1) variants, and trained models.
+
+Which network a data set or a checkpoint needs is one lookup in :mod:`fracbnn_lib.accelerators`.
+"""
+
+from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from torch import nn
 
+from ..accelerators import for_dataset, for_state_dict
 from .cifar10 import BasicBlock, FracBNNResNet20, fracbnn_resnet20
 from .imagenet import BuildingBlock, FracBNNReActNet, fracbnn_reactnet
 
 
 def model_builder(dataset: str) -> Callable[[], nn.Module]:
-    """The FracBNN of a data set: ``fracbnn_reactnet`` for ImageNet (10 classes for ``imagenet-tiny``),
-    ``fracbnn_resnet20`` otherwise."""
-    if dataset == "imagenet-tiny":
-        return functools.partial(fracbnn_reactnet, num_classes=10)
-    return fracbnn_reactnet if dataset == "imagenet" else fracbnn_resnet20
+    """The FracBNN of a data set with its classes (``fracbnn_reactnet`` with 10 classes for ``imagenet-tiny``)."""
+    accelerator = for_dataset(dataset)
+    return functools.partial(accelerator.build_model, accelerator.datasets[dataset])
+
+
+def load_trained_model(checkpoint: str | Path) -> nn.Module:
+    """The FracBNN of a checkpoint (ours or the release's) in eval mode, strictly loaded.
+
+    The network is the one whose classifier the checkpoint holds (:func:`fracbnn_lib.accelerators.for_state_dict`),
+    with as many classes as that classifier has (a checkpoint with neither is tried as a ResNet-20, whose strict
+    load then lists the missing and unexpected keys). Our checkpoints record their stage: its switches (binary
+    weights, gate) are applied, so a stage-2 checkpoint exports with the gate off and a stage-1 checkpoint is
+    refused by the export. Raises :class:`~fracbnn_lib.checkpoint.CheckpointError` (one line) for a file that
+    is no checkpoint of either network.
+    """
+    from ..accelerators import CIFAR10, UnknownAcceleratorError
+    from ..checkpoint import load_checkpoint, map_official_keys, model_state, read_checkpoint
+    from ..layers import set_binary_weights, set_gating
+
+    state = map_official_keys(model_state(read_checkpoint(checkpoint)))
+    try:
+        accelerator = for_state_dict(state)
+        model = accelerator.build_model(int(state[accelerator.classifier_key].shape[0]))
+    except UnknownAcceleratorError:
+        model = CIFAR10.build_model()
+    stored = load_checkpoint(checkpoint, model)
+    stage = stored.get("config", {}).get("stage", {}) if isinstance(stored.get("config"), Mapping) else {}
+    if "binary_weights" in stage:
+        set_binary_weights(model, bool(stage["binary_weights"]))
+    if "gating" in stage:
+        set_gating(model, bool(stage["gating"]))
+    return model.eval()
 
 
 __all__ = [
@@ -24,5 +58,6 @@ __all__ = [
     "FracBNNResNet20",
     "fracbnn_reactnet",
     "fracbnn_resnet20",
+    "load_trained_model",
     "model_builder",
 ]

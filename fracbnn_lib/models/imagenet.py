@@ -17,13 +17,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data import IMAGENET_MEAN, IMAGENET_STD
 from ..encoding import ThermometerEncoder
 from ..layers import PGBinaryConv2d, ThermometerConv2d, set_binary_weights, set_gating
 from ..quantizers import RPReLU, quant_sign
 from .shortcuts import DuplicateChannels
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 REACTNET_BLOCKS = (
     (32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),

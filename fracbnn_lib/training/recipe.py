@@ -12,11 +12,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..data import DATASETS, IMAGENET_FORMAT
+from ..accelerators import for_dataset
+from ..data import DATASETS
 
 RELEASE_MILESTONES = (100, 150, 200)
 
 RELEASE_EPOCHS = {"cifar10": 250, "imagenet": 120}
+"""The paper's epochs per stage, by network (:attr:`fracbnn_lib.accelerators.Accelerator.name`)."""
 
 GATING_REG = 0.5e-5
 
@@ -100,8 +102,9 @@ def recipe(
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if variant not in ("paper", "release"):
         raise ValueError(f"unknown recipe variant {variant!r}; choose 'paper' or 'release'")
-    imagenet = dataset in IMAGENET_FORMAT
-    full = RELEASE_EPOCHS["imagenet" if imagenet else "cifar10"]
+    network = for_dataset(dataset).name
+    imagenet = network == "imagenet"
+    full = RELEASE_EPOCHS[network]
     n = full if epochs is None else int(epochs)
     base_lr = 5e-4 if imagenet else 1e-3
     first = {"schedule": "linear", "weight_decay": 1e-5}

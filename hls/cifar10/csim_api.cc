@@ -1,4 +1,4 @@
-// C-simulation library: FracNet_T compiled with g++ and called from Python (fracbnn_lib.hw.csim).
+// C-simulation library: FracNet_T compiled with g++ and called from Python (fracbnn_lib.hw.cifar10.csim).
 //
 // Not part of the HLS project. Built with -DFRACNET_RUNTIME_PARAMS, so the parameter arrays are
 // ordinary globals filled from an export's params.bin (one g++ build serves every checkpoint exported
@@ -87,7 +87,7 @@ void run_range(const uint64_t *images, float *out, long begin, long end) {
 
 extern "C" {
 
-// "name:kind:count;..." in params.bin order (checked against fracbnn_lib.hw.layout before use).
+// "name:kind:count;..." in params.bin order (checked against fracbnn_lib.hw.cifar10.layout before use).
 const char *fracnet_layout() {
   static const std::string layout = describe_layout();
   return layout.c_str();

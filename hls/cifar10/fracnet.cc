@@ -14,7 +14,7 @@ struct BlockSpec {
   int stride;  // 2: conv1 downsamples and the shortcut is avgpool + concat
 };
 
-// layer1.0-2, layer2.0-2, layer3.0-2, from fracnet_config.h (generated from fracbnn_lib.hw.layout.BLOCKS)
+// layer1.0-2, layer2.0-2, layer3.0-2, from fracnet_config.h (generated from fracbnn_lib.hw.cifar10.layout.BLOCKS)
 static const BlockSpec BLOCKS[NUM_BLOCKS] = FRACNET_BLOCKS;
 
 void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {

@@ -57,7 +57,7 @@ inline word_t thermometer_word(int on) { return on == 0 ? word_t(0) : ~word_t(0)
 
 // Entry (colour, on) of a stem lane's lookup table for one tap: the dot product of the tap's weight word
 // with the thermometer code of `on` levels, i.e. 2 S_on - S_L with S_v the sum of the first v +-1 weights.
-// Synthesis reads the table from weights.h (fracbnn_lib.hw.params.stem_level_dots writes it); the
+// Synthesis reads the table from weights.h (fracbnn_lib.hw.folding.stem_level_dots writes it); the
 // C-simulation library fills it with this function after loading conv1_weight.
 inline level_dot_t stem_level_dot(word_t weight, int on) { return thermometer_dot(thermometer_word(on), weight); }
 

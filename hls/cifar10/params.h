@@ -1,7 +1,7 @@
 // FracBNN CIFAR-10 accelerator: the parameter arrays.
 //
 // FRACNET_PARAMS lists every array once: X(name, kind, element type, dimensions, element count).
-// The order is the order of params.bin and of fracbnn_lib.hw.layout.PARAM_ARRAYS. PG-layer arrays
+// The order is the order of params.bin and of fracbnn_lib.hw.cifar10.layout.PARAM_ARRAYS. PG-layer arrays
 // are tile-major: row t holds the 16 output channels of tile t (layer by layer, 42 tiles in all).
 //
 // Synthesis and the testbench include the generated weights.h (constant ROMs). The C-simulation

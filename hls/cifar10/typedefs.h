@@ -1,7 +1,7 @@
 // FracBNN CIFAR-10 accelerator: data types and dimensions.
 //
 // Formats, levels and the layer table come from the generated fracnet_config.h (written by `fracbnn export`
-// next to weights.h, from fracbnn_lib.hw.layout), so one source tree serves every fixed-point setting. Every assignment to fm_t and logit_t rounds to
+// next to weights.h, from fracbnn_lib.hw.cifar10.layout), so one source tree serves every fixed-point setting. Every assignment to fm_t and logit_t rounds to
 // nearest (ties up, AP_RND) and then saturates (AP_SAT); products and sums of ap_fixed values are exact
 // (full-precision result types), so the datapath rounds only where it assigns to fm_t or logit_t.
 // Packed words, conv sums and thresholds are plain integers: binary arithmetic needs no ap types.

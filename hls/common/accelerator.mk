@@ -14,7 +14,7 @@
 
 N        ?=
 PYTHON   ?= $(firstword $(wildcard ../../.venv/bin/python) python3)
-AP_TYPES ?= $(shell $(PYTHON) -c "from fracbnn_lib.hw.csim import ap_types_dir; print(ap_types_dir())" 2>/dev/null)
+AP_TYPES ?= $(shell $(PYTHON) -c "from fracbnn_lib.hw.csim_build import ap_types_dir; print(ap_types_dir())" 2>/dev/null)
 CXX      ?= g++
 CXXFLAGS ?= -O2 -std=c++14 -w
 HLS      ?= vivado_hls

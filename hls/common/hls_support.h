@@ -3,8 +3,8 @@
 // Loop counting, for the cost model's check: C-simulation only (-DFRACNET_COUNT); synthesis never sees it.
 // FRACNET_LOOP_ENTER(name) marks where a pipeline is entered (once per pass over a flattened loop),
 // FRACNET_LOOP_TRIP() one iteration of its pipelined body. The counting build of the C-simulation
-// library (fracbnn_lib.hw.csim.csim_loop_counts) runs one image and returns the log in order, which
-// the tests compare, entry by entry, with fracbnn_lib.hw.cost.accelerator_loops.
+// library (fracbnn_lib.hw.cifar10.csim.loop_counts) runs one image and returns the log in order, which
+// the tests compare, entry by entry, with each accelerator's cost.accelerator_loops.
 #ifndef FRACNET_HLS_SUPPORT_H
 #define FRACNET_HLS_SUPPORT_H
 

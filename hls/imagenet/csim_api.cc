@@ -1,5 +1,5 @@
 // C-simulation library of the ImageNet accelerator: FracNetImageNet compiled with g++ and called from
-// Python (fracbnn_lib.hw.reactnet.csim). Not part of the HLS project.
+// Python (fracbnn_lib.hw.imagenet.csim). Not part of the HLS project.
 //
 // The DRAM images (weights.bin, params.bin of an export) are passed in as they are; each thread owns its
 // feature-map buffers and runs the unmodified top function on its share of the images.

@@ -8,8 +8,8 @@
 // Both work in row tiles of ROW_TILE output rows: the input rows a tile needs are read from DRAM in one
 // burst per row into an on-chip tile, then for each group of LANES output channels the weights and
 // per-channel parameters are read, and every pixel of the tile is computed LANES channels at a time,
-// one 64-channel input group per cycle. The numpy twin is fracbnn_lib.hw.reactnet.reference; the cost
-// model (fracbnn_lib.hw.reactnet.cost) predicts every pipelined loop's trips, checked against the
+// one 64-channel input group per cycle. The numpy twin is fracbnn_lib.hw.imagenet.reference; the cost
+// model (fracbnn_lib.hw.imagenet.cost) predicts every pipelined loop's trips, checked against the
 // counting build (hls_support.h).
 #ifndef FRACNET_IMAGENET_ENGINES_H
 #define FRACNET_IMAGENET_ENGINES_H

@@ -2,7 +2,7 @@
 //
 // thermometer words -> stem (binary 3x3 conv 96 -> 32, stride 2, + BN) -> 13 ReActNet blocks, each a PG 3x3
 // conv (in -> in) and a PG 1x1 conv (in -> out), 26 entries of the table (fracnet_config.h, generated from
-// fracbnn_lib.hw.reactnet.layout) -> per-channel sums of the last 7 x 7 map. Feature maps ping-pong between
+// fracbnn_lib.hw.imagenet.layout) -> per-channel sums of the last 7 x 7 map. Feature maps ping-pong between
 // the two halves of fmaps in DRAM; weights and per-channel parameters are read from DRAM tile by tile.
 #include "fracnet.h"
 

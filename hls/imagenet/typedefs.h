@@ -1,7 +1,7 @@
 // FracBNN ImageNet accelerator (ReActNet): data types, dimensions and the DRAM layout.
 //
 // Formats, levels and the layer table come from the generated fracnet_config.h (written by
-// `fracbnn export` from fracbnn_lib.hw.reactnet.layout), so one source tree serves every fixed-point
+// `fracbnn export` from fracbnn_lib.hw.imagenet.layout), so one source tree serves every fixed-point
 // setting and checkpoint. As for CIFAR-10, every assignment to fm_t rounds to nearest (ties up, AP_RND)
 // and saturates (AP_SAT); products and sums of ap_fixed values are exact.
 //
@@ -18,7 +18,7 @@
 //                                      channels 64 g .. 64 g + 63 (channel k at bit 63 - k)
 //   pooled  int64  [1024]              sum over the last 7 x 7 map of each channel's raw fm value
 // A layer reads its input map and writes its output map; only the last writes pooled sums instead.
-// The classifier (mean = pooled / 49, FC 1024 -> 1000) runs on the ARM (fracbnn_lib.hw.reactnet.classify).
+// The classifier (mean = pooled / 49, FC 1024 -> 1000) runs on the ARM (fracbnn_lib.hw.imagenet.params.classify).
 #ifndef FRACNET_IMAGENET_TYPEDEFS_H
 #define FRACNET_IMAGENET_TYPEDEFS_H
 

@@ -7,7 +7,7 @@ arithmetic everywhere else. Between layers a feature map is its 4-bit codes
 function of ``k`` (0-2 -> 0, 3-7 -> 1, 8-12 -> 2, 13-15 -> 3, the quantisers' rounding boundaries
 coincide) and its shortcut reads ``k`` itself. The stem convolves the thermometer code of each word's
 level count (the C++ looks the same dot products up in tables: two formulations, one result). The last
-layer's raw outputs are summed per channel (``pooled``); :func:`~.classifier.classify` turns the sums into logits,
+layer's raw outputs are summed per channel (``pooled``); :func:`~.params.classify` turns the sums into logits,
 on the ARM as on this machine.
 """
 
@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..layout import unpack_bits
-from ..reference import Datapath, plus_minus_one, thermometer_planes
-from .layout import GROUP, STEM_CHANNELS, Layer, ReActNetImages, image_words, layer_table, stem_table_words
+from ..bits import unpack_bits
+from ..datapath import Datapath, ReferenceTrace, plus_minus_one, thermometer_planes
+from .layout import GROUP, LANES, STEM_CHANNELS, Layer, image_words, layer_table, stem_table_words
+from .params import DramRegions
 
 CHUNK = 4
 """Images per vectorised step (a 112 x 112 x 64 map of 4 images as float32 planes is about 26 MB)."""
@@ -44,14 +45,14 @@ def _conv(planes: np.ndarray, weight: np.ndarray, ksize: int, stride: int) -> np
     return np.rint(out.numpy()).astype(np.int64)
 
 
-class _Datapath(Datapath):
-    """CIFAR-10's fixed-point operations (``assign``: AP_RND then AP_SAT, counted) on an ImageNet export."""
+class ImageNetDatapath(Datapath):
+    """The shared fixed-point operations (``assign``: AP_RND then AP_SAT, counted) on the DRAM parameter region."""
 
     def field(self, layer_word: int, index: int, cout: int) -> np.ndarray:
         return self.p.params[layer_word + index * cout : layer_word + (index + 1) * cout][None, :, None, None]
 
 
-def stem_conv_bn(dp: _Datapath, words: np.ndarray) -> np.ndarray:
+def stem_conv_bn(dp: ImageNetDatapath, words: np.ndarray) -> np.ndarray:
     """``stem_conv_bn``: input words ``uint32[N, 3, 224, 224]`` -> 4-bit codes ``int64[N, 32, 112, 112]``."""
     levels = dp.p.levels
     counts = unpack_bits(words.astype(np.uint64) << np.uint64(32), levels).sum(axis=-1, dtype=np.int64)
@@ -68,7 +69,7 @@ def stem_conv_bn(dp: _Datapath, words: np.ndarray) -> np.ndarray:
     return quantize4(x, dp.fm.frac)
 
 
-def _layer_weight(p: ReActNetImages, layer: Layer) -> np.ndarray:
+def _layer_weight(p: DramRegions, layer: Layer) -> np.ndarray:
     k, g = layer.ksize, -(-layer.cin // GROUP)
     words = p.weights[layer.weight_word : layer.weight_word + layer.weight_words].reshape(layer.cout, k * k, g)
     bits = unpack_bits(words, GROUP).reshape(layer.cout, k * k, g * GROUP)[..., : layer.cin]
@@ -88,7 +89,7 @@ def shortcut_sums(codes: np.ndarray, layer: Layer) -> np.ndarray:
     return np.concatenate([s] * (layer.cout // layer.cin), axis=1) if layer.cout != layer.cin else s
 
 
-def pg_conv_bn(dp: _Datapath, codes: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+def pg_conv_bn(dp: ImageNetDatapath, codes: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
     """``pg_conv_bn`` on 4-bit codes ``N x cin x S x S``: ``(raw fm outputs N x cout x S' x S', gate)``."""
     p, fm = dp.p, dp.fm
     fs, fp, f = p.formats.scale.frac, p.formats.param.frac, fm.frac
@@ -116,42 +117,33 @@ def pg_conv_bn(dp: _Datapath, codes: np.ndarray, layer: Layer) -> tuple[np.ndarr
     return dp.assign(exact, frac), gate
 
 
-def _forward_chunk(
-    p: ReActNetImages,
-    words: np.ndarray,
-    gates: dict[str, list[int]] | None,
-    trace: dict[str, list[np.ndarray]] | None,
-) -> np.ndarray:
-    dp = _Datapath(p)
+def _forward_chunk(p: DramRegions, words: np.ndarray, trace: ReferenceTrace) -> np.ndarray:
+    dp = ImageNetDatapath(p)
     codes = stem_conv_bn(dp, words)
-    if trace is not None:
-        trace.setdefault("stem", []).append(codes.astype(np.int8))
+    trace.saturated["stem"] = trace.saturated.get("stem", 0) + dp.take_saturated()
+    trace.keep("stem", codes.astype(np.int8))
     layers = layer_table(p.levels)
     for i, layer in enumerate(layers):
         x, gate = pg_conv_bn(dp, codes, layer)
-        if gates is not None:
-            opened = gates.setdefault(layer.name, [0, 0])
-            opened[0] += int(gate.sum())
-            opened[1] += int(gate.size)
+        trace.record_gate(layer.name, gate)
+        trace.saturated[layer.name] = trace.saturated.get(layer.name, 0) + dp.take_saturated()
         codes = quantize4(x, dp.fm.frac) if i < len(layers) - 1 else None
-        if trace is not None and codes is not None:
-            trace.setdefault(layer.name, []).append(codes.astype(np.int8))
+        if codes is not None:
+            trace.keep(layer.name, codes.astype(np.int8))
     return x.sum(axis=(2, 3))
 
 
-def reference_pooled(
-    p: ReActNetImages,
-    packed: np.ndarray,
-    gates: dict[str, list[int]] | None = None,
-    chunk: int = CHUNK,
-    trace: dict[str, list[np.ndarray]] | None = None,
+def reference_forward(
+    params: DramRegions, packed: np.ndarray, trace: ReferenceTrace | None = None, chunk: int = CHUNK
 ) -> np.ndarray:
     """The accelerator's outputs ``int64[N, 1024]`` (per channel, the sum of the last map's raw values).
 
     ``packed``: ``uint32[N, 3, 224, 224]`` (or :func:`fracbnn_lib.pack_thermometer`'s uint64 words).
-    ``gates``, if given, receives per layer ``[outputs whose gate opened, outputs]``; ``trace`` the 4-bit
-    codes each layer writes (``"stem"`` and every layer but the last; int8 N x C x H x W, one per chunk).
+    ``trace`` (:class:`~fracbnn_lib.hw.datapath.ReferenceTrace`, tiles of 32 lanes), if given, receives per
+    layer the saturated values and the gates that opened, and with ``keep_values`` the 4-bit codes each layer
+    writes (``"stem"`` and every layer but the last).
     """
     words = image_words(packed)
-    parts = [_forward_chunk(p, words[i : i + chunk], gates, trace) for i in range(0, len(words), chunk)]
+    trace = trace if trace is not None else ReferenceTrace(lanes=LANES)
+    parts = [_forward_chunk(params, words[i : i + chunk], trace) for i in range(0, len(words), chunk)]
     return np.concatenate(parts) if parts else np.zeros((0, 1024), np.int64)

@@ -24,65 +24,17 @@ Then ``mean = fm(sum_p x / 64)``, ``logit = logit_t(sum_c fc_w * mean + fc_b)`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from .fixed_point import FixedFormat
-from .layout import CLASSES, OC_TILE, PG_LAYERS, TAPS, array_kind, check_packed, unpack_bits
+from ..bits import unpack_bits
+from ..datapath import Datapath, ReferenceTrace, align, plus_minus_one, thermometer_planes
+from ..fixed_point import FixedFormat
+from .layout import CLASSES, PG_LAYERS, TAPS, array_kind, check_packed
 from .params import AcceleratorParams
 
 CHUNK = 64
 """Images per vectorised step (bounds memory: about 100 MB of int64 feature maps per 64 images)."""
-
-
-@dataclass
-class ReferenceTrace:
-    """What the datapath did, per layer: ``"conv1"``, the 18 PG layer names, ``"pool"`` and ``"logits"``.
-
-    ``saturated``: values clamped by AP_SAT while computing the layer; ``gate_open`` / ``outputs``
-    (PG layers): outputs whose precision gate opened, and all outputs; ``open_lanes`` (PG layers):
-    a histogram (17 bins) of how many of a 16-lane tile's lanes opened their gate at one pixel. With ``keep_values``,
-    ``values`` holds each layer's output as float64 arrays N x C x (H*W), one per chunk of images.
-    """
-
-    keep_values: bool = False
-    values: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    saturated: dict[str, int] = field(default_factory=dict)
-    gate_open: dict[str, int] = field(default_factory=dict)
-    outputs: dict[str, int] = field(default_factory=dict)
-    open_lanes: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def record(self, name: str, raw: np.ndarray, fmt: FixedFormat, saturated: int) -> None:
-        self.saturated[name] = self.saturated.get(name, 0) + saturated
-        if self.keep_values:
-            self.values.setdefault(name, []).append(fmt.to_float(raw))
-
-    def record_gate(self, name: str, gate: np.ndarray) -> None:
-        """``gate``: bool N x C x pixels. Also counts, per 16-lane tile and pixel, how many lanes opened."""
-        self.gate_open[name] = self.gate_open.get(name, 0) + int(gate.sum())
-        self.outputs[name] = self.outputs.get(name, 0) + int(gate.size)
-        lanes = gate.reshape(gate.shape[0], -1, OC_TILE, gate.shape[-1]).sum(axis=2)
-        histogram = np.bincount(lanes.ravel(), minlength=OC_TILE + 1)
-        self.open_lanes[name] = self.open_lanes.get(name, np.zeros(OC_TILE + 1, np.int64)) + histogram
-
-    def layer_values(self, name: str) -> np.ndarray:
-        """All images' outputs of layer ``name`` (needs ``keep_values``): float64 N x C x (H*W)."""
-        return np.concatenate(self.values[name])
-
-    def sparsity(self) -> dict[str, float]:
-        """Per PG layer, the share of outputs whose gate stayed closed (computed at 1 bit only)."""
-        return {name: 1.0 - self.gate_open[name] / total for name, total in self.outputs.items() if total}
-
-    def total_saturated(self) -> int:
-        return sum(self.saturated.values())
-
-
-def plus_minus_one(bits: np.ndarray) -> np.ndarray:
-    """Booleans as float32 ``±1`` (True = +1): the values a binary conv multiplies."""
-    return bits.astype(np.float32) * 2.0 - 1.0
 
 
 def binary_conv(planes: np.ndarray, weight: np.ndarray, stride: int) -> np.ndarray:
@@ -116,27 +68,8 @@ def quantize2(x: np.ndarray, fm: FixedFormat) -> tuple[np.ndarray, np.ndarray]:
     return msb, np.where(msb, x > high, x > low)
 
 
-def _align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
-    return raw << np.int64(target - frac)
-
-
-class Datapath:
-    """Fixed-point operations on raw int64 arrays, counting saturations until :meth:`take_saturated`."""
-
-    def __init__(self, params: AcceleratorParams) -> None:
-        self.p = params
-        self.fm: FixedFormat = params.formats.fm
-        self._saturated = 0
-
-    def assign(self, raw: np.ndarray, frac: int, fmt: FixedFormat | None = None) -> np.ndarray:
-        """``fmt(raw / 2**frac)``: AP_RND, then AP_SAT (``fmt`` defaults to ``fm``)."""
-        out, sat = (fmt or self.fm).requantize(raw, frac)
-        self._saturated += int(sat.sum())
-        return out
-
-    def take_saturated(self) -> int:
-        count, self._saturated = self._saturated, 0
-        return count
+class Cifar10Datapath(Datapath):
+    """The datapath on CIFAR-10's tile-major parameter arrays (:class:`~.params.AcceleratorParams`)."""
 
     def affine(
         self, value: np.ndarray, value_frac: int, scale: str, shift: str, rows: slice | None = None
@@ -147,7 +80,7 @@ class Datapath:
         if rows is not None:
             a, b = a[rows].reshape(-1), b[rows].reshape(-1)
         frac = max(fa + value_frac, fb)
-        exact = _align(value * a[None, :, None], fa + value_frac, frac) + _align(b[None, :, None], fb, frac)
+        exact = align(value * a[None, :, None], fa + value_frac, frac) + align(b[None, :, None], fb, frac)
         return self.assign(exact, frac)
 
 
@@ -157,13 +90,6 @@ def count_levels(packed: np.ndarray, levels: int) -> np.ndarray:
     The C++'s ``count_levels`` in ``load_image``: the accelerator reads every input word this way.
     """
     return unpack_bits(packed, levels).sum(axis=-1, dtype=np.int64)
-
-
-def thermometer_planes(on: np.ndarray, levels: int) -> np.ndarray:
-    """The thermometer code of level counts ``N x 3 x H x W``: float32 ``±1`` planes ``N x 3L x H x W`` (``c*L+b``)."""
-    n, c, h, w = on.shape
-    code = np.arange(levels)[None, None, :, None, None] < on[:, :, None]
-    return plus_minus_one(code).reshape(n, c * levels, h, w)
 
 
 def _stem_weight(params: AcceleratorParams) -> np.ndarray:
@@ -179,14 +105,14 @@ def _pg_weight(params: AcceleratorParams, layer_index: int) -> np.ndarray:
     return plus_minus_one(bits.transpose(0, 2, 1).reshape(layer.cout, -1))
 
 
-def stem_conv_bn(dp: Datapath, packed: np.ndarray) -> np.ndarray:
+def stem_conv_bn(dp: Cifar10Datapath, packed: np.ndarray) -> np.ndarray:
     """The binary input layer (``load_image`` + ``stem_conv_bn``): raw ``fm`` values ``N x 16 x 1024``."""
     levels = dp.p.levels
     z0 = binary_conv(thermometer_planes(count_levels(packed, levels), levels), _stem_weight(dp.p), 1)
     return dp.affine(z0, 0, "conv1_scale", "conv1_shift")
 
 
-def avgpool_concat(dp: Datapath, x: np.ndarray, size: int) -> np.ndarray:
+def avgpool_concat(dp: Cifar10Datapath, x: np.ndarray, size: int) -> np.ndarray:
     """The stride-2 shortcut (``avgpool_concat``): ``fm((x00 + x01 + x10 + x11) / 4)``, channels duplicated."""
     n, channels = x.shape[:2]
     blocks = x.reshape(n, channels, size // 2, 2, size // 2, 2).sum(axis=(3, 5))
@@ -195,7 +121,7 @@ def avgpool_concat(dp: Datapath, x: np.ndarray, size: int) -> np.ndarray:
 
 
 def pg_conv_bn(
-    dp: Datapath, x: np.ndarray, residual: np.ndarray, layer_index: int, size: int
+    dp: Cifar10Datapath, x: np.ndarray, residual: np.ndarray, layer_index: int, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """One precision-gated conv with BN, RPReLU and the residual (``pg_conv_bn``): ``(x', gate)``, raw ``fm``."""
     layer, fm, p = PG_LAYERS[layer_index], dp.fm, dp.p
@@ -214,23 +140,23 @@ def pg_conv_bn(
     return dp.affine(y + residual, fm.frac, "pg_bn_scale", "pg_bn_shift", rows), gate
 
 
-def global_pool(dp: Datapath, x: np.ndarray) -> np.ndarray:
+def global_pool(dp: Cifar10Datapath, x: np.ndarray) -> np.ndarray:
     """The 8 x 8 global average pool (``avgpool_fc``, loop ``GLOBAL_POOL``): raw ``fm`` means ``N x 64``."""
     return dp.assign(x.sum(axis=2), dp.fm.frac + 6)
 
 
-def fc(dp: Datapath, mean: np.ndarray) -> np.ndarray:
+def fc(dp: Cifar10Datapath, mean: np.ndarray) -> np.ndarray:
     """The classifier (``avgpool_fc``, loop ``FC``): raw logits ``N x 10``, ``logit(sum_c w * mean + b)``."""
     fm, param = dp.fm, dp.p.formats.param
     frac = param.frac + fm.frac
-    acc = mean @ dp.p.arrays["fc_weight"].T + _align(dp.p.arrays["fc_bias"][None, :], param.frac, frac)
+    acc = mean @ dp.p.arrays["fc_weight"].T + align(dp.p.arrays["fc_bias"][None, :], param.frac, frac)
     return dp.assign(acc, frac, dp.p.formats.logit)
 
 
 def _forward_chunk(params: AcceleratorParams, packed: np.ndarray, trace: ReferenceTrace) -> np.ndarray:
     """``FracNet_T`` on a chunk of images, step by step as ``fracnet.cc`` calls the layer functions."""
     fm, logit = params.formats.fm, params.formats.logit
-    dp = Datapath(params)
+    dp = Cifar10Datapath(params)
     size = packed.shape[-1]
     x = stem_conv_bn(dp, packed)
     trace.record("conv1", x, fm, dp.take_saturated())
@@ -259,15 +185,3 @@ def reference_forward(
     trace = trace if trace is not None else ReferenceTrace()
     outputs = [_forward_chunk(params, packed[i : i + chunk], trace) for i in range(0, len(packed), chunk)]
     return np.concatenate(outputs) if outputs else np.zeros((0, CLASSES), dtype=np.float32)
-
-
-def reference_predict(export_dir: str | Path, packed: np.ndarray) -> np.ndarray:
-    """Logits ``float32[N, 10]`` of the bit-exact numpy model for an export and packed input words.
-
-    ``export_dir``: a folder written by :func:`fracbnn_lib.hw.export_accelerator` (its
-    ``manifest.json`` and ``params.bin``); ``packed``: ``uint64[N, 3, 32, 32]`` as
-    :func:`fracbnn_lib.pack_thermometer` makes them.
-    """
-    from .manifest import load_accelerator_params
-
-    return reference_forward(load_accelerator_params(export_dir), packed)

@@ -29,12 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..encoding import thermometer_encode, unpack_thermometer
-from ..layers import BinaryConv2d, PGBinaryConv2d
-from ..models.cifar10 import BasicBlock
-from ..quantizers import quant_sign
-from .layout import BLOCKS, CLASSES, COLOURS, FC_IN, PG_LAYERS, STEM_CHANNELS, SUM_MAX, SUM_MIN, WORD_BITS, PGLayer
-from .manifest import ExportError
+from ...encoding import thermometer_encode, unpack_thermometer
+from ...layers import BinaryConv2d, PGBinaryConv2d
+from ...models.cifar10 import BasicBlock
+from ...quantizers import quant_sign
+from ..bits import WORD_BITS
+from ..export_folder import ExportError
+from ..folding import bn_affine, gate_threshold, per_channel, weight_bits
+from .layout import BLOCKS, CLASSES, COLOURS, FC_IN, PG_LAYERS, STEM_CHANNELS, PGLayer
 
 
 @dataclass
@@ -121,34 +123,6 @@ def check_architecture(model: nn.Module) -> None:
         _fail(f"the classifier must be Linear({FC_IN}, {CLASSES}): FracNet_T writes {CLASSES} logits")
     if not all(m.binary_weights for m in model.modules() if isinstance(m, BinaryConv2d)):
         _fail("the model still uses float weights (stage 1); export a binary-weight model (stage 2 or later)")
-
-
-def bn_affine(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
-    """Eval-mode BN as ``a x + b``: ``a = γ / sqrt(σ² + ε)``, ``b = β - μ a`` (float64)."""
-    var = bn.running_var.detach().double().numpy()
-    mean = bn.running_mean.detach().double().numpy()
-    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else np.ones_like(var)
-    beta = bn.bias.detach().double().numpy() if bn.bias is not None else np.zeros_like(var)
-    a = gamma / np.sqrt(var + bn.eps)
-    return a, beta - mean * a
-
-
-def per_channel(value: torch.Tensor, channels: int) -> np.ndarray:
-    """A scalar or per-channel parameter as float64 ``channels`` values."""
-    return np.broadcast_to(value.detach().double().numpy().reshape(-1), (channels,)).copy()
-
-
-def weight_bits(weight: torch.Tensor) -> np.ndarray:
-    """The hardware's binarisation: bit 1 where ``w > 0``, bit 0 (= -1) where ``w <= 0`` (zeros included)."""
-    return (weight.detach() > 0).cpu().numpy()
-
-
-def gate_threshold(threshold: torch.Tensor, gating: bool, channels: int) -> np.ndarray:
-    """Integer gate thresholds ``T = floor(3/2 θ)`` (``2/3 m > θ <=> m > T``), clamped to ``int16_t``."""
-    if not gating:
-        return np.full(channels, SUM_MIN, dtype=np.int64)
-    values = np.floor(1.5 * per_channel(threshold, channels))
-    return np.clip(np.nan_to_num(values, nan=SUM_MAX), SUM_MIN, SUM_MAX).astype(np.int64)
 
 
 def fold_pg(block: BasicBlock, layer: PGLayer) -> FoldedPG:

@@ -13,7 +13,7 @@ and ``shiftbn{k}``), with integer MSB/LSB sums ``m``, ``l`` and gate ``g = 1[m >
 
 The stem is ``x = fm(scale z0 + shift)`` (the stem BN) with ``z0`` the ``±1`` conv of the thermometer
 code, looked up in level-dot tables. Weight bit 1 where the latent weight is ``> 0``. The classifier
-(global pool + FC) runs on the ARM in float64 (:func:`fracbnn_lib.hw.reactnet.classifier.classify`).
+(global pool + FC) runs on the ARM in float64 (:func:`~.params.classify`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
+from ..bits import pack_bits
+from ..export_folder import ExportError
 from ..fixed_point import Formats
-from ..fold import bn_affine, gate_threshold, per_channel, weight_bits
-from ..layout import pack_bits
-from ..manifest import ExportError
-from ..params import stem_level_dots
+from ..folding import bn_affine, gate_threshold, per_channel, stem_level_dots, weight_bits
 from .layout import (
     BLOCKS,
     COLOURS,
@@ -34,12 +33,12 @@ from .layout import (
     PARAM_FIELDS,
     SCALE_FIELDS,
     STEM_CHANNELS,
-    ReActNetImages,
     layer_table,
     param_words,
     stem_table_words,
     weight_words,
 )
+from .params import DramRegions
 
 
 def check_architecture(model: nn.Module) -> None:
@@ -112,7 +111,7 @@ def stem_table(stem_bits: np.ndarray, levels: int) -> np.ndarray:
     return padded.view("<u8").astype(np.uint64)
 
 
-def fold_reactnet(model: nn.Module, formats: Formats) -> ReActNetImages:
+def fold_reactnet(model: nn.Module, formats: Formats) -> DramRegions:
     """The DRAM images of a FracBNN ReActNet (checked with :func:`check_architecture`) in ``formats``."""
     check_architecture(model)
     body = model.model
@@ -143,4 +142,4 @@ def fold_reactnet(model: nn.Module, formats: Formats) -> ReActNetImages:
             put(layer.param_word + f * layer.cout, values[field], field)
     fc = model.fc
     bias = fc.bias.detach().double().numpy().copy() if fc.bias is not None else np.zeros(fc.out_features)
-    return ReActNetImages(formats, levels, weights, params, fc.weight.detach().double().numpy().copy(), bias, saturated)
+    return DramRegions(formats, levels, weights, params, fc.weight.detach().double().numpy().copy(), bias, saturated)

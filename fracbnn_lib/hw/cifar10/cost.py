@@ -44,20 +44,22 @@ engines, where most pixels take two cycles or more, so the design keeps 16 (the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .fixed_point import Formats, resolve_formats
+from ..cost_model import (
+    ArrayCost,
+    LoopCost,
+    bandwidth_bound_fps,
+    dsp_per_multiply,
+    images_per_s,
+    total_cycles,
+)
+from ..fixed_point import Formats, resolve_formats
 from .layout import CLASSES, COLOURS, FC_IN, IMAGE_SIZE, OC_TILE, PARAM_ARRAYS, PG_LAYERS, STEM_CHANNELS, TAPS
-
-ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
-"""The Ultra96v2's xczu3eg-sbva484-1-e."""
-
-BUDGET = 0.8
-"""Share of each ZU3EG resource the model allows (room for routing, the AXI interconnect, timing)."""
 
 RELEASE_CYCLES = 90_307
 """The release's cycles per image at II = 1 without fill, counted from its loop bounds."""
@@ -103,26 +105,7 @@ class CostSettings:
 # --------------------------------------------------------------------------- cycles
 
 
-@dataclass(frozen=True)
-class LoopCost:
-    """One entry into a pipelined loop: the layer, the loop's label in the C++, trips, II and fill depth."""
-
-    layer: str
-    loop: str
-    trips: int
-    ii: int = 1
-    depth: int = 0
-
-    @property
-    def cycles_ii_only(self) -> int:
-        return self.trips * self.ii
-
-    @property
-    def cycles(self) -> int:
-        return self.trips * self.ii + self.depth
-
-
-def accelerator_loops(settings: CostSettings | None = None) -> list[LoopCost]:
+def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) -> list[LoopCost]:
     """The pipelined loops of ``hls/cifar10`` for one image, one entry each, in execution order.
 
     ``LOAD_IMAGE`` (3 x 32 x 32 words); ``STEM`` (32 x 32 pixels x 3 colours, one colour per
@@ -187,67 +170,7 @@ def release_loops() -> list[LoopCost]:
     return loops
 
 
-def loop_log(loops: Iterable[LoopCost]) -> list[tuple[str, int]]:
-    """``(loop, trips)`` per entry: what the counting build of the C-simulation logs for one image."""
-    return [(loop.loop, loop.trips) for loop in loops]
-
-
-def total_cycles(loops: Iterable[LoopCost]) -> tuple[int, int]:
-    """(cycles with fills, cycles at II only) of a list of loop entries."""
-    loops = list(loops)
-    return sum(loop.cycles for loop in loops), sum(loop.cycles_ii_only for loop in loops)
-
-
-def images_per_s(cycles: float, clock_mhz: float = 250.0) -> float:
-    """Images per second of a design taking ``cycles`` per image at ``clock_mhz``, one image at a time."""
-    return clock_mhz * 1e6 / cycles
-
-
-def layer_cycles(loops: Iterable[LoopCost]) -> dict[str, dict[str, int]]:
-    """Cycles (with fills) per layer and loop: ``{layer: {loop: cycles}}``, layers in execution order."""
-    table: dict[str, dict[str, int]] = {}
-    for loop in loops:
-        row = table.setdefault(loop.layer, {})
-        row[loop.loop] = row.get(loop.loop, 0) + loop.cycles
-    return table
-
-
 # --------------------------------------------------------------------------- memory
-
-
-@dataclass(frozen=True)
-class ArrayCost:
-    """One on-chip array: ``banks`` banks of ``width`` bits x ``depth`` words after partitioning, and its storage."""
-
-    name: str
-    banks: int
-    width: int
-    depth: int
-    storage: str  # "bram", "lutram" or "registers"
-
-    @property
-    def bits(self) -> int:
-        return self.banks * self.width * self.depth
-
-    @property
-    def bram18(self) -> int:
-        return self.banks * bram18_per_bank(self.width, self.depth) if self.storage == "bram" else 0
-
-    @property
-    def luts(self) -> int:
-        return self.banks * math.ceil(self.depth / 64) * self.width if self.storage == "lutram" else 0
-
-    @property
-    def flip_flops(self) -> int:
-        return self.bits if self.storage == "registers" else 0
-
-
-def bram18_per_bank(width: int, depth: int) -> int:
-    """BRAM18 for one ``width`` x ``depth`` bank (aspect ratios 512 x 36, 1K x 18, 2K x 9, 4K x 4, 8K x 2, 16K x 1)."""
-    for words, bits in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
-        if depth <= words:
-            return math.ceil(width / bits)
-    return math.ceil(depth / 16384) * width
 
 
 def _words(name: str) -> int:
@@ -285,11 +208,6 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", l
 
 
 # --------------------------------------------------------------------------- DSPs and LUTs
-
-
-def dsp_per_multiply(a_bits: int, b_bits: int) -> int:
-    """DSP48E2 slices for an ``a`` x ``b``-bit multiply (27 x 18 signed; the wider operand on the 27-bit port)."""
-    return math.ceil(max(a_bits, b_bits) / 27) * math.ceil(min(a_bits, b_bits) / 18)
 
 
 def accelerator_dsps(formats: str | Formats | Mapping[str, Any] = "default") -> dict[str, int]:
@@ -379,26 +297,26 @@ def gate_sharing(
 def cost_summary(
     formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
 ) -> dict[str, Any]:
-    """The ``hls.cost`` section of ``metrics.json``: modelled cycles, images/s, LUT, DSP, BRAM36 and bits on chip."""
+    """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
+    ``release_cycles``): modelled cycles, images/s at the clock, LUT, DSP, BRAM36, LUTRAM, bits on chip and
+    the DRAM traffic of one image (its input words in, its logits out)."""
     settings = settings or CostSettings()
-    cycles, ii_only = total_cycles(accelerator_loops(settings))
+    cycles, ii_only = total_cycles(accelerator_loops(levels, settings))
     arrays = accelerator_arrays(formats, levels)
+    dram = COLOURS * IMAGE_SIZE * IMAGE_SIZE * 8 + CLASSES * 4
     return {
         "modelled": True,
+        "clock_mhz": settings.clock_mhz,
         "cycles": cycles,
         "cycles_ii_only": ii_only,
-        "fps_250mhz": images_per_s(cycles, 250.0),
+        "fps": images_per_s(cycles, settings.clock_mhz),
         "lut": sum(accelerator_luts(levels, formats, settings).values()),
         "dsp": sum(accelerator_dsps(formats).values()),
         "bram36": math.ceil(sum(a.bram18 for a in arrays) / 2),
+        "lutram": sum(a.luts for a in arrays),
         "on_chip_bits": sum(a.bits for a in arrays),
+        "dram_bytes_per_image": dram,
+        "bandwidth_bound_fps": bandwidth_bound_fps(dram, 64, settings.clock_mhz),
+        "not_modelled": [],
         "release_cycles": total_cycles(release_loops())[1],
-    }
-
-
-def budget_check(summary: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
-    """Per resource: (modelled, allowed = 80% of the ZU3EG, within the allowance)."""
-    return {
-        name: (summary[name], BUDGET * ZU3EG[name], summary[name] <= BUDGET * ZU3EG[name])
-        for name in ("lut", "dsp", "bram36")
     }

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..fixed_point import Formats
+    pass
 
 BLOCKS = (
     (32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
@@ -184,27 +184,3 @@ def image_words(packed: np.ndarray) -> np.ndarray:
     if packed.dtype != np.uint64 or np.any(packed & np.uint64(0xFFFFFFFF)):
         raise ValueError("expected uint64 words with at most 32 levels (pack_thermometer) or uint32 words")
     return np.ascontiguousarray((packed >> np.uint64(32)).astype(np.uint32))
-
-
-@dataclass
-class ReActNetImages:
-    """What an export holds: the DRAM images and the ARM's classifier.
-
-    ``weights``: ``uint64[WEIGHT_WORDS]``; ``params``: ``int64[PARAM_WORDS]`` (raw fixed-point values);
-    ``fc_weight``: float64 ``classes x 1024``; ``fc_bias``: float64 ``classes``; ``saturated``: per
-    parameter field, how many values the formats clamped.
-    """
-
-    formats: Formats
-    levels: int
-    weights: np.ndarray
-    params: np.ndarray
-    fc_weight: np.ndarray
-    fc_bias: np.ndarray
-    saturated: dict[str, int]
-
-    def logits(self, pooled: np.ndarray) -> np.ndarray:
-        """The ARM's classifier on the accelerator's pooled sums (:func:`.classifier.classify`)."""
-        from .classifier import classify
-
-        return classify(pooled, self.formats.fm.frac, self.fc_weight, self.fc_bias)

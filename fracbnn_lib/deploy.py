@@ -6,19 +6,23 @@
     deploy/<name>/
         05_board_eval.ipynb     notebook 05, outputs cleared, parameters set for the board
                                 (target "auto", export_dir "vectors", bitstream "FracNet_T.bit", no run_dir)
-        fracbnn_lib/            the library's torch-free part: board/ (driver and report), hw/csim
-                                (the C-simulation's build and binding), files, run_files, paper, logits
-        hls/                    cifar10/ and common/ (the HLS C++ the C-simulation compiles) and ap_types/ (the
-                                ap_int.h / ap_fixed.h headers of the hls4ml wheel, Apache-2.0)
-        vectors/                the files the run's export wrote: images.npy, labels.npy,
-                                expected_logits.npy, manifest.json, params.bin and the headers
-                                (no build trees of make hls / make vivado)
-        FracNet_T.bit/.hwh      only with --bitstream (the .hwh must sit beside the .bit)
+        fracbnn_lib/            the library's torch-free part: board/ (driver and report), the accelerators'
+                                registry, both accelerators' export readers and C-simulations (hw/), files,
+                                run_files, paper, logits
+        hls/                    cifar10/, imagenet/ and common/ (the HLS C++ the C-simulations compile) and
+                                ap_types/ (the ap_int.h / ap_fixed.h headers of the hls4ml wheel, Apache-2.0)
+        vectors/                the files the run's export wrote (every one its manifest lists, checked
+                                against its SHA-256 first): images.npy, labels.npy, expected_logits.npy,
+                                manifest.json, the parameters and the headers (no build trees)
+        <top>.bit/.hwh          only with --bitstream (the .hwh must sit beside the .bit)
         README.md               PYNQ images supported, where the bitstream goes, scp and run steps
         bundle.json             name, source run, vector count, total bytes, every file with its size and sha256
 
-The bundle is built in a temporary folder beside the target and renamed into place, so an
-interrupted run leaves no half-written bundle; an existing bundle is replaced only with ``--force``.
+The export's manifest says which accelerator it belongs to (:func:`fracbnn_lib.accelerators.for_export`);
+every file the manifest lists must be present and match its SHA-256 before anything is written. The bundle
+is built in a temporary folder beside the target and renamed into place, so an interrupted run leaves no
+half-written bundle; an existing bundle is replaced only with ``--force``. Host tooling: the bundle carries
+:mod:`fracbnn_lib.board`, not this module.
 """
 
 from __future__ import annotations
@@ -33,14 +37,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..cli import OneLineParser
-from ..files import replace_folder, staging_folder
-from ..hw.csim import AP_TYPES_BESIDE_SOURCES, SOURCES, ap_types_dir, hls_source_dir
-from ..hw.manifest import EXPORT_FILES
-from ..hw.reactnet.csim import SOURCES as IMAGENET_SOURCES
-from ..hw.reactnet.csim import source_dir as imagenet_source_dir
-from ..hw.reactnet.export import EXPORT_FILES as IMAGENET_EXPORT_FILES
-from .driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
+from .accelerators import ACCELERATORS, Accelerator, by_name, for_export
+from .board.driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
+from .cli import OneLineParser
+from .files import replace_folder, staging_folder
+from .hw.csim_build import AP_TYPES_IN_HLS_ROOT, ap_types_dir
+from .hw.export_folder import ExportError, checked_file, read_manifest
 
 BUNDLE_PACKAGE = "fracbnn_lib"
 CARRIED_MODULES = (
@@ -51,35 +53,37 @@ CARRIED_MODULES = (
     "run_files.py",
     "paper.py",
     "logits.py",
+    "accelerators.py",
     "board/__init__.py",
     "board/driver.py",
     "board/report.py",
     "hw/__init__.py",
-    "hw/csim.py",
-    "hw/manifest.py",
-    "hw/layout.py",
+    "hw/bits.py",
+    "hw/csim_build.py",
+    "hw/export_folder.py",
     "hw/fixed_point.py",
     "kernels/__init__.py",
     "kernels/native.py",
-    "hw/reactnet/__init__.py",
-    "hw/reactnet/layout.py",
-    "hw/reactnet/classifier.py",
-    "hw/reactnet/csim.py",
-    "hw/reactnet/export.py",
+    *(
+        f"hw/{accelerator.name}/{module}.py"
+        for accelerator in ACCELERATORS
+        for module in ("__init__", "layout", "params", "export", "csim")
+    ),
 )
 """Modules of :mod:`fracbnn_lib` the bundle carries, as the same package (none imports PyTorch or pandas):
-the driver and its report, and the C-simulation's build and binding of both accelerators, so ``target="csim"``
-runs in the bundle."""
+the driver and its report, the registry, and both accelerators' export readers and C-simulations, so
+``target="csim"`` runs in the bundle."""
 HLS_FOLDER = "hls"
-"""In the bundle: ``hls/cifar10/`` (the C-simulation's sources, :data:`fracbnn_lib.hw.csim.SOURCES`) and
-``hls/ap_types/`` (the ``ap_int.h``/``ap_fixed.h`` headers of the hls4ml wheel, Apache-2.0, with its licence)."""
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""In the bundle: ``hls/<accelerator>/`` and ``hls/common/`` (the C-simulations' sources, each accelerator's
+``SOURCES``) and ``hls/ap_types/`` (the ``ap_int.h``/``ap_fixed.h`` headers of the hls4ml wheel, Apache-2.0,
+with its licence)."""
+PACKAGE_ROOT = Path(__file__).resolve().parent
 NOTEBOOK = "05_board_eval.ipynb"
-BITSTREAM = "FracNet_T.bit"
-BUNDLE_PARAMETERS = {"run_dir": "", "export_dir": BUNDLE_VECTORS, "target": "auto", "bitstream": BITSTREAM}
-"""Notebook-05 parameters as the bundle sets them (the board has no run folder)."""
+BUNDLE_PARAMETERS = {"run_dir": "", "export_dir": BUNDLE_VECTORS, "target": "auto", "bitstream": "FracNet_T.bit"}
+"""Notebook-05 parameters as the bundle sets them (the board has no run folder; the bitstream is named after
+the accelerator's top)."""
 PYNQ_IMAGES = ("PYNQ 2.7 (Python 3.8)", "PYNQ 3.0 / 3.1 (Python 3.10)")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def board_notebook(source: str | Path, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -107,15 +111,11 @@ def board_notebook(source: str | Path, parameters: dict[str, Any] | None = None)
     return notebook
 
 
-def accelerator_names(imagenet: bool) -> tuple[str, str]:
-    """``(HLS top, source folder)`` of the bundle's accelerator: ImageNet's or CIFAR-10's."""
-    return ("FracNetImageNet", "hls/imagenet") if imagenet else ("FracNet_T", "hls/cifar10")
-
-
-def readme_text(name: str, images: int, source: str, bitstream: bool, imagenet: bool = False) -> str:
-    """The bundle's README for the board (``imagenet``: a bundle of the ImageNet accelerator, ``FracNetImageNet``)."""
-    top, folder = accelerator_names(imagenet)
-    regions = "`params.bin`, `weights.bin`, `classifier.npz` (DRAM images, the ARM's classifier)"
+def readme_text(name: str, images: int, source: str, bitstream: bool, accelerator: Accelerator) -> str:
+    """The bundle's README for the board, for the accelerator whose export it carries."""
+    top, folder = accelerator.top, f"hls/{accelerator.hls_folder}"
+    imagenet = accelerator.outputs != "logits"
+    regions = "`params.bin`, `weights.bin`, `classifier.npz` (DRAM regions, the ARM's classifier)"
     extra = regions if imagenet else "`params.bin`"
     where = (
         f"`{top}.bit` and `{top}.hwh` are in this folder."
@@ -197,18 +197,35 @@ def _sha256(path: Path) -> str:
 
 
 def copy_csim_sources(hls: Path) -> None:
-    """Both C-simulations' sources into ``hls/cifar10/``, ``hls/imagenet/`` and ``hls/common/``, the ap_types
+    """Every accelerator's C-simulation sources into ``hls/<accelerator>/`` and ``hls/common/``, the ap_types
     headers (and licence) into ``hls/ap_types/``."""
-    for folder, names, sources in (("cifar10", SOURCES, hls_source_dir()), ("imagenet", IMAGENET_SOURCES, None)):
-        sources = sources or imagenet_source_dir()
-        for name in names:
-            (hls / folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(sources / name, hls / folder / name)
+    for accelerator in ACCELERATORS:
+        hardware = accelerator.hardware()
+        sources = hardware.source_dir()
+        for name in hardware.SOURCES:
+            (hls / accelerator.hls_folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sources / name, hls / accelerator.hls_folder / name)
     ap_types = ap_types_dir()
-    shutil.copytree(ap_types, hls / AP_TYPES_BESIDE_SOURCES, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(ap_types, hls / AP_TYPES_IN_HLS_ROOT, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     licence = next(iter(sorted(ap_types.parents[2].parent.glob("hls4ml-*.dist-info/licenses/LICENSE*"))), None)
     if licence is not None:
-        shutil.copy2(licence, hls / AP_TYPES_BESIDE_SOURCES / "LICENSE")
+        shutil.copy2(licence, hls / AP_TYPES_IN_HLS_ROOT / "LICENSE")
+
+
+def checked_export_files(export_dir: Path) -> list[str]:
+    """The files the export's manifest lists, after checking each is present and matches its SHA-256.
+
+    :class:`~fracbnn_lib.board.driver.BoardError` (one line) for a missing or modified file: a bundle must not
+    carry an export that its own manifest contradicts (the board user would find out on the board).
+    """
+    try:
+        manifest = read_manifest(export_dir)
+        names = sorted(manifest.get("files", {}))
+        for name in names:
+            checked_file(export_dir, manifest, name)
+    except ExportError as err:
+        raise BoardError(str(err)) from None
+    return [*names, "manifest.json"]
 
 
 def bundle_files(folder: Path) -> dict[str, dict[str, Any]]:
@@ -238,6 +255,11 @@ def write_bundle(
     """
     export_dir, out, notebook = Path(export_dir), Path(out), Path(notebook)
     vectors = load_vectors(export_dir)
+    try:
+        accelerator = for_export(export_dir)
+    except (ExportError, ValueError) as err:
+        raise BoardError(str(err)) from None
+    written = checked_export_files(export_dir)
     bit = check_bitstream(bitstream) if str(bitstream) else None
     if not notebook.is_file():
         raise BoardError(f"notebook 05 not found at {notebook}: run from a checkout of the repository")
@@ -247,15 +269,13 @@ def write_bundle(
     staging = staging_folder(out)
     try:
         (staging / BUNDLE_VECTORS).mkdir()
-        written = IMAGENET_EXPORT_FILES if vectors.imagenet else EXPORT_FILES
         for name in written:  # what the export wrote, never the build trees of make hls / make vivado
-            if (export_dir / name).is_file():
-                shutil.copy2(export_dir / name, staging / BUNDLE_VECTORS / name)
+            shutil.copy2(export_dir / name, staging / BUNDLE_VECTORS / name)
         for module in CARRIED_MODULES:
             (staging / BUNDLE_PACKAGE / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PACKAGE_ROOT / module, staging / BUNDLE_PACKAGE / module)
         copy_csim_sources(staging / HLS_FOLDER)
-        top, _ = accelerator_names(vectors.imagenet)
+        top = accelerator.top
         bundled_bit = f"{top}.bit"
         parameters = {**BUNDLE_PARAMETERS, "bitstream": bundled_bit}
         (staging / NOTEBOOK).write_text(json.dumps(board_notebook(notebook, parameters), indent=1) + "\n")
@@ -263,14 +283,15 @@ def write_bundle(
             shutil.copy2(bit, staging / bundled_bit)
             shutil.copy2(bit.with_suffix(".hwh"), staging / Path(bundled_bit).with_suffix(".hwh"))
         name = out.name
-        readme = readme_text(name, len(vectors), source or export_dir.name, bit is not None, vectors.imagenet)
+        readme = readme_text(name, len(vectors), source or export_dir.name, bit is not None, accelerator)
         (staging / "README.md").write_text(readme)
         manifest = {
             "name": name,
             "source": source or export_dir.name,
             "images": len(vectors),
             "bitstream": bit is not None,
-            "accelerator": top,
+            "accelerator": accelerator.name,
+            "network": accelerator.network,
             "pynq_images": list(PYNQ_IMAGES),
             "files": bundle_files(staging),
         }
@@ -329,8 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = len(manifest["files"])
     print(f"deploy bundle {out}: {manifest['images']} test vectors, {files} files, {manifest['bytes'] / 1e6:.1f} MB")
     if not manifest["bitstream"]:
-        top, folder = accelerator_names(manifest["accelerator"] == accelerator_names(imagenet=True)[0])
-        print(f"add {top}.bit and {top}.hwh (make vivado in {folder}), or rerun with --bitstream")
+        accelerator = by_name(manifest["accelerator"])
+        top = accelerator.top
+        print(f"add {top}.bit and {top}.hwh (make vivado in hls/{accelerator.hls_folder}), or rerun with --bitstream")
     print(f"copy it to the board: scp -r {out} xilinx@<board-ip>:/home/xilinx/jupyter_notebooks/fracbnn-{name}")
     return 0
 

@@ -19,14 +19,10 @@ import numpy as np
 IMAGE_SIZE = 32
 COLOURS = 3
 TAPS = 9
-WORD_BITS = 64
 OC_TILE = 16
 STEM_CHANNELS = 16
 FC_IN = 64
 CLASSES = 10
-SUM_MIN = -(1 << 15)
-"""Gate thresholds are ``int16_t`` (``sum_t``); a threshold of ``SUM_MIN`` keeps the gate always open."""
-SUM_MAX = (1 << 15) - 1
 
 
 @dataclass(frozen=True)
@@ -135,22 +131,6 @@ def array_kind(name: str) -> str:
 def layout_string() -> str:
     """``name:kind:size;...``: compared with the C++ library's own layout before parameters are loaded."""
     return ";".join(f"{a.name}:{a.kind}:{a.size}" for a in PARAM_ARRAYS)
-
-
-def pack_bits(bits: np.ndarray) -> np.ndarray:
-    """Pack the last axis (length K <= 64) of a boolean array into uint64 words: element ``k`` -> bit ``63 - k``."""
-    bits = np.asarray(bits, dtype=bool)
-    k = bits.shape[-1]
-    if k > WORD_BITS:
-        raise ValueError(f"cannot pack {k} channels into a {WORD_BITS}-bit word")
-    shifts = np.arange(WORD_BITS - 1, WORD_BITS - 1 - k, -1, dtype=np.uint64)
-    return np.bitwise_or.reduce(bits.astype(np.uint64) << shifts, axis=-1)
-
-
-def unpack_bits(words: np.ndarray, k: int) -> np.ndarray:
-    """Inverse of :func:`pack_bits`: uint64 words -> boolean array with a new last axis of length ``k``."""
-    shifts = np.arange(WORD_BITS - 1, WORD_BITS - 1 - k, -1, dtype=np.uint64)
-    return ((np.asarray(words, dtype=np.uint64)[..., None] >> shifts) & np.uint64(1)).astype(bool)
 
 
 def check_packed(packed: np.ndarray) -> np.ndarray:

@@ -1,112 +1,45 @@
-"""Analyses of the accelerator for notebook 04: ladder agreement, formats, per-layer error, sparsity, memory.
+"""Notebook 04 on the CIFAR-10 accelerator: the ladder's run, formats, per-layer error, memory, modelled cost.
 
-Everything returns pandas DataFrames or matplotlib ``Figure`` objects built without pyplot (save
-them with :func:`fracbnn_lib.analysis.save_figure`).
-
-Agreement conventions: *argmax agreement* is the share of images whose top-1 class is the same;
-*mismatched logits* counts logits whose float32 bit patterns differ; a *code flip* is an activation
-whose 2-bit code (the input of the next binary layer) differs between two models.
+:func:`run_ladder` runs the rungs (:mod:`fracbnn_lib.hw.ladder`, the same on both accelerators) on an
+export's test vectors; the rest are this accelerator's own analyses. Everything returns pandas DataFrames
+or matplotlib ``Figure`` objects built without pyplot (save them with
+:func:`fracbnn_lib.run_files.save_figure`). A *code flip* is an activation whose 2-bit code (the input of
+the next binary layer) differs between two models.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from torch import nn
 
-from ..gating import GatingStats
-from ..logits import accuracy, argmax_agreement, mismatched_logits
-from ..paper import paper_value
-from ..quantizers import quant_sign
+from ...logits import accuracy, argmax_agreement
+from ...paper import paper_value
+from ...quantizers import quant_sign
+from ..cost_model import ZU3EG, LoopCost, budget_check, images_per_s
+from ..datapath import ReferenceTrace
+from ..export_folder import EXPECTED_FILE, IMAGES_FILE
+from ..fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
+from ..ladder import CSIM, FLOAT, FOLDED, REFERENCE, Ladder, timed
 from . import cost
-from .fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
-from .fold import FoldedFracBNN, FoldedParams
+from .csim import ExportCsim
+from .fold import FoldedParams, fold_to_module
 from .layout import IMAGE_SIZE, PG_LAYERS, STEM_CHANNELS
 from .params import AcceleratorParams, quantize_params
-from .reference import ReferenceTrace, reference_forward
+from .reference import reference_forward
 
 LAYERS = ("conv1", *(layer.name for layer in PG_LAYERS))
 """The layers whose outputs both models expose: the input conv and the 18 PG convs."""
 
 RELEASE_ON_CHIP_BITS = {"weights": 535_000, "feature maps": 1_950_000}
 """On-chip memory of the release's CIFAR-10 design, counted from its sources (DESIGN.md)."""
-
-
-def ladder_table(
-    labels: np.ndarray, logits: Mapping[str, np.ndarray], float_key: str, reference_key: str
-) -> pd.DataFrame:
-    """One row per rung: accuracy, argmax agreement with the float model, logits differing from the reference.
-
-    ``logits``: rung name -> N x 10 logits (in ladder order). ``max_abs_diff_float``: the largest
-    logit difference to the float model.
-    """
-    rows = []
-    for name, value in logits.items():
-        rows.append(
-            {
-                "rung": name,
-                "accuracy": accuracy(value, labels),
-                "argmax_agreement_float": argmax_agreement(value, logits[float_key]),
-                "logits_differing_from_reference": mismatched_logits(value, logits[reference_key]),
-                "max_abs_diff_float": float(np.abs(np.asarray(value, np.float64) - logits[float_key]).max()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-COST_KEYS = (
-    "modelled",
-    "cycles",
-    "cycles_ii_only",
-    "fps_250mhz",
-    "lut",
-    "dsp",
-    "bram36",
-    "on_chip_bits",
-    "release_cycles",
-)
-"""The keys of ``metrics.json`` ``hls.cost`` (:func:`fracbnn_lib.hw.cost.cost_summary`)."""
-
-
-def hls_metrics(
-    labels: np.ndarray,
-    rungs: Mapping[str, np.ndarray],
-    *,
-    formats: str,
-    saturated_values: int,
-    images_per_s: Mapping[str, float],
-    paper_formats: Mapping[str, float],
-    cost_summary: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The ``hls`` section of ``metrics.json`` (notebook 04): accuracies per rung, agreement, speed, cost.
-
-    ``rungs``: ``"float"``, ``"reference"`` and ``"csim"`` logits (N x 10); ``images_per_s``: the
-    ``"csim"`` and ``"reference"`` rates measured; ``paper_formats``: the paper-formats row of
-    :func:`format_sweep` (``argmax_agreement``, ``accuracy``, ``mean_abs_diff``); ``cost_summary``:
-    :func:`fracbnn_lib.hw.cost.cost_summary`.
-    """
-    return {
-        "images": len(labels),
-        "formats": formats,
-        **{f"accuracy_{rung}": accuracy(rungs[rung], labels) for rung in ("float", "reference", "csim")},
-        "argmax_agreement_float_reference": argmax_agreement(rungs["reference"], rungs["float"]),
-        "csim_reference_mismatched_logits": mismatched_logits(rungs["csim"], rungs["reference"]),
-        "saturated_values": int(saturated_values),
-        "csim_images_per_s": float(images_per_s["csim"]),
-        "reference_images_per_s": float(images_per_s["reference"]),
-        "paper_formats": {
-            "argmax_agreement_float_reference": float(paper_formats["argmax_agreement"]),
-            "accuracy_reference": float(paper_formats["accuracy"]),
-            "mean_abs_logit_diff": float(paper_formats["mean_abs_diff"]),
-        },
-        "cost": {key: cost_summary[key] for key in COST_KEYS},
-    }
 
 
 def sweep_candidates(fractional_bits: tuple[int, ...] = (9, 13, 17, 21)) -> dict[str, Formats]:
@@ -168,6 +101,16 @@ def format_sweep(
     return pd.DataFrame(rows)
 
 
+def paper_formats_metrics(sweep: pd.DataFrame) -> dict[str, float]:
+    """The paper's formats in ``metrics.json`` ``hls.paper_formats``: their row of :func:`format_sweep`."""
+    row = sweep.set_index("formats").loc["paper"]
+    return {
+        "argmax_agreement_float_reference": float(row["argmax_agreement"]),
+        "accuracy_reference": float(row["accuracy"]),
+        "mean_abs_logit_diff": float(row["mean_abs_diff"]),
+    }
+
+
 def plot_format_sweep(sweep: pd.DataFrame) -> Figure:
     """Argmax agreement and mean logit error per candidate format set (left to right as in ``sweep``)."""
     fig = Figure(figsize=(9, 3.4))
@@ -189,18 +132,52 @@ def plot_format_sweep(sweep: pd.DataFrame) -> Figure:
     return fig
 
 
+def run_ladder(model: nn.Module, export_dir: str | Path, images: torch.Tensor, labels: Any) -> Ladder:
+    """Run L0 (float), L1 (folded), L2 (reference) and L3 (C-simulation) on the export's test vectors.
+
+    ``images``: the same images as float ``N x 3 x 32 x 32`` in [0, 1] (what the export packed into
+    ``images.npy``); ``labels``: ``N`` integers. The library is built (or found) before the timing.
+    """
+    folder = Path(export_dir)
+    packed = np.load(folder / IMAGES_FILE)
+    csim = ExportCsim(folder)
+    with torch.no_grad():
+        float_logits = model.eval()(images).numpy()
+        folded_logits = fold_to_module(model)(images).numpy()
+    trace = ReferenceTrace()
+    reference, reference_rate = timed(lambda: reference_forward(csim.params, packed, trace), len(packed))
+    outputs, csim_rate = timed(lambda: csim.outputs(packed), len(packed))
+    return Ladder(
+        accelerator="cifar10",
+        params=csim.params,
+        labels=np.asarray(labels, dtype=np.int64),
+        packed=packed,
+        logits={FLOAT: float_logits, FOLDED: folded_logits, REFERENCE: reference, CSIM: csim.params.logits(outputs)},
+        reference_outputs=reference,
+        csim_outputs=outputs,
+        expected_outputs=np.load(folder / EXPECTED_FILE),
+        trace=trace,
+        images_per_s={"reference": reference_rate, "csim": csim_rate},
+    )
+
+
 def _codes(values: np.ndarray) -> np.ndarray:
     """The 2-bit codes 0..3 that the float quantiser gives ``values`` (what the next layer sees)."""
     return torch.round((quant_sign(torch.as_tensor(values)) + 1.0) * 1.5).numpy().astype(np.int8)
 
 
-def layer_error_table(folded: FoldedFracBNN, params: AcceleratorParams, packed: np.ndarray) -> pd.DataFrame:
-    """Per layer, the fixed-point reference's outputs against the folded float model's (both run end to end).
+def layer_error_table(model: nn.Module, params: AcceleratorParams, images: torch.Tensor) -> pd.DataFrame:
+    """Per layer, the fixed-point reference's outputs (with ``params``) against the folded float model's on
+    ``images`` (float ``N x 3 x 32 x 32`` in [0, 1]; both run end to end).
 
     Columns: ``layer``, ``max_abs_error``, ``rms_error`` (of the layer's output ``x``),
     ``code_flips`` (share of its activations whose 2-bit code differs) and ``saturated`` (values
     clamped while computing the layer).
     """
+    from .export import pack_images
+
+    folded = fold_to_module(model)
+    packed = pack_images(images, folded.resolution)
     float_trace: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         folded.forward_packed(packed, float_trace)
@@ -261,32 +238,6 @@ def saturation_table(trace: ReferenceTrace, params: AcceleratorParams) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def hardware_sparsity_table(trace: ReferenceTrace, float_stats: GatingStats | None = None) -> pd.DataFrame:
-    """Per PG layer: the share of outputs whose gate stayed closed in the accelerator (and in the float model)."""
-    hardware = trace.sparsity()
-    table = pd.DataFrame({"layer": list(hardware), "hardware_sparsity": list(hardware.values())})
-    if float_stats is not None:
-        table["float_sparsity"] = table["layer"].map(float_stats.per_layer())
-    return table
-
-
-def plot_hardware_sparsity(table: pd.DataFrame) -> Figure:
-    """Bars: gating sparsity per PG layer as the accelerator computes it (and as the float model does)."""
-    fig = Figure(figsize=(max(6, 0.45 * len(table) + 2), 3.6))
-    ax = fig.subplots()
-    x = np.arange(len(table))
-    width = 0.4 if "float_sparsity" in table else 0.8
-    ax.bar(x - (width / 2 if width < 0.8 else 0), table["hardware_sparsity"], width, label="accelerator (fixed point)")
-    if "float_sparsity" in table:
-        ax.bar(x + width / 2, table["float_sparsity"], width, label="float model", alpha=0.7)
-    ax.set_xticks(x, table["layer"], rotation=60, ha="right", fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("gating sparsity (MSB only)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def memory_table(params: AcceleratorParams) -> pd.DataFrame:
     """On-chip memory of the accelerator: every parameter array as stored, then the feature-map buffers.
 
@@ -326,18 +277,6 @@ def memory_summary(params: AcceleratorParams) -> pd.DataFrame:
     return frame.drop(columns=["bits", "release_bits"])
 
 
-def images_per_second(predict: Callable[[np.ndarray], Any], packed: np.ndarray, min_seconds: float = 1.0) -> float:
-    """Throughput of ``predict`` on the batch ``packed``, repeated until ``min_seconds`` have passed (warm)."""
-    predict(packed[: min(len(packed), 2)])  # warm up (a C-simulation build, caches)
-    done, start = 0, time.perf_counter()
-    while True:
-        predict(packed)
-        done += len(packed)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return done / elapsed
-
-
 # --------------------------------------------------------------------------- the modelled hardware cost
 
 LOOP_KINDS = {
@@ -358,7 +297,7 @@ LOOP_KINDS = {
 """What each loop of our design and of the release's does (other loops: "buffers and classifier")."""
 
 
-def cycle_table(loops: list[cost.LoopCost]) -> pd.DataFrame:
+def cycle_table(loops: list[LoopCost]) -> pd.DataFrame:
     """Modelled cycles per layer: ``layer``, ``loops`` (labels), ``trips``, ``cycles_ii_only``, ``cycles``."""
     rows: dict[str, dict[str, Any]] = {}
     for loop in loops:
@@ -375,7 +314,7 @@ def cycle_table(loops: list[cost.LoopCost]) -> pd.DataFrame:
     return table
 
 
-def _kind_cycles(loops: list[cost.LoopCost], layers: list[str]) -> dict[str, np.ndarray]:
+def _kind_cycles(loops: list[LoopCost], layers: list[str]) -> dict[str, np.ndarray]:
     kinds: dict[str, np.ndarray] = {}
     for loop in loops:
         kind = LOOP_KINDS.get(loop.loop, "buffers and classifier")
@@ -383,7 +322,7 @@ def _kind_cycles(loops: list[cost.LoopCost], layers: list[str]) -> dict[str, np.
     return kinds
 
 
-def plot_layer_cycles(ours: list[cost.LoopCost], release: list[cost.LoopCost]) -> Figure:
+def plot_layer_cycles(ours: list[LoopCost], release: list[LoopCost]) -> Figure:
     """Stacked bars of modelled cycles per layer and kind of work: this design beside the release's structure."""
     layers = list(dict.fromkeys([loop.layer for loop in ours]))
     fig = Figure(figsize=(max(7, 0.42 * len(layers) + 2), 4.4))
@@ -411,11 +350,11 @@ def plot_layer_cycles(ours: list[cost.LoopCost], release: list[cost.LoopCost]) -
 def cost_vs_paper(summary: Mapping[str, Any]) -> pd.DataFrame:
     """This design (modelled), the release's structure (modelled), the paper (as reported) and the ZU3EG."""
     clock = paper_value("cifar10", "clock_mhz", "as reported")
-    release_fps = cost.images_per_s(summary["release_cycles"], clock)
+    release_fps = images_per_s(summary["release_cycles"], clock)
     rows = [
         (
             "images/s at 250 MHz",
-            summary["fps_250mhz"],
+            summary["fps"],
             release_fps,
             paper_value("cifar10", "fps", "as reported"),
             math.nan,
@@ -427,9 +366,9 @@ def cost_vs_paper(summary: Mapping[str, Any]) -> pd.DataFrame:
             clock * 1e6 / paper_value("cifar10", "fps", "as reported"),
             math.nan,
         ),
-        ("LUT", summary["lut"], math.nan, paper_value("cifar10", "lut", "as reported"), cost.ZU3EG["lut"]),
-        ("DSP", summary["dsp"], math.nan, paper_value("cifar10", "dsp", "as reported"), cost.ZU3EG["dsp"]),
-        ("BRAM36", summary["bram36"], math.nan, paper_value("cifar10", "bram", "as reported"), cost.ZU3EG["bram36"]),
+        ("LUT", summary["lut"], math.nan, paper_value("cifar10", "lut", "as reported"), ZU3EG["lut"]),
+        ("DSP", summary["dsp"], math.nan, paper_value("cifar10", "dsp", "as reported"), ZU3EG["dsp"]),
+        ("BRAM36", summary["bram36"], math.nan, paper_value("cifar10", "bram", "as reported"), ZU3EG["bram36"]),
     ]
     columns = ["figure", "this design (modelled)", "release structure (modelled)", "paper (as reported)", "ZU3EG"]
     return pd.DataFrame(rows, columns=columns)
@@ -453,7 +392,5 @@ def gate_sharing_table(trace: ReferenceTrace, images: int, levels: int) -> pd.Da
 
 def budget_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     """Modelled LUT, DSP and BRAM36 against 80% of the ZU3EG: ``resource``, ``modelled``, ``allowed``, ``fits``."""
-    rows = [
-        (name, modelled, allowed, within) for name, (modelled, allowed, within) in cost.budget_check(summary).items()
-    ]
+    rows = [(name, modelled, allowed, within) for name, (modelled, allowed, within) in budget_check(summary).items()]
     return pd.DataFrame(rows, columns=["resource", "modelled", "allowed", "fits"])

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixed_point import Formats
+from ..fixed_point import Formats
+from ..folding import stem_level_dots
 from .layout import BLOCKS, PARAM_ARRAYS, PG_TILES
-from .params import AcceleratorParams, stem_level_dots
+from .params import AcceleratorParams
 
 HEADER_GUARD = "FRACNET_WEIGHTS_H"
 

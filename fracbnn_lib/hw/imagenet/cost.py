@@ -1,13 +1,13 @@
 """The modelled cost of the ImageNet accelerator: cycles per layer, DRAM traffic, images/s, on-chip memory.
 
 An analytical model of ``hls/imagenet`` from its layer table (:func:`~.layout.layer_table`), never a
-measurement. It shares CIFAR-10's machinery (:mod:`fracbnn_lib.hw.cost`: :class:`LoopCost`, BRAM
-packing, the ZU3EG's resources).
+measurement. It shares CIFAR-10's machinery (:mod:`fracbnn_lib.hw.cost_model`: :class:`LoopCost`, BRAM
+packing, the ZU3EG's resources, the summary's keys).
 
 **Cycles.** :func:`accelerator_loops` lists every pipelined loop entry in the order the top function
 runs them (the counting build of the C-simulation logs the same entries; a test holds them equal).
 Each loop is II = 1; an entry costs its trips plus a fill: the pipeline depth of a compute loop, or
-for a loop on an AXI master the DRAM read latency of its first burst (:class:`ReActNetCostSettings`).
+for a loop on an AXI master the DRAM read latency of its first burst (:class:`CostSettings`).
 Everything runs in sequence (no overlap of transfers and compute), so the cycles include the time
 the design spends moving data at one 64-bit word per cycle.
 
@@ -19,11 +19,13 @@ the Ultra96v2's HP ports are 128 bits wide and its LPDDR4 peaks at 8.5 GB/s, so 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cost import ArrayCost, LoopCost, images_per_s, total_cycles
+from ..cost_model import ArrayCost, LoopCost, bandwidth_bound_fps, images_per_s, total_cycles
+from ..fixed_point import Formats, resolve_formats
 from .layout import (
     CODE_BITS,
     COLOURS,
@@ -49,7 +51,7 @@ DRAM_LOOPS += ("store_group", "store_pooled")
 
 
 @dataclass(frozen=True)
-class ReActNetCostSettings:
+class CostSettings:
     """The model's assumptions: the clock, a DRAM burst's read latency and the compute pipelines' depths."""
 
     clock_mhz: float = 250.0
@@ -91,9 +93,9 @@ def pg_layer_loops(layer: Layer, last: bool) -> list[LoopCost]:
     return loops
 
 
-def accelerator_loops(levels: int = 32, settings: ReActNetCostSettings | None = None) -> list[LoopCost]:
+def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) -> list[LoopCost]:
     """Every pipelined loop entry of ``FracNetImageNet`` for one image, with its fill (see the module docstring)."""
-    settings = settings or ReActNetCostSettings()
+    settings = settings or CostSettings()
     table = layer_table(levels)
     last = len(table) - 1
     raw = stem_loops(levels) + [loop for i, layer in enumerate(table) for loop in pg_layer_loops(layer, i == last)]
@@ -130,9 +132,15 @@ def accelerator_arrays() -> list[ArrayCost]:
     ]
 
 
-def cost_summary(levels: int = 32, settings: ReActNetCostSettings | None = None) -> dict[str, Any]:
-    """The modelled figures of one image: per layer cycles and DRAM bytes, totals, images/s, on-chip memory."""
-    settings = settings or ReActNetCostSettings()
+def cost_summary(
+    formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
+) -> dict[str, Any]:
+    """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
+    ``compute_cycles``, ``port_gb_per_s`` and ``per_layer``): per layer cycles and DRAM bytes, totals, images/s,
+    on-chip memory. ``formats`` does not change this model's figures yet (it prices no datapath logic: ``lut``,
+    ``dsp`` are ``None`` and listed in ``not_modelled``)."""
+    resolve_formats(formats)
+    settings = settings or CostSettings()
     loops = accelerator_loops(levels, settings)
     cycles, cycles_ii = total_cycles(loops)
     traffic = layer_traffic(loops)
@@ -145,20 +153,22 @@ def cost_summary(levels: int = 32, settings: ReActNetCostSettings | None = None)
     for name, row in per_layer.items():
         row.update(dram_read_bytes=traffic[name]["read"], dram_written_bytes=traffic[name]["written"])
     dram = sum(t["read"] + t["written"] for t in traffic.values())
-    port_bytes_per_s = PORT_BITS / 8 * settings.clock_mhz * 1e6
     arrays = accelerator_arrays()
     return {
         "modelled": True,
         "clock_mhz": settings.clock_mhz,
         "cycles": cycles,
         "cycles_ii_only": cycles_ii,
-        "compute_cycles": sum(row["compute_cycles"] for row in per_layer.values()),
-        "fps": round(images_per_s(cycles, settings.clock_mhz), 1),
-        "dram_bytes_per_image": dram,
-        "port_gb_per_s": port_bytes_per_s / 1e9,
-        "bandwidth_bound_fps": round(port_bytes_per_s / dram, 1),
+        "fps": images_per_s(cycles, settings.clock_mhz),
+        "lut": None,
+        "dsp": None,
+        "bram36": math.ceil(sum(a.bram18 for a in arrays) / 2),
+        "lutram": sum(a.luts for a in arrays),
         "on_chip_bits": sum(a.bits for a in arrays),
-        "bram18": sum(a.bram18 for a in arrays),
-        "lutram_luts": sum(a.luts for a in arrays),
+        "dram_bytes_per_image": dram,
+        "bandwidth_bound_fps": bandwidth_bound_fps(dram, PORT_BITS, settings.clock_mhz),
+        "not_modelled": ["lut", "dsp"],
+        "compute_cycles": sum(row["compute_cycles"] for row in per_layer.values()),
+        "port_gb_per_s": PORT_BITS / 8 * settings.clock_mhz * 1e6 / 1e9,
         "per_layer": per_layer,
     }

@@ -17,12 +17,16 @@ The stem's lookup table (:func:`stem_level_dots`) is derived from ``conv1_weight
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .fixed_point import Formats
-from .fold import FoldedParams
-from .layout import COLOURS, OC_TILE, PARAM_ARRAYS, PG_LAYERS, PG_TILES, TAPS, array_kind, pack_bits, unpack_bits
+from ..bits import pack_bits
+from ..fixed_point import Formats
+from .layout import COLOURS, OC_TILE, PARAM_ARRAYS, PG_LAYERS, PG_TILES, TAPS, array_kind
+
+if TYPE_CHECKING:
+    from .fold import FoldedParams
 
 
 @dataclass
@@ -75,6 +79,15 @@ class AcceleratorParams:
             arrays[array.name] = raw.astype(np.int64)
         return cls(formats=formats, levels=levels, arrays=arrays)
 
+    @property
+    def classes(self) -> int:
+        """Classes the accelerator's FC layer writes."""
+        return int(self.arrays["fc_bias"].shape[0])
+
+    def logits(self, outputs: np.ndarray) -> np.ndarray:
+        """Logits of the accelerator's outputs: on CIFAR-10 the outputs are the logits (``float32[N, 10]``)."""
+        return np.asarray(outputs, dtype=np.float32)
+
     def memory_bits(self) -> dict[str, int]:
         """On-chip bits per array as stored (words 64 bits, thresholds 16, fixed point its width)."""
         widths = {"word": 64, "sum": 16, "scale": self.formats.scale.width, "param": self.formats.param.width}
@@ -119,17 +132,3 @@ def quantize_params(folded: FoldedParams, formats: Formats) -> AcceleratorParams
         arrays[name] = raw
         saturated[name] = int(sat.sum())
     return AcceleratorParams(formats=formats, levels=levels, arrays=arrays, saturated=saturated)
-
-
-def stem_level_dots(conv1_weight: np.ndarray, levels: int) -> np.ndarray:
-    """The stem's lookup table (``hls/cifar10`` ``conv1_level_dot``): int64 ``16 x 9 x 3(L+1)``.
-
-    ``conv1_weight``: the packed stem weights ``uint64[16, 3, 9]`` (level ``b`` at bit ``63 - b``).
-    Entry ``[k, tap, colour * (L + 1) + v]`` is the dot product of lane ``k``'s weights at
-    ``(colour, tap)`` with the thermometer code of ``v`` levels (+1 for ``b < v``, -1 otherwise):
-    ``2 S_v - S_L`` with ``S_v = sum_{b<v} w_b`` (the C++'s ``stem_level_dot``, entry by entry).
-    """
-    weights = unpack_bits(conv1_weight, levels).astype(np.int64) * 2 - 1  # 16 x 3 x 9 x L, +-1
-    sums = np.concatenate((np.zeros(weights.shape[:3] + (1,), np.int64), np.cumsum(weights, axis=3)), axis=3)
-    dots = 2 * sums - sums[..., levels:]  # 16 x 3 x 9 x (L+1)
-    return dots.transpose(0, 2, 1, 3).reshape(conv1_weight.shape[0], TAPS, -1)
