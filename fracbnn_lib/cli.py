@@ -6,8 +6,9 @@ Commands:
   ``torchrun --nproc_per_node N -m fracbnn_lib train ...``.
 - ``test``: accuracy and gating sparsity of a checkpoint on the test set.
 - ``data synth``: write the synthetic data set (CIFAR-10 layout, or a tiny ImageFolder tree).
-- ``pipeline``, ``export``, ``deploy``: forward their arguments to ``fracbnn_lib.pipeline``,
-  ``fracbnn_lib.hw.export`` and ``fracbnn_lib.board.deploy`` (imported only when used).
+- ``pipeline``, ``export``, ``deploy``, ``hls-report``, ``import-release``: forward their arguments to
+  ``fracbnn_lib.pipeline``, ``fracbnn_lib.hw.export``, ``fracbnn_lib.board.deploy``,
+  ``fracbnn_lib.hw.csynth`` and ``fracbnn_lib.release`` (imported only when used).
 
 The release's script options and ours: :data:`RELEASE_OPTIONS` (shown by ``fracbnn --help``).
 Errors in the input are one line: usage errors exit with 2 (nothing written), a missing data set
@@ -29,6 +30,7 @@ DELEGATES = {
     "export": ("fracbnn_lib.hw.export", "export a trained CIFAR-10 FracBNN to HLS headers and test vectors"),
     "deploy": ("fracbnn_lib.board.deploy", "write the PYNQ deploy bundle (notebook 05, driver, test vectors)"),
     "hls-report": ("fracbnn_lib.hw.csynth", "print a Vivado/Vitis HLS csynth report beside the cost model"),
+    "import-release": ("fracbnn_lib.release", "write the authors' trained model (release weights_tb.h or .pt) as ours"),
 }
 DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256}
 RELEASE_OPTIONS = """\
