@@ -50,6 +50,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"cannot read checkpoint {path}: it holds Python objects besides tensors and plain data "
                 f"({refused.group(1)}), which are never loaded (loading them could run code); save a state dict instead"
             ) from None
+        if "zip archive" in text.lower():  # torch.save's archive, cut short or corrupted
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: it is damaged or cut short (an incomplete zip archive); "
+                "copy or download it again"
+            ) from None
         if "weights only load failed" in text.lower():
             raise CheckpointError(
                 f"cannot read checkpoint {path}: not a PyTorch checkpoint, or a damaged one"

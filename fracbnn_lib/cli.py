@@ -6,8 +6,9 @@ Commands:
   ``torchrun --nproc_per_node N -m fracbnn_lib train ...``.
 - ``test``: accuracy and gating sparsity of a checkpoint on the test set.
 - ``data synth``: write the synthetic data set (CIFAR-10 layout, or a tiny ImageFolder tree).
-- ``pipeline``, ``export``, ``deploy``, ``hls-report``: forward their arguments to ``fracbnn_lib.pipeline``,
-  ``fracbnn_lib.export``, ``fracbnn_lib.deploy`` and ``fracbnn_lib.hls_report`` (imported only when used).
+- ``pipeline``, ``export``, ``deploy``, ``hls-report``, ``import-release``: forward their arguments to
+  ``fracbnn_lib.pipeline``, ``fracbnn_lib.export``, ``fracbnn_lib.deploy``, ``fracbnn_lib.hls_report`` and
+  ``fracbnn_lib.release`` (imported only when used).
 
 The release's script options and ours: :data:`RELEASE_OPTIONS` (shown by ``fracbnn --help``).
 Errors in the input are one line: usage errors exit with 2 (nothing written), a missing data set
@@ -29,6 +30,7 @@ DELEGATES = {
     "export": ("fracbnn_lib.export", "export a trained FracBNN (CIFAR-10 or ImageNet) to its accelerator"),
     "deploy": ("fracbnn_lib.deploy", "write the PYNQ deploy bundle (notebook 05, driver, test vectors)"),
     "hls-report": ("fracbnn_lib.hls_report", "print a Vivado/Vitis HLS csynth report beside the cost model"),
+    "import-release": ("fracbnn_lib.release", "write the authors' trained model (release weights_tb.h or .pt) as ours"),
 }
 DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256}
 RELEASE_OPTIONS = """\
