@@ -9,6 +9,7 @@ differences are mapped away and everything else must match exactly.
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,9 +29,50 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint could not be written (a full disk, a file-size limit, ...); the previous file is unchanged."""
+
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+"""Out of space: the disk or the user's quota."""
+
+
+def _write_failure(err: BaseException) -> OSError | None:
+    """The ``OSError`` behind a failed ``torch.save``: ``err`` itself, or what torch's writer error arose from."""
+    seen = err
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    return atomic_write(path, lambda handle: torch.save(obj, handle))
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file.
+
+    A write that fails (a full disk: ``OSError``, or torch's ``RuntimeError: [enforce fail at
+    inline_container.cc...]`` when its writer hits it) raises :class:`CheckpointWriteError`, one line
+    naming the folder and what to do; the temporary file is removed and an existing ``path`` is unchanged.
+    """
+    path = Path(path)
+    try:
+        return atomic_write(path, lambda handle: torch.save(obj, handle))
+    except (OSError, RuntimeError) as err:
+        cause = _write_failure(err)
+        text = str(err).strip()
+        if cause is None and not ("inline_container" in text or "PytorchStreamWriter" in text):
+            raise  # not a write failure (e.g. an object torch cannot save)
+        reason = (cause.strerror or str(cause)) if cause is not None else text.splitlines()[0]
+        if cause is not None and cause.errno == errno.EFBIG:
+            advice = "raise the file-size limit (ulimit -f) or choose another folder (--save-dir)"
+        elif cause is None or cause.errno in FULL_ERRNOS:  # torch's own writer error says only that it failed
+            advice = "free space there or choose another folder (--save-dir)"
+        else:
+            advice = "choose a writable folder (--save-dir)"
+        kept = f"the previous {path.name} is unchanged" if path.is_file() else f"no {path.name} was written"
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {path.name} into {path.parent} ({reason}): {advice}; {kept}"
+        ) from None
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ DELEGATES = {
     "hls-report": ("fracbnn_lib.hls_report", "print a Vivado/Vitis HLS csynth report beside the cost model"),
     "import-release": ("fracbnn_lib.release", "write the authors' trained model (release weights_tb.h or .pt) as ours"),
 }
-DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256}
+DEFAULT_BATCH = {"synthetic": 128, "cifar10": 128, "imagenet": 256, "imagenet-tiny": 10}
 RELEASE_OPTIONS = """\
 the release's cifar10.py options, here:
   --test -> fracbnn test --checkpoint PATH      --resume PATH -> train --init-from PATH
@@ -55,9 +55,15 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
     parser.add_argument("--data-dir", type=Path, help="data set folder (default: data/<dataset>)")
     parser.add_argument("--download", action="store_true", help="let torchvision download CIFAR-10 if missing")
-    parser.add_argument("--batch-size", type=int, help="batch size (default: 128, ImageNet 256)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: 128, ImageNet 256, imagenet-tiny 10)")
     parser.add_argument("--workers", type=int, default=2, help="data-loader worker processes (default: 2)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="ImageNet layout: skip image files that cannot be read (truncated, not an image) and count them, "
+        "instead of stopping at the first",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, help="Adam's coupled weight decay of every stage")
     train.add_argument("--gating-target", type=float, default=0.0, help="gating target g (default: 0)")
     train.add_argument("--save-dir", type=Path, help="checkpoint folder (default: runs/train-<dataset>/checkpoints)")
-    train.add_argument("--teacher", type=Path, help="ImageNet: ResNet-50 state dict (.pth) for distillation")
+    train.add_argument(
+        "--teacher",
+        type=Path,
+        help="ImageNet: ResNet-50 state dict (.pth) for distillation (required; imagenet-tiny trains on the labels)",
+    )
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -127,8 +137,10 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"--seed must be in 0..{2**32 - 1}, got {args.seed}"
     if args.command == "train" and args.variant == "release" and args.stage == "3":
         return "the release variant has stages 1 and 2 (--stage 3 needs --variant paper)"
-    if args.command == "train" and args.dataset == "imagenet" and args.teacher is None:
-        return "ImageNet trains by knowledge distillation: pass --teacher PATH (a ResNet-50 state dict)"
+    if args.command == "train":
+        from .training.recipe import teacher_problem
+
+        return teacher_problem(args.dataset, args.teacher and str(args.teacher), "--teacher")
     return None
 
 
@@ -149,6 +161,7 @@ def _train(args: argparse.Namespace) -> int:
         resolve_device,
         run_recipe,
         start_checkpoint,
+        without_missing_teacher,
     )
 
     resolve_device(args.device)
@@ -165,6 +178,9 @@ def _train(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         gating_target=args.gating_target,
     )
+    stages, distillation_note = without_missing_teacher(stages, args.teacher and str(args.teacher))
+    if distillation_note and rank == 0:
+        print(distillation_note)  # imagenet-tiny: the pipeline's choice, said in the same line
     first = 0 if args.stage == "all" else int(args.stage) - 1
     selected = stages if args.stage == "all" else [stages[first]]
     try:  # a missing previous stage stops here, before any work
@@ -174,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
             f"{selected[0].name} starts from {selected[0].init_from}'s checkpoint in {save_dir}: "
             f"run --stage {first} first or pass --init-from"
         ) from None
-    teacher = load_teacher(args.teacher) if args.dataset == "imagenet" else None
+    teacher = load_teacher(args.teacher) if any(stage.kd for stage in selected) else None
     train_loader, test_loader = make_loaders(
         args.dataset,
         data_dir,
@@ -183,6 +199,7 @@ def _train(args: argparse.Namespace) -> int:
         distributed=world_size > 1,
         seed=args.seed,
         download=args.download,
+        skip_bad_images=args.skip_bad_images,
     )
     torch.manual_seed(args.seed)
 
@@ -212,14 +229,23 @@ def _train(args: argparse.Namespace) -> int:
     )
     if promote and rank == 0:
         print(f"final model: {save_dir / FINAL_CHECKPOINT}")
+    _report_skipped(train_loader, test_loader)
     return 0
+
+
+def _report_skipped(*loaders) -> None:
+    """The run's count of unreadable image files skipped (--skip-bad-images), each loader also says it per pass."""
+    skipped = sorted({path for loader in loaders for path in getattr(loader, "skipped", ())})
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"skipped {len(skipped)} unreadable image file(s) in all (--skip-bad-images): {shown}", file=sys.stderr)
 
 
 def _test(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from .checkpoint import load_checkpoint
-    from .data import make_dataset
+    from .data import SkippingLoader, make_dataset
     from .layers import set_binary_weights, set_gating
     from .models import model_builder
     from .training import evaluate_with_gating, resolve_device
@@ -230,13 +256,15 @@ def _test(args: argparse.Namespace) -> int:
     stage = (checkpoint.get("config") or {}).get("stage") or {}
     set_binary_weights(model, stage.get("binary_weights", True))
     set_gating(model, stage.get("gating", True))
-    test_set = make_dataset(
-        args.dataset, args.data_dir or Path("data") / args.dataset, train=False, download=args.download
-    )
+    data_dir = args.data_dir or Path("data") / args.dataset
+    skip = args.skip_bad_images
+    test_set = make_dataset(args.dataset, data_dir, train=False, download=args.download, skip_bad_images=skip)
     batch_size = args.batch_size or DEFAULT_BATCH[args.dataset]
-    test_loader = DataLoader(test_set, batch_size=batch_size, num_workers=args.workers)
+    test_loader = (SkippingLoader if skip else DataLoader)(test_set, batch_size=batch_size, num_workers=args.workers)
     accuracy, stats = evaluate_with_gating(model.to(device), test_loader, device)
-    print(f"test accuracy {accuracy:.4f} on {len(test_set)} images, gating sparsity {stats.sparsity:.4f}")
+    skipped = len(getattr(test_loader, "skipped", ()))
+    read = f"{len(test_set) - skipped} images ({skipped} unreadable skipped)" if skipped else f"{len(test_set)} images"
+    print(f"test accuracy {accuracy:.4f} on {read}, gating sparsity {stats.sparsity:.4f}")
     return 0
 
 
@@ -281,6 +309,9 @@ def _delegate(command: str, argv: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``fracbnn`` / ``python -m fracbnn_lib``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from .environment import bound_openmp_spinning
+
+    bound_openmp_spinning()  # before PyTorch loads its OpenMP runtime (the parser's data-set names import it)
     if argv and argv[0] in DELEGATES:
         return _delegate(argv[0], argv[1:])
     parser = build_parser()
@@ -291,9 +322,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {problem} (see '{prog} --help')", file=sys.stderr)
         return 2
 
-    from .environment import bound_openmp_spinning
-
-    bound_openmp_spinning()  # before PyTorch loads its OpenMP runtime
     from .checkpoint import CheckpointError
     from .data import DatasetNotFoundError
     from .files import FolderBusyError, FolderError

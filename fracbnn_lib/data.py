@@ -11,8 +11,10 @@ Three data sets (:data:`DATASETS`):
   FracBNN ResNet-20 on two CPU cores.
 - ``"cifar10"``: torchvision's layout under ``data_dir`` (``cifar-10-batches-py/``), or the archive
   ``cifar-10-python.tar.gz`` beside it (extracted atomically on first use).
-- ``"imagenet"``: ``data_dir/train/`` and ``data_dir/val/`` as class-per-folder ImageFolders
-  (:func:`write_synthetic_imagefolder` writes a tiny one for tests).
+- ``"imagenet"``: ``data_dir/train/`` and ``data_dir/val/`` as class-per-folder ImageFolders with the same
+  class folders (:func:`write_synthetic_imagefolder` writes a tiny one for tests). An image file that cannot
+  be read (truncated, not an image) stops a pass with :class:`BadImageError` naming it, or, with
+  ``skip_bad_images`` (``--skip-bad-images``), is left out and counted (:class:`SkippingLoader`).
 
 Augmentation (DESIGN.md): CIFAR-10 training images get RandomCrop(32, padding=4), a horizontal flip
 and ToTensor, no normalisation (the binary input layer thermometer-encodes [0, 1] pixels). ImageNet
@@ -29,12 +31,16 @@ from __future__ import annotations
 
 import codecs
 import colorsys
+import functools
 import hashlib
 import json
+import os
 import pickle
 import shutil
+import sys
 import tarfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +111,24 @@ CLASS_NAMES = {"synthetic": SYNTHETIC_CLASSES, "cifar10": CIFAR10_CLASSES, "imag
 
 class DatasetNotFoundError(FileNotFoundError):
     """A data set is not where it was expected (the message names the path and how to get it)."""
+
+
+SKIP_BAD_IMAGES = (
+    "skip and count such files when training or testing with --skip-bad-images (skip_bad_images: true in a params file)"
+)
+
+
+class BadImageError(DatasetNotFoundError):
+    """An image file of an ImageFolder set that cannot be read; the one-line message names it and what to do.
+
+    Raised in a ``DataLoader`` worker it comes back as ``Caught BadImageError in DataLoader worker ...`` with the
+    worker's traceback; the message proper (its last line) is kept, so it stays one line.
+    """
+
+    def __init__(self, message: str) -> None:
+        if message.startswith("Caught ") and "\n" in message:
+            message = message.rstrip().splitlines()[-1].split(f"{type(self).__name__}: ", 1)[-1]
+        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- synthetic images
@@ -305,6 +329,32 @@ def _extract_cifar_archive(archive: Path, root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _class_folders(folder: Path) -> list[str]:
+    """The class sub-folders of an ImageFolder split, as torchvision finds them (sorted, hidden ones too)."""
+    with os.scandir(folder) as entries:
+        return sorted(entry.name for entry in entries if entry.is_dir())
+
+
+def _check_class_folders(root: Path) -> None:
+    """``train/`` and ``val/`` must hold the same class folders: ImageFolder numbers the classes per split."""
+    train, val = _class_folders(root / "train"), _class_folders(root / "val")
+    if not train:
+        raise DatasetNotFoundError(
+            f"{root / 'train'} holds no class folders: ImageFolder expects train/<class>/<image> (and val/ alike)"
+        )
+    if train != val:
+        only_train, only_val = sorted(set(train) - set(val)), sorted(set(val) - set(train))
+        differ = "; ".join(
+            f"{len(names)} only in {split}/ ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+            for split, names in (("train", only_train), ("val", only_val))
+            if names
+        )
+        raise DatasetNotFoundError(
+            f"{root}: train/ and val/ hold different class folders ({differ}), so their labels would not match: "
+            "give val/ one folder per training class (ILSVRC2012's validation images sorted into class folders)"
+        )
+
+
 def _missing_cifar_files(folder: Path) -> list[str]:
     return [name for name in (*CIFAR_TRAIN_FILES, CIFAR_TEST_FILE, CIFAR_META_FILE) if not (folder / name).is_file()]
 
@@ -348,6 +398,7 @@ def prepare_dataset(dataset: str, data_dir: str | Path, *, download: bool = Fals
                 "it cannot be downloaded automatically: get ILSVRC2012 from image-net.org and sort val/ into class "
                 "folders"
             )
+        _check_class_folders(root)
         return root
     folder = root / CIFAR_FOLDER
     if dataset == "synthetic":
@@ -544,20 +595,138 @@ def imagenet_transforms(augment: bool = True, normalise: bool = True):
     return train, val
 
 
+@dataclass(frozen=True)
+class SkippedImage:
+    """What an image folder made with ``skip_bad_images`` yields, in place of the image, for a file it cannot read."""
+
+    path: str
+    reason: str
+
+
+def read_image(path: str, skip: bool = False):
+    """ImageFolder's loader (an RGB PIL image) whose failure names the file: :class:`BadImageError`, one line.
+
+    A truncated or damaged file, one that is not an image, or one that cannot be opened fails so; CMYK and
+    grayscale JPEG files are converted to RGB as torchvision's loader does. ``skip``: return a
+    :class:`SkippedImage` for such a file instead of raising.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with open(path, "rb") as handle:
+            return Image.open(handle).convert("RGB")
+    except UnidentifiedImageError:
+        reason = "not an image file PIL can identify"
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+        reason = (err.strerror if isinstance(err, OSError) else None) or str(err) or type(err).__name__
+    if skip:
+        return SkippedImage(str(path), reason)
+    raise BadImageError(f"{path} is not a readable image ({reason}): replace or delete it, or {SKIP_BAD_IMAGES}")
+
+
+class _KeepSkipped:
+    """A transform that passes a :class:`SkippedImage` through untouched (picklable, for worker processes)."""
+
+    def __init__(self, transform) -> None:
+        self.transform = transform
+
+    def __call__(self, image):
+        return image if isinstance(image, SkippedImage) else self.transform(image)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.transform!r})"
+
+
+def image_folder(root: str | Path, transform=None, *, skip_bad_images: bool = False) -> Dataset:
+    """torchvision's ``ImageFolder`` of ``root`` whose loader names an unreadable file (:func:`read_image`).
+
+    ``skip_bad_images``: such a file yields ``(SkippedImage, label)`` instead of stopping; :class:`SkippingLoader`
+    leaves those out of its batches and counts them.
+    """
+    from torchvision.datasets import ImageFolder
+
+    if skip_bad_images:
+        transform, loader = _KeepSkipped(transform), functools.partial(read_image, skip=True)
+    else:
+        loader = read_image
+    try:
+        return ImageFolder(root, transform=transform, loader=loader)
+    except FileNotFoundError as err:  # torchvision's: no class folder, or a class folder without images
+        found = str(err).strip().rstrip(".")
+        raise DatasetNotFoundError(
+            f"{root}: {found}; ImageFolder expects {Path(root).name}/<class>/<image>, at least one image per class"
+        ) from None
+
+
+def _collate_readable(batch):
+    """The default collate of the readable items of ``batch``, and the paths of the skipped ones."""
+    from torch.utils.data import default_collate
+
+    readable = [item for item in batch if not isinstance(item[0], SkippedImage)]
+    skipped = [item[0].path for item in batch if isinstance(item[0], SkippedImage)]
+    return (default_collate(readable) if readable else None), skipped
+
+
+class SkippingLoader(DataLoader):
+    """A ``DataLoader`` that leaves the unreadable files of a ``skip_bad_images`` image folder out and counts them.
+
+    Its batches hold the readable images only (a batch of none is not yielded). At the end of each pass over
+    the data (an epoch, an evaluation) one line on stderr says how many files were skipped and names them;
+    ``skipped`` holds every path skipped so far. Over any other data set it is an ordinary ``DataLoader``.
+    """
+
+    def __init__(self, dataset: Dataset, **kwargs) -> None:
+        super().__init__(dataset, collate_fn=_collate_readable, **kwargs)
+        self._skipped: dict[str, None] = {}  # the paths, in the order met
+
+    @property
+    def skipped(self) -> list[str]:
+        """Every file skipped so far, in the order met."""
+        return list(self._skipped)
+
+    def __iter__(self):
+        skipped: dict[str, None] = {}
+        for batch, paths in super().__iter__():
+            skipped.update(dict.fromkeys(paths))
+            if batch is not None:
+                yield batch
+        self._skipped.update(skipped)
+        if skipped:
+            from tqdm import tqdm
+
+            names = list(skipped)
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            where = getattr(self.dataset, "root", "the data set")
+            tqdm.write(
+                f"skipped {len(names)} unreadable image file(s) of {len(self.dataset)} in {where} "
+                f"(skip_bad_images): {shown}",
+                file=sys.stderr,
+            )
+
+
 def make_dataset(
-    dataset: str, data_dir: str | Path, *, train: bool, augment: bool = True, download: bool = False, seed: int = 0
+    dataset: str,
+    data_dir: str | Path,
+    *,
+    train: bool,
+    augment: bool = True,
+    download: bool = False,
+    seed: int = 0,
+    skip_bad_images: bool = False,
 ) -> Dataset:
     """The training (``train=True``) or test split of ``dataset`` with the transforms of DESIGN.md.
 
     Items are ``(image, label)``: CIFAR-10 and synthetic images 3 x 32 x 32 in [0, 1]; ImageNet
-    3 x 224 x 224, normalised. ``augment=False`` gives training images the test transform.
+    3 x 224 x 224, normalised. ``augment=False`` gives training images the test transform. An image file
+    that cannot be read stops with :class:`BadImageError` naming it, or with ``skip_bad_images`` (ImageNet
+    layout; CIFAR-10's batch files are checked whole) yields a :class:`SkippedImage` for
+    :class:`SkippingLoader` to leave out and count.
     """
     folder = prepare_dataset(dataset, data_dir, download=download, seed=seed)
     if dataset in IMAGENET_FORMAT:
-        from torchvision.datasets import ImageFolder
-
         train_tf, val_tf = imagenet_transforms(augment)
-        return ImageFolder(folder / ("train" if train else "val"), transform=train_tf if train else val_tf)
+        split = folder / ("train" if train else "val")
+        return image_folder(split, train_tf if train else val_tf, skip_bad_images=skip_bad_images)
     train_tf, test_tf = cifar_transforms(augment)
     return CIFAR10Batches(
         folder.parent, train=train, md5=_checksums(dataset, folder), transform=train_tf if train else test_tf
@@ -591,6 +760,7 @@ def make_loaders(
     distributed: bool = False,
     seed: int = 0,
     download: bool = False,
+    skip_bad_images: bool = False,
 ) -> tuple[DataLoader, DataLoader]:
     """(train, test) data loaders.
 
@@ -599,24 +769,30 @@ def make_loaders(
     and never drops a batch, so accuracy counts every test image. With ``distributed=True`` (after
     ``torch.distributed`` is initialised) the training set is split by a ``DistributedSampler``
     (seeded, one permutation per epoch) and the test set by :class:`ShardSampler`.
+
+    An unreadable image file stops the pass with :class:`BadImageError` naming it; ``skip_bad_images=True``
+    (ImageNet layout) leaves such files out instead, and the loaders are of :class:`SkippingLoader`, which
+    count them (a line per pass; ``loader.skipped``).
     """
     if distributed:  # rank 0 generates, extracts or downloads; the others wait, then read
         if dist.get_rank() == 0:
             prepare_dataset(dataset, data_dir, download=download, seed=seed)
         dist.barrier()
-    train_set = make_dataset(dataset, data_dir, train=True, augment=augment, download=download, seed=seed)
-    test_set = make_dataset(dataset, data_dir, train=False, seed=seed)
+    skip = {"skip_bad_images": skip_bad_images}
+    train_set = make_dataset(dataset, data_dir, train=True, augment=augment, download=download, seed=seed, **skip)
+    test_set = make_dataset(dataset, data_dir, train=False, seed=seed, **skip)
+    loader = SkippingLoader if skip_bad_images else DataLoader
     rank = dist.get_rank() if distributed else 0
     generator = torch.Generator().manual_seed(seed + rank)
     common = {"batch_size": batch_size, "num_workers": workers, "pin_memory": torch.cuda.is_available()}
     if distributed:
         train_sampler = DistributedSampler(train_set, shuffle=True, seed=seed, drop_last=False)
         test_sampler: Sampler[int] | None = ShardSampler(len(test_set), rank, dist.get_world_size())
-        train = DataLoader(train_set, sampler=train_sampler, generator=generator, **common)
+        train = loader(train_set, sampler=train_sampler, generator=generator, **common)
     else:
         test_sampler = None
-        train = DataLoader(train_set, shuffle=True, generator=generator, **common)
-    test = DataLoader(test_set, shuffle=False, sampler=test_sampler, drop_last=False, **common)
+        train = loader(train_set, shuffle=True, generator=generator, **common)
+    test = loader(test_set, shuffle=False, sampler=test_sampler, drop_last=False, **common)
     return train, test
 
 
@@ -630,10 +806,8 @@ def load_test_images(dataset: str, data_dir: str | Path, n: int, *, seed: int = 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if dataset in IMAGENET_FORMAT:
-        from torchvision.datasets import ImageFolder
-
         folder = prepare_dataset(dataset, data_dir, seed=seed)
-        test_set: Dataset = ImageFolder(folder / "val", transform=imagenet_transforms(False, normalise=False)[1])
+        test_set: Dataset = image_folder(folder / "val", imagenet_transforms(False, normalise=False)[1])
     else:
         test_set = make_dataset(dataset, data_dir, train=False, seed=seed)
     items: Sequence[tuple[torch.Tensor, int]] = [test_set[i] for i in range(min(n, len(test_set)))]

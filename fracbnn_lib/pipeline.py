@@ -264,6 +264,23 @@ def check_data(dataset: str, data_dir: str | None) -> None:
         raise PipelineError(str(err).strip().splitlines()[0]) from None
 
 
+def check_teacher(dataset: str, teacher_weights: Any, notebooks: Sequence[Notebook]) -> None:
+    """The teacher of the training notebooks that will run (those declaring ``teacher_weights``): the rule of
+    ``fracbnn train`` (:func:`~fracbnn_lib.training.teacher_problem`), and for ImageNet its file must exist."""
+    from .training import teacher_problem
+
+    if not any("teacher_weights" in nb.parameters for nb in notebooks):
+        return
+    problem = teacher_problem(dataset, teacher_weights or None, "teacher_weights")
+    if problem:
+        raise PipelineError(problem)
+    if dataset == "imagenet" and not Path(teacher_weights).is_file():
+        raise PipelineError(
+            f"teacher weights not found at {teacher_weights} (parameter teacher_weights): save torchvision's "
+            "ResNet-50 state dict there (e.g. torchvision.models.resnet50(weights='IMAGENET1K_V1').state_dict())"
+        )
+
+
 def _format_value(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -379,10 +396,19 @@ def plan(args: argparse.Namespace) -> Plan:
     if not present:
         raise PipelineError(f"no notebooks found in {args.notebooks} (expected 01_*.ipynb ... 05_*.ipynb)")
     check_parameters(params, present, missing)
+    slots = _resolve_slots(args.only)
     problems = []  # what this machine lacks, all of it at once: a missing GPU does not hide missing data
     for check, value in (
         (check_device, (str(params.get("device", "cpu")),)),
         (check_data, (str(params.get("dataset", "synthetic")), params.get("data_dir"))),
+        (
+            check_teacher,
+            (
+                str(params.get("dataset", "synthetic")),
+                params.get("teacher_weights"),
+                [nb for nb in present if nb.slot in slots],
+            ),
+        ),
     ):
         try:
             check(*value)
@@ -390,7 +416,6 @@ def plan(args: argparse.Namespace) -> Plan:
             problems.append(str(err))
     if problems:
         raise PipelineError("\n".join(problems))
-    slots = _resolve_slots(args.only)
     timeout = args.cell_timeout if args.cell_timeout is not None else settings.get("cell_timeout")
     if timeout is not None and not (isinstance(timeout, int) and not isinstance(timeout, bool) and timeout >= 1):
         raise PipelineError(f"cell_timeout must be a whole number of seconds >= 1 or null, got {timeout!r}")

@@ -1,9 +1,11 @@
 """Bad input and faults: one clear line, nothing touched outside the target, no partial artefact left.
 
 One test per class of failure (the inputs are examples of their class): paths that escape their
-folder, data folders that try to run code, writes that fail half-way, values that make no sense,
-problems of the file system and the machine, a damaged build cache, late refusals, and two writers
-of one folder.
+folder, data folders that try to run code (and image files that cannot be read), writes that fail
+half-way (a full disk under a checkpoint), values that make no sense (ImageNet without its teacher, an
+export handed to the other network's accelerator), problems of the file system and the machine, a
+damaged build cache, late refusals, and two writers of one folder. The ImageNet path is held to the
+CIFAR-10 path's standard.
 """
 
 from __future__ import annotations
@@ -24,8 +26,17 @@ import pytest
 import torch
 
 from fracbnn_lib import cli, fracbnn_resnet20, pipeline
-from fracbnn_lib.checkpoint import CheckpointError, atomic_save, load_checkpoint, read_checkpoint
-from fracbnn_lib.data import CIFAR_FOLDER, DatasetNotFoundError, make_dataset, make_loaders, write_synthetic_cifar10
+from fracbnn_lib.checkpoint import CheckpointError, CheckpointWriteError, atomic_save, load_checkpoint, read_checkpoint
+from fracbnn_lib.data import (
+    CIFAR_FOLDER,
+    BadImageError,
+    DatasetNotFoundError,
+    make_dataset,
+    make_loaders,
+    prepare_dataset,
+    write_synthetic_cifar10,
+    write_synthetic_imagefolder,
+)
 from fracbnn_lib.files import FolderBusyError, FolderLock, atomic_write, file_mode
 from fracbnn_lib.training import Stage, TrainingError, recipe, train_stage
 
@@ -154,6 +165,108 @@ def test_the_safe_reader_yields_what_torchvision_yields(data_dir):
         assert torch.equal(ours[i][0], theirs[i][0]) and ours[i][1] == theirs[i][1]
 
 
+def _imagefolder_with_bad_files(root: Path) -> tuple[Path, Path, Path]:
+    """A generated ImageNet-layout set with a truncated training JPEG, a CMYK one and a validation file that is
+    not an image; returns (root, truncated, not an image)."""
+    from PIL import Image
+
+    write_synthetic_imagefolder(root, classes=2, per_class=3, val_per_class=2, size=32, suffix=".jpg")
+    truncated = root / "train" / "class_1" / "0001.jpg"
+    truncated.write_bytes(truncated.read_bytes()[:400])  # a copy cut short
+    Image.new("CMYK", (32, 32), (0, 128, 255, 0)).save(root / "train" / "class_0" / "0002.jpg")  # readable
+    not_an_image = root / "val" / "class_0" / "0001.jpg"
+    not_an_image.write_text("<html>404 Not Found</html>")  # what a failed download leaves
+    return root, truncated, not_an_image
+
+
+class _Mean(torch.nn.Module):
+    """A model as small as they come (mean colour -> class), so that a whole stage runs in no time at 224 x 224."""
+
+    def __init__(self, classes: int = 2) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(3, classes)
+
+    def forward(self, x):
+        return self.fc(x.mean((2, 3)))
+
+
+def test_an_unreadable_image_file_is_named_or_skipped_and_counted(tmp_path, capsys):
+    root, truncated, not_an_image = _imagefolder_with_bad_files(tmp_path / "imagenet")
+    data = _tree(root)
+    for workers in (0, 1):  # a worker process's error comes back as the same one line
+        train_loader, _ = make_loaders("imagenet", root, batch_size=4, workers=workers)
+        with pytest.raises(BadImageError) as info:
+            for _ in train_loader:
+                pass
+        message = str(info.value)
+        assert message.startswith(f"{truncated} is not a readable image (") and "\n" not in message
+        assert "runcated" in message, "Pillow's reason: 'Truncated File Read' or 'image file is truncated ...'"
+        assert (
+            "replace or delete it, or skip and count such files when training or testing with --skip-bad-images"
+            in message
+        )
+    stage = Stage("stage1", binary_weights=False, gating=False, epochs=1, lr=1e-3, weight_decay=0.0)
+    train_loader, test_loader = make_loaders("imagenet", root, batch_size=4, workers=0)
+    with pytest.raises(BadImageError, match="is not a readable image"):
+        train_stage(_Mean(), stage, train_loader, test_loader, out_dir=tmp_path / "ckpt", progress=False)
+    assert not (tmp_path / "ckpt").exists() or list((tmp_path / "ckpt").iterdir()) == [], "nothing partial"
+    capsys.readouterr()
+
+    train_loader, test_loader = make_loaders("imagenet", root, batch_size=4, workers=0, skip_bad_images=True)
+    result = train_stage(_Mean(), stage, train_loader, test_loader, out_dir=tmp_path / "ckpt", progress=False)
+    assert train_loader.skipped == [str(truncated)] and test_loader.skipped == [str(not_an_image)]
+    assert result.test_accuracy in (0.0, 1 / 3, 2 / 3, 1.0), "the three readable validation images are counted"
+    err = capsys.readouterr().err.splitlines()
+    assert f"skipped 1 unreadable image file(s) of 6 in {root / 'train'} (skip_bad_images): {truncated}" in err
+    assert f"skipped 1 unreadable image file(s) of 4 in {root / 'val'} (skip_bad_images): {not_an_image}" in err
+    assert _tree(root) == data, "the data set is read, never changed"
+
+    tiny = tmp_path / "tiny"  # the same through `fracbnn test` on the ImageNet-format default
+    prepare_dataset("imagenet-tiny", tiny)
+    bad = tiny / "val" / "class_3" / "0000.jpg"
+    bad.write_bytes(bad.read_bytes()[:1000])
+    from fracbnn_lib.models import model_builder
+
+    atomic_save({"model": model_builder("imagenet-tiny")().state_dict()}, tmp_path / "tiny.pt")
+    argv = ["test", "--dataset", "imagenet-tiny", "--data-dir", str(tiny), "--checkpoint", str(tmp_path / "tiny.pt")]
+    assert cli.main([*argv, "--workers", "0"]) == 1
+    message = _one_line(capsys.readouterr().err, "fracbnn test: error:")
+    assert f"{bad} is not a readable image" in message and "--skip-bad-images" in message
+    assert cli.main([*argv, "--workers", "0", "--skip-bad-images"]) == 0
+    out, err = capsys.readouterr()
+    assert "on 19 images (1 unreadable skipped)" in out and f"(skip_bad_images): {bad}" in err
+
+
+def test_imagenet_class_folders_are_checked_before_use(tmp_path):
+    from PIL import Image
+
+    def imagefolder(name: str) -> Path:
+        return write_synthetic_imagefolder(tmp_path / name, classes=2, per_class=1, val_per_class=1, size=8)
+
+    empty = imagefolder("empty")
+    for path in (empty / "train").rglob("*.png"):
+        path.unlink()
+    for path in (empty / "train").iterdir():
+        path.rmdir()
+    with pytest.raises(DatasetNotFoundError, match=r"train holds no class folders: ImageFolder expects train/<class>"):
+        make_dataset("imagenet", empty, train=True)
+    other = imagefolder("other")  # val/ sorted into other class folders: its labels would silently differ
+    (other / "val" / "class_1").rename(other / "val" / "n01440764")
+    with pytest.raises(DatasetNotFoundError) as info:
+        make_dataset("imagenet", other, train=False)
+    assert "train/ and val/ hold different class folders (1 only in train/ (class_1); 1 only in val/ (n01440764))" in (
+        str(info.value)
+    )
+    hollow = imagefolder("hollow")
+    (hollow / "train" / "class_1" / "0000.png").unlink()
+    with pytest.raises(
+        DatasetNotFoundError, match=r"train: Found no valid file for the classes class_1\. .*at least one"
+    ):
+        make_dataset("imagenet", hollow, train=True)
+    Image.new("L", (8, 8)).save(hollow / "val" / "class_0" / "0000.png")  # grayscale: converted, as torchvision does
+    assert make_dataset("imagenet", hollow, train=False)[0][0].shape == (3, 224, 224)
+
+
 # --------------------------------------------------------------------------- 3. writes that fail half-way
 
 
@@ -254,6 +367,67 @@ def test_a_file_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
     assert (tmp_path / "shared.pt").stat().st_mode & 0o777 == 0o640, "the umask decides, not mkstemp's 0600"
 
 
+class _FillsUp:
+    """A file handle on a disk that fills up after ``room`` bytes: its writes then fail with ENOSPC."""
+
+    def __init__(self, handle, room: int) -> None:
+        self.handle, self.room = handle, room
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+def test_a_full_disk_under_a_checkpoint_is_one_line_and_keeps_the_previous_one(data_dir, tmp_path, monkeypatch):
+    from fracbnn_lib import files
+
+    state = {"model": fracbnn_resnet20().state_dict()}
+    target = tmp_path / "ckpt" / "stage1.pt"
+    atomic_save({"model": {"w": torch.ones(3)}}, target)
+    before = _tree(target.parent)
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(files.os, "fdopen", lambda *args, **kwargs: _FillsUp(real_fdopen(*args, **kwargs), 100_000))
+    with pytest.raises(CheckpointWriteError) as info:  # torch's writer meets the full disk: its RuntimeError
+        atomic_save(state, target)
+    monkeypatch.undo()
+    message = str(info.value)
+    assert message == (
+        f"cannot write checkpoint stage1.pt into {target.parent} (No space left on device): free space there or "
+        "choose another folder (--save-dir); the previous stage1.pt is unchanged"
+    )
+    assert isinstance(info.value, OSError) and _tree(target.parent) == before, "no temporary, the old file intact"
+
+    # the real failure: `fracbnn train` under a file-size limit, torch's own writer failing in a child process
+    save = tmp_path / "run"
+    common = ["train", "--data-dir", str(data_dir), "--save-dir", str(save), "--workers", "0", "--epochs", "1"]
+    common += ["--stage", "1", "--no-progress"]
+    assert cli.main(common) == 0
+    before = _tree(save)
+    code = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, resource.RLIM_INFINITY)); "
+        f"from fracbnn_lib import cli; sys.exit(cli.main({[*common, '--no-resume']!r}))"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    message = _one_line(done.stderr, "fracbnn train: error: cannot write checkpoint stage1.pt into")
+    assert "(File too large): raise the file-size limit (ulimit -f) or choose another folder (--save-dir)" in message
+    assert message.endswith("the previous stage1.pt is unchanged")
+    assert _tree(save) == before, "the previous checkpoints intact, no temporary left"
+
+
 # --------------------------------------------------------------------------- 4. values that make no sense
 
 
@@ -285,6 +459,88 @@ def test_the_recipe_refuses_nonsense_values():
     ):
         with pytest.raises(ValueError, match=message):
             recipe("synthetic", epochs=1, **kwargs)
+
+
+def test_imagenet_without_a_teacher_is_refused_and_imagenet_tiny_trains_on_the_labels(tmp_path, capsys, monkeypatch):
+    import fracbnn_lib.training as training
+    from fracbnn_lib.training import NO_TEACHER
+
+    save, data = tmp_path / "ckpt", tmp_path / "data"
+    cases = (
+        (
+            ["--dataset", "imagenet"],
+            "ImageNet trains by knowledge distillation (the paper's recipe): pass --teacher PATH",
+        ),
+        (["--dataset", "imagenet-tiny", "--teacher", "t.pth"], "--teacher does not fit imagenet-tiny"),
+        (["--dataset", "cifar10", "--teacher", "t.pth"], "--teacher is for ImageNet's knowledge distillation"),
+    )
+    for argv, message in cases:
+        assert cli.main(["train", "--data-dir", str(data), "--save-dir", str(save), *argv]) == 2
+        assert message in _one_line(capsys.readouterr().err, "fracbnn train: error:")
+    assert not save.exists() and not data.exists()
+
+    runs, imagenet = tmp_path / "runs", write_synthetic_imagefolder(tmp_path / "imagenet", classes=2, size=8)
+    base = ["--notebooks", str(REPO / "notebooks"), "--runs-dir", str(runs), "--set", "device=cpu"]
+    real = ["--params", str(REPO / "params/imagenet.yaml"), "--data-dir", str(imagenet), *base]
+    for argv, message in (
+        ([*real, "--set", 'teacher_weights=""'], "knowledge distillation (the paper's recipe): set teacher_weights to"),
+        ([*real, "--set", f"teacher_weights={tmp_path / 'absent.pth'}"], "teacher weights not found at"),
+        (
+            [*base, "--params", str(REPO / "params/imagenet-tiny.yaml"), "--set", "teacher_weights=t.pth"],
+            "fit imagenet-tiny",
+        ),
+    ):
+        assert pipeline.main(argv) == 2
+        assert message in _one_line(capsys.readouterr().err, "error:")
+    assert not runs.exists()
+
+    seen = {}
+    monkeypatch.setattr(
+        training, "run_recipe", lambda model, stages, *args, **kwargs: seen.update(kwargs, stages=stages)
+    )
+    argv = ["train", "--dataset", "imagenet-tiny", "--data-dir", str(data), "--save-dir", str(save), "--workers", "0"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[0] == NO_TEACHER, "the pipeline's line, said once"
+    assert not any(stage.kd for stage in seen["stages"]) and seen["teacher"] is None and len(seen["stages"]) == 3
+
+
+def test_an_accelerator_refuses_the_other_networks_export_and_writes_nothing(exported, tmp_path):
+    _, _, original = exported
+    cifar = tmp_path / "cifar-export"
+    cifar.mkdir()
+    for path in original.iterdir():
+        (cifar / path.name).write_bytes(path.read_bytes())
+    imagenet = tmp_path / "imagenet-export"  # the manifest is what is checked, before anything else
+    imagenet.mkdir()
+    (imagenet / "manifest.json").write_text(json.dumps({"network": "fracbnn_reactnet_imagenet", "manifest_version": 1}))
+    damaged = tmp_path / "damaged-export"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text('{"network": ')
+    before = {folder: _tree(folder) for folder in (cifar, imagenet, damaged)}
+    sources = {name: _tree(REPO / "hls" / name) for name in ("cifar10", "imagenet")}
+
+    def make(folder: str, target: str, export: Path) -> str:
+        done = subprocess.run(
+            ["make", "-C", str(REPO / "hls" / folder), target, f"EXPORT={export}"], capture_output=True, text=True
+        )
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "g++" not in done.stdout, done.stdout + done.stderr
+        return errors[0]
+
+    for target in ("csim", "hls", "hls-csim", "vivado", "clean"):
+        assert make("imagenet", target, cifar) == (
+            f"error: {cifar} is an export of fracbnn_resnet20_cifar10, not of hls/imagenet's "
+            f"fracbnn_reactnet_imagenet: use hls/cifar10 (make -C hls/cifar10 {target} EXPORT={cifar})"
+        )
+    message = make("cifar10", "csim", imagenet)
+    assert "is an export of fracbnn_reactnet_imagenet" in message and "use hls/imagenet" in message
+    assert (
+        make("imagenet", "csim", damaged)
+        == f"error: {damaged}/manifest.json is damaged (not JSON): export the checkpoint again"
+    )
+    assert {folder: _tree(folder) for folder in before} == before, "no build/ in the export, nothing removed"
+    assert {name: _tree(REPO / "hls" / name) for name in sources} == sources, "nothing in the source folders"
 
 
 def test_a_diverging_stage_stops_with_a_clear_message_and_saves_nothing(data_dir, tmp_path):

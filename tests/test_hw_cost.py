@@ -31,9 +31,7 @@ def test_our_cycles_and_the_budgets():
     summary = cost.cost_summary()
     assert summary["modelled"] is True
     assert summary["cycles_ii_only"] == 19_434 and summary["cycles"] <= 25_000
-    assert summary["fps"] >= 10_000 and summary["fps"] >= 3.5 * paper_value(
-        "cifar10", "fps", "as reported"
-    )
+    assert summary["fps"] >= 10_000 and summary["fps"] >= 3.5 * paper_value("cifar10", "fps", "as reported")
     assert summary["release_cycles"] / summary["cycles"] > 4.4  # 4.47x fewer cycles than the release
     checks = cost_model.budget_check(summary)
     assert checks["dsp"][2] and checks["bram36"][2]

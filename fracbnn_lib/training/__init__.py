@@ -47,7 +47,16 @@ from .loop import (
     gating_penalty,
     train_stage,
 )
-from .recipe import GATING_REG, NO_TEACHER, RELEASE_EPOCHS, RELEASE_MILESTONES, Stage, recipe, without_missing_teacher
+from .recipe import (
+    GATING_REG,
+    NO_TEACHER,
+    RELEASE_EPOCHS,
+    RELEASE_MILESTONES,
+    Stage,
+    recipe,
+    teacher_problem,
+    without_missing_teacher,
+)
 from .report import plot_learning_curves, stage_table
 from .runner import FINAL_CHECKPOINT, promote_final, run_recipe, run_stage, start_checkpoint
 from .sweep import gating_sweep
@@ -73,6 +82,7 @@ __all__ = [
     "promote_final",
     "recipe",
     "without_missing_teacher",
+    "teacher_problem",
     "NO_TEACHER",
     "resolve_device",
     "run_recipe",

@@ -133,17 +133,43 @@ def recipe(
 
 
 NO_TEACHER = (
-    "no teacher_weights given: knowledge distillation is off, the stages train on the labels (cross-entropy) "
-    "(set teacher_weights to a ResNet-50 state dict for the paper's recipe)"
+    "no teacher: knowledge distillation is off, the stages train on the labels (cross-entropy); the paper "
+    "distils ImageNet from a ResNet-50 (dataset imagenet with --teacher, or teacher_weights in the params file)"
 )
-"""What a run without a teacher file says, once, instead of distilling."""
+"""What a run without a teacher file says, once, instead of distilling (``imagenet-tiny``'s choice)."""
+
+
+def teacher_problem(dataset: str, teacher: str | None, setting: str) -> str | None:
+    """Why ``teacher`` cannot serve ``dataset``'s training, or None: the one rule of ``fracbnn train`` and the pipeline.
+
+    - ``imagenet`` needs a teacher: the paper's recipe distils from a ResNet-50, and a run of days on the labels
+      alone would quietly not be that recipe, so its absence is an error naming ``setting``.
+    - ``imagenet-tiny`` (the generated 10-class default) takes none: a ResNet-50 predicts ImageNet's 1000
+      classes, not its 10. It trains on the labels and says so (:func:`without_missing_teacher`, :data:`NO_TEACHER`).
+    - CIFAR-10 and the synthetic set train on the labels; a teacher given for them is a mistake.
+
+    ``setting``: the option or parameter that holds the teacher (``--teacher``, ``teacher_weights``), for the message.
+    Whether the file exists is :func:`~fracbnn_lib.models.imagenet.load_teacher`'s check.
+    """
+    if dataset == "imagenet" and not teacher:
+        give = f"pass {setting} PATH" if setting.startswith("-") else f"set {setting} to its path"
+        return f"ImageNet trains by knowledge distillation (the paper's recipe): {give}, a ResNet-50 state dict"
+    if dataset == "imagenet-tiny" and teacher:
+        return (
+            f"{setting} does not fit imagenet-tiny (a ResNet-50 teacher predicts 1000 ImageNet classes, imagenet-tiny "
+            "has 10): drop it; imagenet-tiny trains on the labels"
+        )
+    if for_dataset(dataset).name != "imagenet" and teacher:
+        return f"{setting} is for ImageNet's knowledge distillation; {dataset} trains on the labels: drop it"
+    return None
 
 
 def without_missing_teacher(stages: list[Stage], teacher_weights: str | None) -> tuple[list[Stage], str]:
     """The stages as they can run: distillation (``kd``) switched off when no teacher file is given.
 
     Returns the stages and a one-line note (empty if nothing changed). A given file is loaded later by
-    :func:`fracbnn_lib.models.imagenet.load_teacher`, which fails clearly if it does not exist.
+    :func:`fracbnn_lib.models.imagenet.load_teacher`, which fails clearly if it does not exist. The CLI and
+    the pipeline refuse ``imagenet`` without a teacher before this (:func:`teacher_problem`).
     """
     if teacher_weights or not any(stage.kd for stage in stages):
         return list(stages), ""

@@ -1,6 +1,7 @@
 # The rules both accelerators share, included by hls/cifar10/Makefile and hls/imagenet/Makefile after they
-# set TOP (the HLS top function), EXPORT (default export folder), SOURCES (what the testbench is built
-# from), GENERATED (the export's headers) and NO_EXPORT (what to say when the export is missing).
+# set TOP (the HLS top function), NETWORK (the "network" of the exports it builds), EXPORT (default export
+# folder), SOURCES (what the testbench is built from), GENERATED (the export's headers) and NO_EXPORT (what
+# to say when the export is missing).
 #
 #   make csim   [EXPORT=dir] [N=images]  testbench on the export's test vectors: needs only g++ and the
 #                                       ap_int.h/ap_fixed.h headers of the hls4ml wheel (AP_TYPES=dir)
@@ -10,7 +11,16 @@
 #   make vivado [EXPORT=dir]             bitstream from the exported IP (common/bitstream, with TOP)
 #   make clean  [EXPORT=dir]             removes the build outputs inside the export folder
 #
-# Everything built goes inside the export folder (build/, fracnet_prj/), never into a source folder.
+# First of all, every target reads the export's manifest.json: an export of the other accelerator's network
+# (or a damaged manifest) is refused in one line that names its network and the right folder, and nothing
+# is compiled or written.
+#
+# Everything built goes inside the export folder it was built for (build/, fracnet_prj/, csynth_report/,
+# bitstream/), never into a source folder: the testbench compiles that export's weights in, the HLS project
+# is the export's IP, `make vivado` and `fracbnn deploy --bitstream` look for them there, a re-export keeps
+# them (fracbnn_lib.hw.export_folder.write_export_folder) and `make clean` or deleting the export removes them
+# with it, so no build tree outlives its export or is mistaken for another export's. Only the target a user
+# names writes there (csim: build/ alone).
 
 N        ?=
 PYTHON   ?= $(firstword $(wildcard ../../.venv/bin/python) python3)
@@ -24,6 +34,40 @@ COSIM_IMAGES    ?= 1
 COMMON     := $(CURDIR)/../common
 EXPORT_ABS := $(abspath $(EXPORT))
 BUILD      := $(EXPORT_ABS)/build
+
+# The network of each accelerator's exports (manifest.json "network") and its folder under hls/.
+ACCELERATORS := fracbnn_resnet20_cifar10=cifar10 fracbnn_reactnet_imagenet=imagenet
+# The export's network: empty without a manifest.json (the rules below say what is missing), ?damaged for
+# one that is not JSON, ?unnamed for one without a "network".
+# (Without a Python to read it, nothing is checked.)
+MANIFEST_PYTHON := $(firstword $(wildcard $(PYTHON)) python3)
+EXPORT_NETWORK := $(shell m="$(EXPORT_ABS)/manifest.json"; test -f "$$m" || exit 0; \
+	command -v $(MANIFEST_PYTHON) >/dev/null 2>&1 || exit 0; \
+	$(MANIFEST_PYTHON) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
+	n = m.get("network") if isinstance(m, dict) else None; \
+	print(n if isinstance(n, str) and n.replace("-", "_").isidentifier() else "?unnamed")' "$$m" 2>/dev/null || echo "?damaged")
+RIGHT_FOLDER := $(patsubst $(EXPORT_NETWORK)=%,%,$(filter $(EXPORT_NETWORK)=%,$(ACCELERATORS)))
+GOALS := $(or $(MAKECMDGOALS),csim)
+HERE  := hls/$(notdir $(CURDIR))
+ifeq ($(EXPORT_NETWORK),?damaged)
+  WRONG_EXPORT := $(EXPORT)/manifest.json is damaged (not JSON): export the checkpoint again
+else ifeq ($(EXPORT_NETWORK),?unnamed)
+  WRONG_EXPORT := $(EXPORT)/manifest.json names no network: is $(EXPORT) a folder written by fracbnn export?
+else ifneq ($(RIGHT_FOLDER),)
+  ifneq ($(EXPORT_NETWORK),$(NETWORK))
+    WRONG_EXPORT := $(EXPORT) is an export of $(EXPORT_NETWORK), not of $(HERE)'s $(NETWORK): use \
+      hls/$(RIGHT_FOLDER) (make -C hls/$(RIGHT_FOLDER) $(GOALS) EXPORT=$(EXPORT_ABS))
+  endif
+else ifneq ($(EXPORT_NETWORK),)
+  WRONG_EXPORT := $(EXPORT) is an export of $(EXPORT_NETWORK), which no accelerator here builds (hls/cifar10: \
+    fracbnn_resnet20_cifar10, hls/imagenet: fracbnn_reactnet_imagenet)
+endif
+
+ifneq ($(WRONG_EXPORT),)
+.PHONY: csim hls hls-csim vivado clean
+csim hls hls-csim vivado clean:
+	@echo "error: $(WRONG_EXPORT)" >&2; exit 1
+else
 HLS_ENV    := FRACNET_SRC=$(CURDIR) FRACNET_EXPORT=$(EXPORT_ABS) FRACNET_TOP=$(TOP) \
               FRACNET_CSIM_IMAGES="$(HLS_CSIM_IMAGES)" FRACNET_COSIM_IMAGES="$(COSIM_IMAGES)"
 
@@ -58,3 +102,4 @@ vivado:
 
 clean:
 	rm -rf $(BUILD) $(EXPORT_ABS)/fracnet_prj $(EXPORT_ABS)/csynth_report $(EXPORT_ABS)/vivado_hls.log $(EXPORT_ABS)/vitis_hls.log
+endif

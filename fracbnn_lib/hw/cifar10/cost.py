@@ -10,7 +10,7 @@ top function runs them, one :class:`LoopCost` per pipeline entry: its trips, its
 
     cycles_ii_only = trips * II          cycles = trips * II + depth
 
-The counting build of the C-simulation (:func:`~fracbnn_lib.hw.csim.csim_loop_counts`) logs the same
+The counting build of the C-simulation (:func:`~fracbnn_lib.hw.cifar10.csim.loop_counts`) logs the same
 entries, and the tests hold the two equal entry by entry. :func:`release_loops` models the release's
 ``xcel-cifar10`` from its loop bounds (II = 1, no fill): 90,307 cycles per image.
 
