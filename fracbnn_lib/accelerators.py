@@ -2,8 +2,9 @@
 
 "Which accelerator?" is answered here and nowhere else:
 
-- by an export's ``manifest.json`` ``network`` (:func:`for_network`, :func:`for_export`): the export
-  command's reader, the board driver, deploy, ``hls-report``;
+- by an export's ``manifest.json`` ``network`` (:func:`for_network`; an export folder's:
+  :func:`fracbnn_lib.hw.export_folder.accelerator_of`): every export reader, the board driver, deploy,
+  ``hls-report``;
 - by a data set (:func:`for_dataset`): the pipeline (which notebook 04), the training recipe, the model
   builder;
 - by a checkpoint's state dict (:func:`for_state_dict`): loading a trained model for export.
@@ -24,33 +25,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-HARDWARE_API = (
-    "NETWORK",
-    "EXPORT_FILES",
-    "SOURCES",
-    "source_dir",
-    "config_header",
-    "pack_images",
-    "export_accelerator",
-    "load_export",
-    "reference_forward",
-    "reference_predict",
-    "build_library",
-    "csim_forward",
-    "csim_predict",
-    "ExportCsim",
-    "loop_counts",
-    "accelerator_loops",
-    "cost_summary",
-    "cost_vs_paper",
-    "run_ladder",
-    "layer_error_table",
-    "plot_layer_errors",
-)
+HARDWARE_MODULES = {
+    "export": ("NETWORK", "EXPORT_FILES", "export_accelerator", "load_export", "pack_images", "reference_predict"),
+    "csim": ("SOURCES", "source_dir", "build_library", "csim_forward", "csim_predict", "ExportCsim", "loop_counts"),
+    "reference": ("reference_forward",),
+    "cost": ("accelerator_loops", "cost_summary"),
+    "ladder": ("run_ladder", "layer_error_table", "plot_layer_errors", "cost_vs_paper"),
+}
+"""Where each operation lives in a hardware package (its module), the same on both; a package adds
+``config_header`` and its parameter class from its own modules (``hw.cifar10.headers``, ``hw.imagenet.layout``)."""
+HARDWARE_API = (*(name for names in HARDWARE_MODULES.values() for name in names), "config_header")
 """What each hardware package offers, with the same contract on both networks (``tests/test_accelerators.py``)."""
 
 
@@ -101,13 +88,6 @@ class Accelerator:
     def hardware(self) -> ModuleType:
         """Its hardware package (export, reference, C-simulation, cost model, ladder: :data:`HARDWARE_API`)."""
         return importlib.import_module(self.hardware_package)
-
-    def build_model(self, num_classes: int | None = None, **switches: bool) -> Any:
-        """Its FracBNN (``binary_weights``, ``gating`` as in :mod:`fracbnn_lib.models`); default classes of its
-        first data set."""
-        builder = getattr(importlib.import_module("fracbnn_lib.models"), self.model)
-        classes = num_classes if num_classes is not None else next(iter(self.datasets.values()))
-        return builder(num_classes=classes, **switches)
 
 
 CIFAR10 = Accelerator(
@@ -172,17 +152,6 @@ def for_state_dict(state: Mapping[str, Any]) -> Accelerator:
     """The accelerator of a checkpoint's (mapped) state dict: the one whose classifier key it holds."""
     found = [a for a in ACCELERATORS if a.classifier_key in state]
     return _one(found, "a checkpoint with neither classifier key", [a.classifier_key for a in ACCELERATORS])
-
-
-def for_export(export_dir: str | Path) -> Accelerator:
-    """The accelerator of an export folder, from its ``manifest.json`` (one-line error if it is none)."""
-    from .hw.export_folder import ExportError, read_manifest
-
-    manifest = read_manifest(export_dir)
-    try:
-        return for_network(manifest.get("network"))
-    except UnknownAcceleratorError as err:
-        raise ExportError(f"{Path(export_dir) / 'manifest.json'}: {err}") from None
 
 
 def dataset_names() -> tuple[str, ...]:

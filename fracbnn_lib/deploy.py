@@ -18,7 +18,7 @@
         README.md               PYNQ images supported, where the bitstream goes, scp and run steps
         bundle.json             name, source run, vector count, total bytes, every file with its size and sha256
 
-The export's manifest says which accelerator it belongs to (:func:`fracbnn_lib.accelerators.for_export`);
+The export's manifest says which accelerator it belongs to (:func:`fracbnn_lib.accelerators.accelerator_of`);
 every file the manifest lists must be present and match its SHA-256 before anything is written. The bundle
 is built in a temporary folder beside the target and renamed into place, so an interrupted run leaves no
 half-written bundle; an existing bundle is replaced only with ``--force``. Host tooling: the bundle carries
@@ -28,7 +28,6 @@ half-written bundle; an existing bundle is replaced only with ``--force``. Host 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import shutil
@@ -37,12 +36,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .accelerators import ACCELERATORS, Accelerator, by_name, for_export
+from .accelerators import ACCELERATORS, Accelerator, by_name
 from .board.driver import BUNDLE_VECTORS, BoardError, check_bitstream, load_vectors
 from .cli import OneLineParser
-from .files import replace_folder, staging_folder
+from .files import replace_folder, sha256, staging_folder
 from .hw.csim_build import AP_TYPES_IN_HLS_ROOT, ap_types_dir
-from .hw.export_folder import ExportError, checked_file, read_manifest
+from .hw.export_folder import ExportError, accelerator_of, checked_file, read_manifest
 
 BUNDLE_PACKAGE = "fracbnn_lib"
 CARRIED_MODULES = (
@@ -54,6 +53,7 @@ CARRIED_MODULES = (
     "paper.py",
     "logits.py",
     "accelerators.py",
+    "topology.py",
     "board/__init__.py",
     "board/driver.py",
     "board/report.py",
@@ -188,14 +188,6 @@ timings are the host CPU's, not the board's.
 """
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def copy_csim_sources(hls: Path) -> None:
     """Every accelerator's C-simulation sources into ``hls/<accelerator>/`` and ``hls/common/``, the ap_types
     headers (and licence) into ``hls/ap_types/``."""
@@ -234,7 +226,7 @@ def bundle_files(folder: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
         if relative != "bundle.json" and "__pycache__" not in relative:
-            files[relative] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            files[relative] = {"bytes": path.stat().st_size, "sha256": sha256(path)}
     return files
 
 
@@ -256,7 +248,7 @@ def write_bundle(
     export_dir, out, notebook = Path(export_dir), Path(out), Path(notebook)
     vectors = load_vectors(export_dir)
     try:
-        accelerator = for_export(export_dir)
+        accelerator = accelerator_of(export_dir)
     except (ExportError, ValueError) as err:
         raise BoardError(str(err)) from None
     written = checked_export_files(export_dir)

@@ -19,6 +19,7 @@ Standard library only (no torch, no numpy), so every layer can use it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -217,3 +218,12 @@ def check_writable(folder: str | Path, what: str = "folder") -> Path:
         reason = err.strerror or type(err).__name__
         raise FolderError(f"cannot write into {what} {folder} ({reason}): choose a writable folder") from None
     return folder
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,7 +1,7 @@
 """``fracbnn hls-report``: a Vivado/Vitis HLS csynth report beside the cost model of the accelerator it belongs to.
 
 ``make -C hls/<accelerator> hls`` keeps the report in ``<export>/csynth_report`` and runs this. The export's
-manifest says which accelerator (:func:`fracbnn_lib.accelerators.for_export`), so the report is compared with
+manifest says which accelerator (:func:`fracbnn_lib.accelerators.accelerator_of`), so the report is compared with
 that accelerator's model (its ``cost_summary`` at the export's formats and levels, its ``accelerator_loops``),
 never with the other one's::
 
@@ -19,9 +19,8 @@ from .cli import OneLineParser
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``fracbnn hls-report DIR``: print the csynth report beside the cost model; 1 if there is none."""
-    from .accelerators import for_export
     from .hw.csynth import CsynthError, compare_with_model, format_comparison, read_csynth
-    from .hw.export_folder import MANIFEST_FILE, ExportError, manifest_formats, read_manifest
+    from .hw.export_folder import MANIFEST_FILE, ExportError, accelerator_of, manifest_formats, read_manifest
 
     parser = OneLineParser(prog="fracbnn hls-report", description="Print a csynth report beside the cost model.")
     parser.add_argument("folder", type=Path, help="csynth report folder, or an export holding csynth_report/")
@@ -29,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     export = args.folder if (args.folder / MANIFEST_FILE).is_file() else args.folder.parent
     try:
         report = read_csynth(args.folder)
-        accelerator = for_export(export)
+        accelerator = accelerator_of(export)
         manifest = read_manifest(export)
     except (CsynthError, ExportError) as err:
         print(f"fracbnn hls-report: error: {err}", file=sys.stderr)

@@ -59,7 +59,6 @@ True, "gating": True}, "model": class name, "source": {...}}, "metrics": {}}``: 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import re
 import sys
@@ -74,6 +73,7 @@ from torch import nn
 
 from .checkpoint import CheckpointError, atomic_save, load_checkpoint, map_official_keys, model_state, read_checkpoint
 from .cli import OneLineParser
+from .files import sha256
 
 HEADER_NAME = "weights_tb.h"
 HEADER_LOCATIONS = ("xcel-cifar10/source/weights_tb.h", "xcel/weights_tb.h", "weights_tb.h")
@@ -393,12 +393,13 @@ def model_for_state(state: Mapping[str, torch.Tensor]) -> nn.Module:
     (:func:`fracbnn_lib.accelerators.for_state_dict`; classes from that classifier), in the final stage (binary
     weights, gate on); a ResNet-20, whose strict load lists the keys, for a state dict with neither."""
     from .accelerators import CIFAR10, UnknownAcceleratorError, for_state_dict
+    from .models import build_model
 
     try:
         accelerator = for_state_dict(state)
     except UnknownAcceleratorError:
-        return CIFAR10.build_model()
-    return accelerator.build_model(int(state[accelerator.classifier_key].shape[0]))
+        return build_model(CIFAR10)
+    return build_model(accelerator, int(state[accelerator.classifier_key].shape[0]))
 
 
 def release_checkpoint_state(path: str | Path) -> tuple[nn.Module, dict[str, torch.Tensor]]:
@@ -427,14 +428,6 @@ def release_checkpoint_state(path: str | Path) -> tuple[nn.Module, dict[str, tor
             "give the release's pretrained CIFAR-10 or ImageNet .pt"
         ) from None
     return model, model.state_dict()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def import_release(path: str | Path, out: str | Path, *, overwrite: bool = False) -> ImportResult:
@@ -467,7 +460,7 @@ def import_release(path: str | Path, out: str | Path, *, overwrite: bool = False
     config = {
         "stage": dict(RELEASE_STAGE),
         "model": type(model).__name__,
-        "source": {"kind": kind, "file": str(source), "sha256": _sha256(source), "batchnorm": batchnorm},
+        "source": {"kind": kind, "file": str(source), "sha256": sha256(source), "batchnorm": batchnorm},
     }
     atomic_save({"model": state, "config": config, "metrics": {}}, out)
     return ImportResult(source=source, kind=kind, model=type(model).__name__, out=out)

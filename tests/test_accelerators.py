@@ -18,12 +18,12 @@ from fracbnn_lib.accelerators import (
     UnknownAcceleratorError,
     by_name,
     for_dataset,
-    for_export,
     for_network,
     for_state_dict,
 )
 from fracbnn_lib.data import DATASETS
-from fracbnn_lib.hw.export_folder import ExportError, read_manifest
+from fracbnn_lib.hw.export_folder import ExportError, accelerator_of, read_manifest
+from fracbnn_lib.models import build_model
 
 
 def test_every_question_has_one_answer():
@@ -36,7 +36,7 @@ def test_every_question_has_one_answer():
         "imagenet",
     ]
     assert by_name("imagenet") is IMAGENET and tuple(DATASETS) == accelerators.dataset_names()
-    assert for_state_dict(CIFAR10.build_model().state_dict()) is CIFAR10
+    assert for_state_dict(build_model(CIFAR10).state_dict()) is CIFAR10
     assert for_state_dict({"fc.weight": torch.zeros(10, 1024)}) is IMAGENET
     for call, value in ((for_network, "resnet50"), (for_dataset, "mnist"), (by_name, "vgg")):
         with pytest.raises(UnknownAcceleratorError, match="no accelerator of the kit runs"):
@@ -48,7 +48,7 @@ def test_every_question_has_one_answer():
 def test_a_descriptor_says_what_is_specific_to_its_accelerator():
     assert (CIFAR10.top, CIFAR10.image_shape, CIFAR10.word_dtype) == ("FracNet_T", (3, 32, 32), "uint64")
     assert (IMAGENET.top, IMAGENET.image_shape, IMAGENET.word_dtype) == ("FracNetImageNet", (3, 224, 224), "uint32")
-    assert IMAGENET.build_model().fc.out_features == 1000 and IMAGENET.build_model(10).fc.out_features == 10
+    assert build_model(IMAGENET).fc.out_features == 1000 and build_model(IMAGENET, 10).fc.out_features == 10
     from fracbnn_lib.board import driver
 
     for accelerator in ACCELERATORS:
@@ -83,12 +83,12 @@ def test_both_exports_have_one_manifest_schema_and_one_contract(tmp_path, accele
     """Export, read back, reference, C-simulation: the same calls and result shapes on both accelerators."""
     torch.manual_seed(0)
     hardware = accelerator.hardware()
-    model = _randomised(accelerator.build_model(10))
+    model = _randomised(build_model(accelerator, 10))
     images = torch.rand(2, *accelerator.image_shape)
     out = hardware.export_accelerator(
         model, tmp_path / "export", images, [1, 2], dataset=next(iter(accelerator.datasets))
     )
-    assert for_export(out) is accelerator
+    assert accelerator_of(out) is accelerator
     manifest, params = hardware.load_export(out)
     common = {"manifest_version", "network", "fracbnn_lib", "source", "resolution", "levels", "formats_name"}
     common |= {"formats", "layout", "interface", "test_vectors", "files", "classes", "parameters"}
@@ -117,4 +117,4 @@ def test_both_exports_have_one_manifest_schema_and_one_contract(tmp_path, accele
 def test_an_export_of_no_known_network_is_one_line(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"manifest_version": 1, "network": "vgg16"}))
     with pytest.raises(ExportError, match="manifest.json: no accelerator of the kit runs network 'vgg16'"):
-        for_export(tmp_path)
+        accelerator_of(tmp_path)

@@ -495,6 +495,7 @@ def torch_free_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+@pytest.mark.slow
 def test_the_bundle_verifies_itself_in_a_torch_free_python(tmp_path, real_export, torch_free_python):
     """Copied out of the repository, run by a Python without PyTorch (nor hls4ml): notebook 05's C-simulation,
     compiled from the bundle's own sources and headers, gives expected_logits.npy bit for bit."""

@@ -14,18 +14,17 @@ shortcut sums, packing codes into planes, ``fmap_word``) is reached through the 
 whose parameters pass only the shortcut through also check the shortcut sums against their definition.
 """
 
-import subprocess
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from unit_test_build import build_unit_tests, run_unit_tests
 
 from fracbnn_lib.encoding import pack_thermometer, thermometer_encode
 from fracbnn_lib.hw.bits import pack_bits
 from fracbnn_lib.hw.cifar10.reference import quantize2, quantizer_bounds
-from fracbnn_lib.hw.csim_build import ap_types_dir, compiler
 from fracbnn_lib.hw.fixed_point import SUM_MAX, SUM_MIN, FixedFormat, resolve_formats
 from fracbnn_lib.hw.imagenet.fold import pack_layer_weights, stem_table
 from fracbnn_lib.hw.imagenet.layout import (
@@ -60,24 +59,7 @@ def build(tmp_path_factory):
     @cache
     def program(levels: int) -> Path:
         folder = tmp_path_factory.mktemp(f"hls_imagenet_unit_tests_{levels}")
-        (folder / "fracnet_config.h").write_text(config_header(FORMATS, levels))
-        target = folder / "unit_tests"
-        command = [
-            compiler(),
-            "-O1",
-            "-std=c++11",
-            "-w",
-            f"-I{folder}",
-            f"-I{HLS_DIR}",
-            f"-I{HLS_DIR.parent / 'common'}",
-            f"-I{ap_types_dir()}",
-            str(HLS_DIR / "unit_tests.cc"),
-            "-o",
-            str(target),
-        ]
-        built = subprocess.run(command, capture_output=True, text=True)
-        assert built.returncode == 0, f"building unit_tests.cc failed:\n{built.stderr}"
-        return target
+        return build_unit_tests(HLS_DIR, config_header(FORMATS, levels), folder, "-std=c++11")
 
     return program
 
@@ -90,10 +72,7 @@ def program(build) -> Path:
 
 def _run(program: Path, command: str, values) -> np.ndarray:
     """Run one sub-command on ``values`` (integers, written to stdin); what it prints, as strings."""
-    text = " ".join(str(int(v)) for v in values)
-    done = subprocess.run([str(program), command], input=text, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"unit_tests {command} failed: {done.stderr}"
-    return np.array(done.stdout.split())
+    return np.array(run_unit_tests(program, command, values))
 
 
 def _random_words(rng: np.random.Generator, shape) -> np.ndarray:

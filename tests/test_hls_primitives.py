@@ -11,18 +11,17 @@ row-banked window, the gate, the residual, quantise-and-pack, several tiles) wit
 output exact, so every sum can be read back and compared with ``binary_conv``.
 """
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from unit_test_build import build_unit_tests, run_unit_tests
 
 from fracbnn_lib.encoding import pack_thermometer
 from fracbnn_lib.hw.bits import WORD_BITS, pack_bits, unpack_bits
 from fracbnn_lib.hw.cifar10.headers import config_header
 from fracbnn_lib.hw.cifar10.layout import OC_TILE, PG_TILES, TAPS
 from fracbnn_lib.hw.cifar10.reference import binary_conv, count_levels, quantize2, quantizer_bounds
-from fracbnn_lib.hw.csim_build import ap_types_dir, compiler
 from fracbnn_lib.hw.fixed_point import SUM_MAX, SUM_MIN, resolve_formats
 from fracbnn_lib.hw.folding import stem_level_dots
 
@@ -36,33 +35,12 @@ LANE_SHIFT = np.uint64(WORD_BITS - OC_TILE)  # a tile's lanes_t is its 16 channe
 def program(tmp_path_factory) -> Path:
     """``unit_tests.cc`` built once (g++ missing or a failed build fails every test, with the reason)."""
     folder = tmp_path_factory.mktemp("hls_unit_tests")
-    (folder / "fracnet_config.h").write_text(config_header(FORMATS, LEVELS))
-    target = folder / "unit_tests"
-    command = [
-        compiler(),
-        "-O1",
-        "-std=c++14",
-        "-w",
-        "-DFRACNET_RUNTIME_PARAMS",
-        f"-I{folder}",
-        f"-I{HLS_DIR}",
-        f"-I{HLS_DIR.parent / 'common'}",
-        f"-I{ap_types_dir()}",
-        str(HLS_DIR / "unit_tests.cc"),
-        "-o",
-        str(target),
-    ]
-    built = subprocess.run(command, capture_output=True, text=True)
-    assert built.returncode == 0, f"building unit_tests.cc failed:\n{built.stderr}"
-    return target
+    return build_unit_tests(HLS_DIR, config_header(FORMATS, LEVELS), folder, "-std=c++14", "-DFRACNET_RUNTIME_PARAMS")
 
 
 def _run(program: Path, command: str, values, dtype=np.int64) -> np.ndarray:
     """Run one sub-command on ``values`` (integers, written to stdin) and read back what it prints as ``dtype``."""
-    text = " ".join(str(int(v)) for v in values)
-    done = subprocess.run([str(program), command], input=text, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, f"unit_tests {command} failed: {done.stderr}"
-    return np.array(done.stdout.split(), dtype=dtype)
+    return np.array(run_unit_tests(program, command, values), dtype=dtype)
 
 
 def _random_words(rng: np.random.Generator, shape) -> np.ndarray:

@@ -213,6 +213,7 @@ def test_finished_stage_is_not_trained_again(run):
         assert torch.equal(model.state_dict()[key], value), key
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_gives_identical_weights(run, tmp_path):
     """Stage 3 again from stage 2's checkpoint, killed in the middle of epoch 2, then resumed."""
     stage = run["results"]["stage3"].stage
@@ -275,6 +276,7 @@ def test_kd_stage_needs_a_teacher(tmp_path):
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_torchrun_ddp_on_cpu(run, tmp_path):
     """Two Gloo ranks train stage 3 through the CLI; only rank 0 writes; metrics cover all test images."""
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}

@@ -104,10 +104,10 @@ class Vectors:
     @property
     def accelerator(self) -> Accelerator:
         """The accelerator these vectors are for (its manifest's ``network``; CIFAR-10's without a manifest)."""
-        return accelerator_of(self.manifest)
+        return accelerator_of_manifest(self.manifest)
 
 
-def accelerator_of(manifest: dict) -> Accelerator:
+def accelerator_of_manifest(manifest: dict) -> Accelerator:
     """The accelerator of an export manifest (CIFAR-10's for an empty one); :class:`BoardError` for an unknown one."""
     if not manifest:
         return CIFAR10
@@ -170,7 +170,7 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
     labels = _load_array(folder, "labels.npy")
     expected = _load_array(folder, "expected_logits.npy")
     manifest = read_vector_manifest(folder)
-    accelerator = accelerator_of(manifest)
+    accelerator = accelerator_of_manifest(manifest)
     check_images(images, f"{folder / 'images.npy'}", accelerator)
     n = images.shape[0]
     classes = int(manifest.get("classes", 10))
@@ -530,7 +530,7 @@ class FracNetDriver:
     ) -> None:
         self.target = resolve_target(target, bitstream)
         manifest = read_vector_manifest(Path(export_dir)) if str(export_dir) else {}
-        self.accelerator = accelerator_of(manifest)
+        self.accelerator = accelerator_of_manifest(manifest)
         if self.target == "csim" and not str(export_dir):
             raise BoardError("target 'csim' needs export_dir (the export folder of notebook 04, with params.bin)")
         self.backend: _BoardIP | CsimBackend

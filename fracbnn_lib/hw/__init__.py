@@ -2,7 +2,7 @@
 
 Each accelerator has its package with the same operations under the same names
 (:data:`fracbnn_lib.accelerators.HARDWARE_API`): :mod:`.cifar10` (``hls/cifar10``) and :mod:`.imagenet`
-(``hls/imagenet``); :func:`fracbnn_lib.accelerators.for_export` and its siblings say which one serves an
+(``hls/imagenet``); :func:`fracbnn_lib.accelerators.accelerator_of` and its siblings say which one serves an
 export, a data set or a checkpoint. What both share lives here: fixed-point arithmetic and formats
 (:mod:`.fixed_point`), bit packing (:mod:`.bits`), folding helpers (:mod:`.folding`), the reference's
 datapath (:mod:`.datapath`), the export folder and its manifest (:mod:`.export_folder`), the C-simulation

@@ -15,7 +15,6 @@ can check an export and run its C-simulation.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..accelerators import Accelerator, UnknownAcceleratorError, for_network
+from ..files import sha256
 from .fixed_point import FORMAT_PRESETS, FixedFormat, Formats
 
 
@@ -39,15 +40,6 @@ LABELS_FILE = "labels.npy"
 EXPECTED_FILE = "expected_logits.npy"
 TEST_VECTOR_FILES = (IMAGES_FILE, LABELS_FILE, EXPECTED_FILE)
 MANIFEST_VERSION = 1
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -77,6 +69,15 @@ def read_manifest(export_dir: str | Path, network: str | None = None) -> dict[st
             "use the accelerator that export belongs to, or export the checkpoint again"
         )
     return manifest
+
+
+def accelerator_of(export_dir: str | Path) -> Accelerator:
+    """The accelerator an export folder belongs to, from its manifest's ``network`` (one-line error if none)."""
+    manifest = read_manifest(export_dir)
+    try:
+        return for_network(manifest.get("network"))
+    except UnknownAcceleratorError as err:
+        raise ExportError(f"{Path(export_dir) / MANIFEST_FILE}: {err}") from None
 
 
 def checked_file(export_dir: str | Path, manifest: Mapping[str, Any], name: str) -> Path:
@@ -184,6 +185,32 @@ def write_export_folder(
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return out_dir
+
+
+def test_vector_files(
+    packed: np.ndarray, labels: np.ndarray | None, logits: np.ndarray, trace: Any, dataset: str | None
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The test-vector files of an export and their manifest record (``test_vectors``), the same on both networks.
+
+    ``packed``: the accelerator's input words; ``labels``: ``int64[N]`` or None; ``logits``: the bit-exact
+    reference's ``float32[N, classes]`` (``expected_logits.npy``); ``trace``: the reference's
+    :class:`~fracbnn_lib.hw.datapath.ReferenceTrace` on them (saturations, gates).
+    """
+    files = {IMAGES_FILE: npy_bytes(packed), EXPECTED_FILE: npy_bytes(logits)}
+    if labels is not None:
+        files[LABELS_FILE] = npy_bytes(labels)
+    record = {
+        "images": len(packed),
+        "dataset": dataset,
+        "classes": class_names(dataset),
+        "labels": labels is not None,
+        "shape": list(packed.shape),
+        "dtype": str(packed.dtype),
+        "expected_logits": list(np.shape(logits)),
+        "saturated_values": trace.total_saturated(),
+        "gate_open": trace.gate_open_share(),
+    }
+    return files, record
 
 
 def checked_labels(labels: Any, n: int) -> np.ndarray:

@@ -11,15 +11,25 @@ from pathlib import Path
 
 from torch import nn
 
-from ..accelerators import for_dataset, for_state_dict
+from ..accelerators import Accelerator, for_dataset, for_state_dict
 from .cifar10 import BasicBlock, FracBNNResNet20, fracbnn_resnet20
 from .imagenet import BuildingBlock, FracBNNReActNet, fracbnn_reactnet
+
+BUILDERS = {"fracbnn_resnet20": fracbnn_resnet20, "fracbnn_reactnet": fracbnn_reactnet}
+"""The model builder each accelerator's descriptor names (:attr:`~fracbnn_lib.accelerators.Accelerator.model`)."""
+
+
+def build_model(accelerator: Accelerator, num_classes: int | None = None, **switches: bool) -> nn.Module:
+    """The FracBNN an accelerator runs (``binary_weights``, ``gating`` as its builder takes them); classes default
+    to those of the accelerator's first data set."""
+    classes = num_classes if num_classes is not None else next(iter(accelerator.datasets.values()))
+    return BUILDERS[accelerator.model](num_classes=classes, **switches)
 
 
 def model_builder(dataset: str) -> Callable[[], nn.Module]:
     """The FracBNN of a data set with its classes (``fracbnn_reactnet`` with 10 classes for ``imagenet-tiny``)."""
     accelerator = for_dataset(dataset)
-    return functools.partial(accelerator.build_model, accelerator.datasets[dataset])
+    return functools.partial(build_model, accelerator, accelerator.datasets[dataset])
 
 
 def load_trained_model(checkpoint: str | Path) -> nn.Module:
@@ -39,9 +49,9 @@ def load_trained_model(checkpoint: str | Path) -> nn.Module:
     state = map_official_keys(model_state(read_checkpoint(checkpoint)))
     try:
         accelerator = for_state_dict(state)
-        model = accelerator.build_model(int(state[accelerator.classifier_key].shape[0]))
+        model = build_model(accelerator, int(state[accelerator.classifier_key].shape[0]))
     except UnknownAcceleratorError:
-        model = CIFAR10.build_model()
+        model = build_model(CIFAR10)
     stored = load_checkpoint(checkpoint, model)
     stage = stored.get("config", {}).get("stage", {}) if isinstance(stored.get("config"), Mapping) else {}
     if "binary_weights" in stage:
@@ -58,6 +68,7 @@ __all__ = [
     "FracBNNResNet20",
     "fracbnn_reactnet",
     "fracbnn_resnet20",
+    "build_model",
     "load_trained_model",
     "model_builder",
 ]

@@ -21,14 +21,8 @@ from ..data import IMAGENET_MEAN, IMAGENET_STD
 from ..encoding import ThermometerEncoder
 from ..layers import PGBinaryConv2d, ThermometerConv2d, set_binary_weights, set_gating
 from ..quantizers import RPReLU, quant_sign
+from ..topology import REACTNET_BLOCKS
 from .shortcuts import DuplicateChannels
-
-REACTNET_BLOCKS = (
-    (32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
-    (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1),
-    (512, 1024, 2), (1024, 1024, 1),
-)  # fmt: skip
-"""(in, out, stride) of the 13 building blocks."""
 
 SHORTCUT_BITS = 4
 

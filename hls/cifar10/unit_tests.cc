@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "layers.h"
+#include "unit_test_io.h"
 
 #define FRACNET_DEFINE_PARAM(name, kind, type, dims, count) type name dims;
 FRACNET_PARAMS(FRACNET_DEFINE_PARAM)
@@ -40,26 +41,6 @@ namespace {
 
 const int FM_FRAC = FRACNET_FM_W - FRACNET_FM_I;
 
-long long read_int() {
-  long long value;
-  if (!(std::cin >> value)) {
-    std::fprintf(stderr, "unit_tests: expected an integer on stdin\n");
-    std::exit(2);
-  }
-  return value;
-}
-
-word_t read_word() {
-  unsigned long long value;
-  if (!(std::cin >> value)) {
-    std::fprintf(stderr, "unit_tests: expected a 64-bit word on stdin\n");
-    std::exit(2);
-  }
-  return value;
-}
-
-void print_int(long long value) { std::printf("%lld\n", value); }
-void print_word(word_t value) { std::printf("%llu\n", (unsigned long long)value); }
 
 void read_plane(plane_t plane, int h) {
   std::memset(plane, 0xa5, sizeof(plane_t));  // words outside the map are garbage: no result may depend on them

@@ -36,29 +36,12 @@
 #include <vector>
 
 #include "engines.h"
+#include "unit_test_io.h"
 
 namespace {
 
 const word_t MAP_SENTINEL = 0xa5a5a5a5a5a5a5a5ULL;    // output map words before a call
 const int64_t POOL_SENTINEL = 0x5a5a5a5a5a5a5a5aLL;   // pooled sums before a call
-
-long long read_int() {
-  long long value;
-  if (!(std::cin >> value)) {
-    std::fprintf(stderr, "unit_tests: expected an integer on stdin\n");
-    std::exit(2);
-  }
-  return value;
-}
-
-word_t read_word() {
-  unsigned long long value;
-  if (!(std::cin >> value)) {
-    std::fprintf(stderr, "unit_tests: expected a 64-bit word on stdin\n");
-    std::exit(2);
-  }
-  return value;
-}
 
 long read_count(long most) {
   const long long n = read_int();
@@ -69,8 +52,6 @@ long read_count(long most) {
   return long(n);
 }
 
-void print_int(long long value) { std::printf("%lld\n", value); }
-void print_word(word_t value) { std::printf("%llu\n", (unsigned long long)value); }
 
 int run_quantize() {
   const long n = read_count(1L << 24);

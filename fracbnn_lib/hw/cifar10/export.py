@@ -32,19 +32,16 @@ import numpy as np
 
 from ..export_folder import (
     CONFIG_HEADER,
-    EXPECTED_FILE,
-    IMAGES_FILE,
-    LABELS_FILE,
     MANIFEST_FILE,
     PARAMS_FILE,
+    TEST_VECTOR_FILES,
     ExportError,
     checked_file,
     checked_labels,
-    class_names,
     manifest,
     manifest_formats,
-    npy_bytes,
     read_manifest,
+    test_vector_files,
     write_export_folder,
 )
 from ..fixed_point import Formats, resolve_formats
@@ -57,7 +54,7 @@ if TYPE_CHECKING:
 NETWORK = "fracbnn_resnet20_cifar10"
 """The manifest's ``network`` of this accelerator (:mod:`fracbnn_lib.accelerators` is keyed by it)."""
 WEIGHTS_HEADER = "weights.h"
-EXPORT_FILES = (CONFIG_HEADER, WEIGHTS_HEADER, PARAMS_FILE, IMAGES_FILE, LABELS_FILE, EXPECTED_FILE, MANIFEST_FILE)
+EXPORT_FILES = (CONFIG_HEADER, WEIGHTS_HEADER, PARAMS_FILE, *TEST_VECTOR_FILES, MANIFEST_FILE)
 """Every file an export writes; anything else in an export folder (build outputs) is the user's."""
 INTERFACE = {
     "top": "FracNet_T(uint64 image[3][32][32], float output[10])",
@@ -127,22 +124,10 @@ def export_accelerator(
     vectors = None
     if packed is not None:
         trace = ReferenceTrace()
-        expected = reference_forward(params, packed, trace)
-        files[IMAGES_FILE] = npy_bytes(packed)
-        files[EXPECTED_FILE] = npy_bytes(expected)
-        if labels is not None:
-            files[LABELS_FILE] = npy_bytes(labels)
-        vectors = {
-            "images": len(packed),
-            "dataset": dataset,
-            "classes": class_names(dataset),
-            "labels": labels is not None,
-            "shape": list(packed.shape),
-            "dtype": "uint64",
-            "expected_logits": [len(packed), CLASSES],
-            "saturated_values": trace.total_saturated(),
-            "gate_open": {name: trace.gate_open[name] / trace.outputs[name] for name in trace.gate_open},
-        }
+        vector_files, vectors = test_vector_files(
+            packed, labels, reference_forward(params, packed, trace), trace, dataset
+        )
+        files.update(vector_files)
 
     def write_manifest(staging: Path) -> dict[str, Any]:
         return manifest(

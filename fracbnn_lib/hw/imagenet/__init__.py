@@ -11,15 +11,8 @@ bit-exact numpy), :mod:`.csim` (L3, g++ C-simulation), :mod:`.cost` (cycles, DRA
 
 from __future__ import annotations
 
+from ...accelerators import HARDWARE_MODULES
 from ...lazy import lazy_exports
 
-_EXPORTS = {
-    "export": ("NETWORK", "EXPORT_FILES", "export_accelerator", "load_export", "pack_images", "reference_predict"),
-    "csim": ("SOURCES", "source_dir", "build_library", "csim_forward", "csim_predict", "ExportCsim", "loop_counts"),
-    "layout": ("config_header",),
-    "reference": ("reference_forward",),
-    "cost": ("accelerator_loops", "cost_summary"),
-    "ladder": ("run_ladder", "layer_error_table", "plot_layer_errors", "cost_vs_paper"),
-    "params": ("DramRegions",),
-}
+_EXPORTS = {**HARDWARE_MODULES, "layout": ("config_header",), "params": ("DramRegions",)}
 __all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

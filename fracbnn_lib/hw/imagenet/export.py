@@ -28,19 +28,17 @@ import numpy as np
 
 from ..export_folder import (
     CONFIG_HEADER,
-    EXPECTED_FILE,
-    IMAGES_FILE,
-    LABELS_FILE,
     MANIFEST_FILE,
     PARAMS_FILE,
+    TEST_VECTOR_FILES,
     ExportError,
     checked_file,
     checked_labels,
-    class_names,
     manifest,
     manifest_formats,
     npy_bytes,
     read_manifest,
+    test_vector_files,
     write_export_folder,
 )
 from ..fixed_point import Formats, resolve_formats
@@ -52,8 +50,8 @@ NETWORK = "fracbnn_reactnet_imagenet"
 WEIGHTS_FILE = "weights.bin"
 CLASSIFIER_FILE = "classifier.npz"
 EXPECTED_POOLED_FILE = "expected_pooled.npy"
-EXPORT_FILES = (CONFIG_HEADER, WEIGHTS_FILE, PARAMS_FILE, CLASSIFIER_FILE, IMAGES_FILE, LABELS_FILE)
-EXPORT_FILES += (EXPECTED_POOLED_FILE, EXPECTED_FILE, MANIFEST_FILE)
+EXPORT_FILES = (CONFIG_HEADER, WEIGHTS_FILE, PARAMS_FILE, CLASSIFIER_FILE, *TEST_VECTOR_FILES, EXPECTED_POOLED_FILE)
+EXPORT_FILES += (MANIFEST_FILE,)
 """Every file an export writes; anything else in an export folder (build outputs) is the user's."""
 INTERFACE = {
     "top": "FracNetImageNet(uint32 image[150528], uint64 weights[], int64 params[], uint64 fmaps[], int64 pooled[])",
@@ -122,22 +120,8 @@ def export_accelerator(
     if packed is not None:
         trace = ReferenceTrace(lanes=LANES)
         pooled = reference_forward(params, packed, trace)
-        files[IMAGES_FILE] = npy_bytes(packed)
-        files[EXPECTED_POOLED_FILE] = npy_bytes(pooled)
-        files[EXPECTED_FILE] = npy_bytes(params.logits(pooled))
-        if labels is not None:
-            files[LABELS_FILE] = npy_bytes(labels)
-        vectors = {
-            "images": len(packed),
-            "dataset": dataset,
-            "classes": class_names(dataset),
-            "labels": labels is not None,
-            "shape": list(packed.shape),
-            "dtype": "uint32",
-            "expected_logits": [len(packed), params.classes],
-            "saturated_values": trace.total_saturated(),
-            "gate_open": trace.gate_open_share(),
-        }
+        vector_files, vectors = test_vector_files(packed, labels, params.logits(pooled), trace, dataset)
+        files.update(vector_files, **{EXPECTED_POOLED_FILE: npy_bytes(pooled)})
 
     def write_manifest(staging: Path) -> dict[str, Any]:
         return manifest(

@@ -1,6 +1,6 @@
 """The ImageNet accelerator's layer table and DRAM layout (``hls/imagenet/typedefs.h``), in one place.
 
-The 13 ReActNet blocks of :data:`~fracbnn_lib.models.imagenet.REACTNET_BLOCKS` become 26 entries of
+The 13 ReActNet blocks of :data:`~fracbnn_lib.topology.REACTNET_BLOCKS` become 26 entries of
 the layer table (a PG 3x3 conv ``in -> in`` at the block's stride, then a PG 1x1 conv ``in -> out``),
 written into the export's ``fracnet_config.h`` so that ``fracnet.cc`` and this package read one table.
 
@@ -26,15 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...topology import REACTNET_BLOCKS
+
 if TYPE_CHECKING:
     pass
 
-BLOCKS = (
-    (32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
-    (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1),
-    (512, 1024, 2), (1024, 1024, 1),
-)  # fmt: skip
-"""(in, out, stride) of the 13 building blocks (the same as the model's ``REACTNET_BLOCKS``, checked by a test)."""
+BLOCKS = REACTNET_BLOCKS
+"""(in, out, stride) of the 13 building blocks: the model's own table (:mod:`fracbnn_lib.topology`)."""
 
 IMAGE_SIZE = 224
 COLOURS = 3

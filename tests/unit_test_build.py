@@ -1,0 +1,35 @@
+"""Building an accelerator's C++ unit tests (``hls/<accelerator>/unit_tests.cc``) with g++, for both test modules.
+
+As the C-simulation library is built: the accelerator's sources, ``hls/common`` and the ap_types headers of the
+hls4ml wheel, against a generated ``fracnet_config.h``. The program runs one sub-command per primitive, reading
+integers on stdin and printing integers, which the tests compare with the numpy reference.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from fracbnn_lib.hw.csim_build import ap_types_dir, compiler
+
+
+def build_unit_tests(hls_dir: Path, config: str, folder: Path, *flags: str) -> Path:
+    """``hls_dir/unit_tests.cc`` compiled into ``folder`` against ``config`` (a ``fracnet_config.h`` text).
+
+    A missing g++ or a failed build fails the calling test, with the compiler's message.
+    """
+    (folder / "fracnet_config.h").write_text(config)
+    target = folder / "unit_tests"
+    includes = [f"-I{folder}", f"-I{hls_dir}", f"-I{hls_dir.parent / 'common'}", f"-I{ap_types_dir()}"]
+    command = [compiler(), "-O1", "-w", *flags, *includes, str(hls_dir / "unit_tests.cc"), "-o", str(target)]
+    built = subprocess.run(command, capture_output=True, text=True)
+    assert built.returncode == 0, f"building unit_tests.cc failed:\n{built.stderr}"
+    return target
+
+
+def run_unit_tests(program: Path, command: str, values) -> list[str]:
+    """Run one sub-command on ``values`` (integers, written to stdin); what it prints, one string per integer."""
+    text = " ".join(str(int(v)) for v in values)
+    done = subprocess.run([str(program), command], input=text, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"unit_tests {command} failed: {done.stderr}"
+    return done.stdout.split()
