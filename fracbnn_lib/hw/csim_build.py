@@ -22,11 +22,14 @@ board's ARM or a laptop without PyTorch re-derives the C-simulation's outputs.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
+import math
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from ..kernels import native
 from .export_folder import CONFIG_HEADER
@@ -135,3 +138,66 @@ def build_accelerator_library(
 def default_threads() -> int:
     """CPU cores available to this process."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- the counting build's log
+
+
+class PortUse(NamedTuple):
+    """One declared on-chip memory in one pipelined loop entry (``hls/common/hls_support.h``).
+
+    ``accesses``: the most accesses (reads and writes) to one of its banks in one iteration; ``ports``: its
+    ports per bank (2: true dual-port RAM, 1: single-port ROM or RAM).
+    """
+
+    array: str
+    accesses: int
+    ports: int
+
+    @property
+    def ii(self) -> int:
+        """The smallest II these ports allow: ``ceil(accesses / ports)``."""
+        return math.ceil(self.accesses / self.ports) if self.ports else 0
+
+
+class LoopRecord(NamedTuple):
+    """One pipeline entry as the counting build logs it, and as a cost model predicts it.
+
+    ``port_use``: every declared memory the entry's iterations touch (sorted by name); ``carried``: ``(array,
+    distance)`` for each memory an iteration reads after an earlier iteration of the entry wrote the element,
+    with the smallest such distance in iterations: a dependence carried through memory (sorted by name).
+    """
+
+    loop: str
+    trips: int
+    port_use: tuple[PortUse, ...] = ()
+    carried: tuple[tuple[str, int], ...] = ()
+
+
+def parse_loop_report(text: str) -> list[LoopRecord]:
+    """The records of ``fracnet_loop_report`` (``LOOP:trips|array,accesses,ports,distance|...;``), in order."""
+    records = []
+    for item in text.split(";"):
+        if not item:
+            continue
+        head, *uses = item.split("|")
+        loop, trips = head.rsplit(":", 1)
+        fields = [use.split(",") for use in uses]
+        port_use = tuple(sorted(PortUse(name, int(accesses), int(ports)) for name, accesses, ports, _ in fields))
+        carried = tuple(sorted((name, int(distance)) for name, _, _, distance in fields if int(distance) > 0))
+        records.append(LoopRecord(loop, int(trips), port_use, carried))
+    return records
+
+
+def run_counting(count: Callable[[ctypes.Array, int], int], capacity: int = 1 << 20) -> list[LoopRecord]:
+    """Run a counting build's ``fracnet_count_loops`` (``count(buffer, capacity)``: the text's length, ``-2`` if the
+    buffer is too small, another negative status on failure) with a buffer that fits, and parse its log."""
+    while True:
+        out = ctypes.create_string_buffer(capacity)
+        length = count(out, capacity)
+        if length == -2:
+            capacity *= 8
+            continue
+        if length < 0:
+            raise CsimError(f"the counting build of the C-simulation failed (status {length})")
+        return parse_loop_report(out.value.decode())

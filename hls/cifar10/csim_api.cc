@@ -121,19 +121,16 @@ int fracnet_predict(const unsigned char *blob, long size, const uint64_t *images
 
 #ifdef FRACNET_COUNT
 // Counting build (-DFRACNET_COUNT): load params.bin, run one image (uint64[3][32][32]) and write the log of
-// its pipelined loops as "LOOP:trips;LOOP:trips;..." into out (capacity bytes). Returns the length written,
-// -1 if the blob does not fit the layout, -2 if out is too small.
+// its pipelined loops (hls_support.h: fracnet_loop_report) into out (capacity bytes). Returns the length
+// written, -1 if the blob does not fit the layout, -2 if out is too small.
 long fracnet_count_loops(const unsigned char *blob, long size, const uint64_t *image, char *out, long capacity) {
   std::lock_guard<std::mutex> lock(params_mutex);
   if (size != param_bytes()) return -1;
   load_params(blob);
-  fracnet_loop_log().clear();
+  fracnet_count_reset();
   float logits[CLASSES];
   run_range(image, logits, 0, 1);
-  std::string text;
-  for (const LoopEntry &entry : fracnet_loop_log()) {
-    text += std::string(text.empty() ? "" : ";") + entry.loop + ":" + std::to_string(entry.trips);
-  }
+  const std::string text = fracnet_loop_report();
   if ((long)text.size() + 1 > capacity) return -2;
   std::memcpy(out, text.c_str(), text.size() + 1);
   return (long)text.size();

@@ -28,22 +28,16 @@ void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
 #pragma HLS ALLOCATION function instances = pg_conv_bn limit = 1
 #pragma HLS ALLOCATION function instances = avgpool_concat limit = 1
 
+  // Storage, one declaration per array (hls_support.h): banks and ports for the pragmas and the counting build.
   colour_t image_buf[COLOURS];         // the input as level counts, row-banked per colour
   fmap_t fmap;                         // residual stream x, OC_TILE lanes
   plane_t msb_a, lsb_a, msb_b, lsb_b;  // packed 2-bit activations, ping-pong between layers
-#pragma HLS ARRAY_PARTITION variable = fmap complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = image_buf complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = image_buf complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = msb_a complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = lsb_a complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = msb_b complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = lsb_b complete dim = 1
-  FRACNET_STORAGE(fmap, ram_t2p, bram, RAM_T2P_BRAM)
-  FRACNET_STORAGE(image_buf, ram_t2p, bram, RAM_T2P_BRAM)
-  FRACNET_STORAGE(msb_a, ram_t2p, bram, RAM_T2P_BRAM)
-  FRACNET_STORAGE(lsb_a, ram_t2p, bram, RAM_T2P_BRAM)
-  FRACNET_STORAGE(msb_b, ram_t2p, bram, RAM_T2P_BRAM)
-  FRACNET_STORAGE(lsb_b, ram_t2p, bram, RAM_T2P_BRAM)
+  FRACNET_MEMORY_BANKED2(image_buf, RAM_T2P_BRAM, 1, 2)  // a bank per colour and row bank
+  FRACNET_MEMORY_BANKED(fmap, RAM_T2P_BRAM, 1)           // a bank per lane
+  FRACNET_MEMORY_BANKED(msb_a, RAM_T2P_BRAM, 1)          // a bank per row bank
+  FRACNET_MEMORY_BANKED(lsb_a, RAM_T2P_BRAM, 1)
+  FRACNET_MEMORY_BANKED(msb_b, RAM_T2P_BRAM, 1)
+  FRACNET_MEMORY_BANKED(lsb_b, RAM_T2P_BRAM, 1)
 
   load_image(image, image_buf);
   stem_conv_bn(image_buf, fmap, msb_a, lsb_a);
@@ -55,7 +49,8 @@ BLOCK:
     if (block.stride == 2) avgpool_concat(fmap, block.cin, block.h_in);
     pg_conv_bn(msb_a, lsb_a, fmap, msb_b, lsb_b, block.cin, block.cout, block.h_in, block.stride, tile);
     tile += block.cout / OC_TILE;
-    pg_conv_bn(msb_b, lsb_b, fmap, msb_a, lsb_a, block.cout, block.cout, block.h_in / block.stride, 1, tile);
+    const int h_out = block.stride == 2 ? block.h_in >> 1 : block.h_in;  // stride 1 or 2: no divider
+    pg_conv_bn(msb_b, lsb_b, fmap, msb_a, lsb_a, block.cout, block.cout, h_out, 1, tile);
     tile += block.cout / OC_TILE;
   }
 

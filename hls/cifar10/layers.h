@@ -16,7 +16,10 @@
 // Every layer is one flattened loop pipelined at II = 1 (the stride-2 pooling pass at II = 3), and no
 // pipelined loop indexes a partitioned array with a bank number known only at run time: maps are
 // row-banked (typedefs.h) and read through read_column, one read per bank and port, then rotated
-// into window order by a 3:1 multiplexer on the data. README.md gives each loop's II and storage.
+// into window order by a 3:1 multiplexer on the data. No pipelined loop divides by a run-time value.
+// Every access to an on-chip memory is wrapped in FRACNET_READ / FRACNET_WRITE (hls_support.h), so the
+// counting build measures each loop's accesses per bank and iteration: the II its ports allow, which the
+// cost model (fracbnn_lib.hw.cifar10.cost) must state. README.md gives each loop's II and storage.
 #ifndef FRACNET_LAYERS_H
 #define FRACNET_LAYERS_H
 
@@ -107,7 +110,7 @@ inline void read_column(const T map[ROW_BANKS][BANK_ROWS][IMG], WindowRows rows,
     const int row = rows.top + j - rows.bank + (j < rows.bank ? ROW_BANKS : 0);  // the window row bank j holds
     const int addr = rows.addr + (j < rows.bank ? 1 : 0);
     const bool inside = row >= 0 && row < h && col >= 0 && col < h;
-    banked[j] = inside ? map[j][addr][col] : T(0);  // no read outside the map
+    banked[j] = inside ? FRACNET_READ(map[j][addr][col]) : T(0);  // no read outside the map
   }
   for (int d = 0; d < 3; d++) {  // window row d is in bank (bank + d) mod 3
     const int j = rows.bank + d;
@@ -119,22 +122,25 @@ inline void read_column(const T map[ROW_BANKS][BANK_ROWS][IMG], WindowRows rows,
 // every bank sees at most one read and one write, the one holding the row enabled.
 inline void write_row(word_t map[ROW_BANKS][BANK_ROWS][IMG], int bank, int addr, int col, lanes_t bits, int t) {
   for (int j = 0; j < ROW_BANKS; j++) {
-    if (j == bank) map[j][addr][col] = place_tile(map[j][addr][col], bits, t);
+    if (j == bank) FRACNET_WRITE(map[j][addr][col]) = place_tile(FRACNET_READ(map[j][addr][col]), bits, t);
   }
 }
 
-// Copy the input into on-chip memory (one burst over the AXI master port) as level counts, row-banked
-// per colour: one LEVELS-bit popcount per word, so the stem's window holds 3 x 9 counts, not 64-bit words.
+// Copy the input into on-chip memory as level counts, row-banked per colour: one LEVELS-bit popcount per
+// word, so the stem's window holds 3 x 9 counts, not 64-bit words. The words are read in their memory
+// order through one pointer and the loop index (address = base + 8 i), so the tool sees one sequential
+// read and bursts it over the IMG master; the counters only place each count in its bank.
 inline void load_image(const uint64 image[COLOURS][IMG][IMG], colour_t image_buf[COLOURS]) {
+  const uint64 *words = &image[0][0][0];
   int colour = 0, row = 0, col = 0, bank = 0, addr = 0;
   FRACNET_LOOP_ENTER("LOAD_IMAGE");
 LOAD_IMAGE:
   for (int i = 0; i < COLOURS * IMG * IMG; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
-    const level_t on = count_levels(image[colour][row][col].to_uint64());
+    const level_t on = count_levels(words[i].to_uint64());
     for (int j = 0; j < ROW_BANKS; j++) {
-      if (j == bank) image_buf[colour][j][addr][col] = on;
+      if (j == bank) FRACNET_WRITE(image_buf[colour][j][addr][col]) = on;
     }
     if (++col == IMG) {
       col = 0;
@@ -161,15 +167,13 @@ inline void tap_inside(int top, int left, int h, bool inside[TAPS]) {
 // three iterations); each colour's window keeps its left column from the previous pixel.
 inline void stem_conv_bn(const colour_t image[COLOURS], fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
 #pragma HLS INLINE off
-#pragma HLS ARRAY_PARTITION variable = conv1_level_dot complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = conv1_level_dot complete dim = 2
-  FRACNET_STORAGE(conv1_level_dot, rom_1p, lutram, ROM_1P_LUTRAM)
-#pragma HLS ARRAY_PARTITION variable = conv1_scale complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = conv1_shift complete dim = 1
+  FRACNET_MEMORY_BANKED2(conv1_level_dot, ROM_1P_LUTRAM, 1, 2)  // a LUTROM per lane and tap
+  FRACNET_REGISTERS(conv1_scale)
+  FRACNET_REGISTERS(conv1_shift)
   level_t window[COLOURS][3][3];  // [colour][window row][window column]
   int z[STEM_CHANNELS];           // conv sums of the current pixel, over the colours so far
-#pragma HLS ARRAY_PARTITION variable = window complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = z complete dim = 1
+  FRACNET_REGISTERS(window)
+  FRACNET_REGISTERS(z)
   WindowRows rows;
   rows.start();
   int r = 0, c = 0, colour = 0, out_bank = 0, out_addr = 0;
@@ -205,12 +209,12 @@ STEM:
 #pragma HLS UNROLL
       int sum = colour == 0 ? 0 : z[k];
       for (int tap = 0; tap < TAPS; tap++) {
-        if (inside[tap]) sum += conv1_level_dot[k][tap][slot[tap]];
+        if (inside[tap]) sum += FRACNET_READ(conv1_level_dot[k][tap][slot[tap]]);
       }
       z[k] = sum;
       if (colour == COLOURS - 1) {
         const fm_t x = conv1_scale[k] * sum_t(sum) + conv1_shift[k];
-        fmap[k][r * IMG + c] = x;
+        FRACNET_WRITE(fmap[k][r * IMG + c]) = x;
         quantize2(x, k, msb_bits, lsb_bits);
       }
     }
@@ -240,34 +244,33 @@ STEM:
 inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, plane_t msb_out, plane_t lsb_out,
                        int cin, int cout, int h_in, int stride, int tile0) {
 #pragma HLS INLINE off
-#pragma HLS ARRAY_PARTITION variable = pg_weight complete dim = 2
-  FRACNET_STORAGE(pg_weight, rom_1p, bram, ROM_1P_BRAM)
-  FRACNET_STORAGE(pg_threshold, rom_1p, bram, ROM_1P_BRAM)
-  FRACNET_STORAGE(pg_scale, rom_1p, bram, ROM_1P_BRAM)
-  FRACNET_STORAGE(pg_shift, rom_1p, bram, ROM_1P_BRAM)
-  FRACNET_STORAGE(pg_slope, rom_1p, bram, ROM_1P_BRAM)
-  FRACNET_STORAGE(pg_bn_scale, rom_1p, bram, ROM_1P_BRAM)
-  FRACNET_STORAGE(pg_bn_shift, rom_1p, bram, ROM_1P_BRAM)
-  const int h_out = h_in / stride;
+  FRACNET_MEMORY_BANKED(pg_weight, ROM_1P_BRAM, 2)  // a bank per lane: 42 tiles x 9 taps deep
+  FRACNET_MEMORY(pg_threshold, ROM_1P_BRAM)
+  FRACNET_MEMORY(pg_scale, ROM_1P_BRAM)
+  FRACNET_MEMORY(pg_shift, ROM_1P_BRAM)
+  FRACNET_MEMORY(pg_slope, ROM_1P_BRAM)
+  FRACNET_MEMORY(pg_bn_scale, ROM_1P_BRAM)
+  FRACNET_MEMORY(pg_bn_shift, ROM_1P_BRAM)
+  const int h_out = stride == 2 ? h_in >> 1 : h_in;  // stride is 1 or 2: a select, no divider
   const int pixels = h_out * h_out;
   word_t weight[OC_TILE][TAPS];  // the current tile's weights and parameters, lane by lane (registers)
   sum_t threshold[OC_TILE];
   scale_t scale[OC_TILE], bn_scale[OC_TILE];
   param_t shift[OC_TILE], slope[OC_TILE], bn_shift[OC_TILE];
   word_t msb_win[3][3], lsb_win[3][3];  // [window row][window column]
-#pragma HLS ARRAY_PARTITION variable = weight complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = threshold complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = scale complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = bn_scale complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = shift complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = slope complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = bn_shift complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = msb_win complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = lsb_win complete dim = 0
+  FRACNET_REGISTERS(weight)
+  FRACNET_REGISTERS(threshold)
+  FRACNET_REGISTERS(scale)
+  FRACNET_REGISTERS(bn_scale)
+  FRACNET_REGISTERS(shift)
+  FRACNET_REGISTERS(slope)
+  FRACNET_REGISTERS(bn_shift)
+  FRACNET_REGISTERS(msb_win)
+  FRACNET_REGISTERS(lsb_win)
   int base = 0;  // fmap index of the current tile's first pixel
 PG_TILE:
   for (int t = 0; t < cout / OC_TILE; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4 avg = 2
     const int tile = tile0 + t;
     FRACNET_LOOP_ENTER("TILE_PARAMS");
   TILE_PARAMS:
@@ -277,15 +280,16 @@ PG_TILE:
       for (int k = 0; k < OC_TILE; k++) {
         if (j >= TAPS) continue;
         for (int tap = 0; tap < TAPS - 1; tap++) weight[k][tap] = weight[k][tap + 1];
-        weight[k][TAPS - 1] = pg_weight[tile][k][j];
+        weight[k][TAPS - 1] = FRACNET_READ(pg_weight[tile][k][j]);
       }
       for (int k = 0; k < OC_TILE - 1; k++) {
         threshold[k] = threshold[k + 1], scale[k] = scale[k + 1], shift[k] = shift[k + 1];
         slope[k] = slope[k + 1], bn_scale[k] = bn_scale[k + 1], bn_shift[k] = bn_shift[k + 1];
       }
-      threshold[OC_TILE - 1] = pg_threshold[tile][j], scale[OC_TILE - 1] = pg_scale[tile][j];
-      shift[OC_TILE - 1] = pg_shift[tile][j], slope[OC_TILE - 1] = pg_slope[tile][j];
-      bn_scale[OC_TILE - 1] = pg_bn_scale[tile][j], bn_shift[OC_TILE - 1] = pg_bn_shift[tile][j];
+      threshold[OC_TILE - 1] = FRACNET_READ(pg_threshold[tile][j]), scale[OC_TILE - 1] = FRACNET_READ(pg_scale[tile][j]);
+      shift[OC_TILE - 1] = FRACNET_READ(pg_shift[tile][j]), slope[OC_TILE - 1] = FRACNET_READ(pg_slope[tile][j]);
+      bn_scale[OC_TILE - 1] = FRACNET_READ(pg_bn_scale[tile][j]);
+      bn_shift[OC_TILE - 1] = FRACNET_READ(pg_bn_shift[tile][j]);
     }
     WindowRows rows;
     rows.start();
@@ -293,7 +297,7 @@ PG_TILE:
     FRACNET_LOOP_ENTER("PG_PIXELS");
   PG_PIXELS:
     for (int p = 0; p < pixels; p++) {
-#pragma HLS LOOP_TRIPCOUNT min = 64 max = 1024
+#pragma HLS LOOP_TRIPCOUNT min = 64 max = 1024 avg = 256
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = fmap inter false
 #pragma HLS DEPENDENCE variable = msb_out inter false
@@ -331,8 +335,8 @@ PG_TILE:
         }
         fm_t y = scale[k] * sum_t(z) + shift[k];
         if (y < 0) y = y * slope[k];
-        const fm_t x = bn_scale[k] * (y + fmap[k][base + p]) + bn_shift[k];
-        fmap[k][base + p] = x;
+        const fm_t x = bn_scale[k] * (y + FRACNET_READ(fmap[k][base + p])) + bn_shift[k];
+        FRACNET_WRITE(fmap[k][base + p]) = x;
         quantize2(x, k, msb_bits, lsb_bits);
       }
       write_row(msb_out, out_bank, out_addr, c, msb_bits, t);
@@ -354,20 +358,21 @@ PG_TILE:
 inline void avgpool_concat(fmap_t fmap, int cin, int h_in) {
 #pragma HLS INLINE off
   const ap_ufixed<2, 0> quarter = 0.25;
-  const int h = h_in / 2;
+  const int h = h_in >> 1;
   const int pooled = cin / OC_TILE * h * h;
   int c = 0, base = 0;  // output column in its row; the pool window's top-left input index
   FRACNET_LOOP_ENTER("POOL");
 POOL:
   for (int i = 0; i < pooled; i++) {
-#pragma HLS LOOP_TRIPCOUNT min = 128 max = 256
+#pragma HLS LOOP_TRIPCOUNT min = 128 max = 256 avg = 192
 #pragma HLS PIPELINE II = 3
 #pragma HLS DEPENDENCE variable = fmap inter false
     FRACNET_LOOP_TRIP();
     for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
-      const pool4_t sum = fmap[k][base] + fmap[k][base + 1] + fmap[k][base + h_in] + fmap[k][base + h_in + 1];
-      fmap[k][i] = sum * quarter;
+      const pool4_t sum = FRACNET_READ(fmap[k][base]) + FRACNET_READ(fmap[k][base + 1]) +
+                          FRACNET_READ(fmap[k][base + h_in]) + FRACNET_READ(fmap[k][base + h_in + 1]);
+      FRACNET_WRITE(fmap[k][i]) = sum * quarter;
     }
     base += 2;
     if (++c == h) c = 0, base += h_in;  // skip the odd input row
@@ -375,13 +380,13 @@ POOL:
   FRACNET_LOOP_ENTER("CONCAT");
 CONCAT:
   for (int i = 0; i < pooled; i++) {
-#pragma HLS LOOP_TRIPCOUNT min = 128 max = 256
+#pragma HLS LOOP_TRIPCOUNT min = 128 max = 256 avg = 192
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = fmap inter false
     FRACNET_LOOP_TRIP();
     for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
-      fmap[k][pooled + i] = fmap[k][i];
+      FRACNET_WRITE(fmap[k][pooled + i]) = FRACNET_READ(fmap[k][i]);
     }
   }
 }
@@ -392,17 +397,16 @@ CONCAT:
 // shifted into a 64-entry shift register, which FC consumes one channel per cycle for all 10 classes.
 inline void avgpool_fc(const fmap_t fmap, float output[CLASSES]) {
 #pragma HLS INLINE off
-#pragma HLS ARRAY_PARTITION variable = fc_weight complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = fc_bias complete dim = 1
-  FRACNET_STORAGE(fc_weight, rom_1p, lutram, ROM_1P_LUTRAM)
+  FRACNET_MEMORY_BANKED(fc_weight, ROM_1P_LUTRAM, 1)  // a LUTROM per class
+  FRACNET_REGISTERS(fc_bias)
   const ap_ufixed<7, 0> one_64th = 1.0 / 64;
   const int pixels = POOL_SIZE * POOL_SIZE;
   pool64_t sum[OC_TILE];
   fm_t mean[FC_IN];  // shift register: channel ch at mean[ch] once every tile is in
   fc_acc_t acc[CLASSES];
-#pragma HLS ARRAY_PARTITION variable = sum complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = mean complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
+  FRACNET_REGISTERS(sum)
+  FRACNET_REGISTERS(mean)
+  FRACNET_REGISTERS(acc)
   int p = 0;
   FRACNET_LOOP_ENTER("GLOBAL_POOL");
 GLOBAL_POOL:
@@ -412,7 +416,7 @@ GLOBAL_POOL:
     for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
       const pool64_t before = p == 0 ? pool64_t(0) : sum[k];
-      sum[k] = before + fmap[k][i];
+      sum[k] = before + FRACNET_READ(fmap[k][i]);
     }
     if (++p == pixels) {
       p = 0;
@@ -433,7 +437,7 @@ FC:
     FRACNET_LOOP_TRIP();
     for (int o = 0; o < CLASSES; o++) {
 #pragma HLS UNROLL
-      acc[o] += fc_weight[o][ch] * mean[0];
+      acc[o] += FRACNET_READ(fc_weight[o][ch]) * mean[0];
     }
     for (int j = 0; j < FC_IN - 1; j++) {
 #pragma HLS UNROLL

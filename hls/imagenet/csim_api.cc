@@ -52,17 +52,16 @@ int fracnet_predict(const word_t *weights, long weight_words, const int64_t *par
 }
 
 #ifdef FRACNET_COUNT
-// The counting build: every pipelined loop entered for one image, "label:trips;..." in order, into out;
-// returns the text's length, or -1 (sizes) / -2 (out too small).
+// The counting build: every pipelined loop entered for one image, in order (hls_support.h:
+// fracnet_loop_report), into out; returns the text's length, or -1 (sizes) / -2 (out too small).
 long fracnet_count_loops(const word_t *weights, long weight_words, const int64_t *params, long param_words,
                          const uint32_t *image, char *out, long capacity) {
   if (weight_words != WEIGHT_WORDS || param_words != PARAM_WORDS) return -1;
-  fracnet_loop_log().clear();
+  fracnet_count_reset();
   std::vector<word_t> fmaps(2 * FMAP_WORDS);
   int64_t pooled[OUT_CHANNELS];
   FracNetImageNet(image, weights, params, fmaps.data(), pooled);
-  std::string text;
-  for (const LoopEntry &entry : fracnet_loop_log()) text += std::string(entry.loop) + ":" + std::to_string(entry.trips) + ";";
+  const std::string text = fracnet_loop_report();
   if (long(text.size()) + 1 > capacity) return -2;
   std::snprintf(out, capacity, "%s", text.c_str());
   return long(text.size());

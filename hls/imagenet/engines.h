@@ -9,8 +9,9 @@
 // burst per row into an on-chip tile, then for each group of LANES output channels the weights and
 // per-channel parameters are read, and every pixel of the tile is computed LANES channels at a time,
 // one 64-channel input group per cycle. The numpy twin is fracbnn_lib.hw.imagenet.reference; the cost
-// model (fracbnn_lib.hw.imagenet.cost) predicts every pipelined loop's trips, checked against the
-// counting build (hls_support.h).
+// model (fracbnn_lib.hw.imagenet.cost) predicts every pipelined loop's trips and accesses per memory bank
+// and iteration, checked against the counting build (hls_support.h: every access to an on-chip memory is
+// wrapped in FRACNET_READ / FRACNET_WRITE).
 #ifndef FRACNET_IMAGENET_ENGINES_H
 #define FRACNET_IMAGENET_ENGINES_H
 
@@ -56,13 +57,15 @@ inline code_t quantize4(fm_t x) {
 // because q2's rounding boundaries (x + 1) * 3/2 = 1/2, 3/2, 5/2 are q4's boundaries 5/2, 15/2, 25/2:
 // codes 0-2 -> 0, 3-7 -> 1, 8-12 -> 2, 13-15 -> 3; MSB = q2 >= 2 = b3, LSB = q2 odd.
 inline void code_planes(const word_t b[CODE_BITS], word_t &msb, word_t &lsb) {
-  msb = b[3];
-  lsb = (~b[3] & (b[2] | (b[1] & b[0]))) | (b[3] & b[2] & (b[1] | b[0]));
+  const word_t b3 = FRACNET_READ(b[3]), b2 = FRACNET_READ(b[2]), b1 = FRACNET_READ(b[1]), b0 = FRACNET_READ(b[0]);
+  msb = b3;
+  lsb = (~b3 & (b2 | (b1 & b0))) | (b3 & b2 & (b1 | b0));
 }
 
 inline code_t code_at(const word_t b[CODE_BITS], int k) {
   const int bit = 63 - k;
-  return code_t(((b[3] >> bit) & 1) << 3 | ((b[2] >> bit) & 1) << 2 | ((b[1] >> bit) & 1) << 1 | ((b[0] >> bit) & 1));
+  const word_t b3 = FRACNET_READ(b[3]), b2 = FRACNET_READ(b[2]), b1 = FRACNET_READ(b[1]), b0 = FRACNET_READ(b[0]);
+  return code_t(((b3 >> bit) & 1) << 3 | ((b2 >> bit) & 1) << 2 | ((b1 >> bit) & 1) << 1 | ((b0 >> bit) & 1));
 }
 
 inline long fmap_word(int row, int col, int width, int groups, int g) {
@@ -75,6 +78,8 @@ inline void stem_conv_bn(const uint32_t *image, const word_t *weights, const int
                          stem_table_t table, stem_rows_t rows) {
   scale_t scale[STEM_CHANNELS];
   param_t shift[STEM_CHANNELS];
+  FRACNET_REGISTERS(scale)
+  FRACNET_REGISTERS(shift)
   FRACNET_LOOP_ENTER("stem_table");
 STEM_TABLE:
   for (long w = 0; w < STEM_TABLE_WORDS; w++) {
@@ -84,7 +89,7 @@ STEM_TABLE:
     for (int j = 0; j < 8; j++) {
       const long i = w * 8 + j;
       const int slot = i % (COLOURS * LEVEL_SLOTS), tap = (i / (COLOURS * LEVEL_SLOTS)) % TAPS;
-      table[i / (COLOURS * LEVEL_SLOTS * TAPS)][tap][slot] = int8_t(word >> (8 * j));
+      FRACNET_WRITE(table[i / (COLOURS * LEVEL_SLOTS * TAPS)][tap][slot]) = int8_t(word >> (8 * j));
     }
   }
   FRACNET_LOOP_ENTER("stem_params");
@@ -101,7 +106,7 @@ STEM_ROW:
     const int first_new = oy == 0 ? 0 : 1;
     for (int r = 0; r < first_new; r++)
       for (int c = 0; c < COLOURS; c++)
-        for (int x = 0; x < IMG; x++) rows[0][c][x] = rows[2][c][x];
+        for (int x = 0; x < IMG; x++) FRACNET_WRITE(rows[0][c][x]) = FRACNET_READ(rows[2][c][x]);
     for (int r = first_new; r < 3; r++) {
       const int iy = 2 * oy - 1 + r;
       if (iy < 0) continue;
@@ -112,7 +117,7 @@ STEM_ROW:
         FRACNET_LOOP_TRIP();
         const int c = i / IMG, x = i % IMG;
         const uint32_t word = image[(long(c) * IMG + iy) * IMG + x];
-        rows[r][c][x] = uint8_t(popcount64(word_t(word) >> (32 - LEVELS)));
+        FRACNET_WRITE(rows[r][c][x]) = uint8_t(popcount64(word_t(word) >> (32 - LEVELS)));
       }
     }
     FRACNET_LOOP_ENTER("stem_pixels");
@@ -121,12 +126,14 @@ STEM_ROW:
 #pragma HLS PIPELINE II = 1
       FRACNET_LOOP_TRIP();
       word_t planes[CODE_BITS] = {0, 0, 0, 0};
+      FRACNET_REGISTERS(planes)
       for (int lane = 0; lane < STEM_CHANNELS; lane++) {
         int z = 0;
         for (int tap = 0; tap < TAPS; tap++) {
           const int iy = 2 * oy - 1 + tap / 3, ix = 2 * ox - 1 + tap % 3;
           if (iy < 0 || ix < 0 || ix >= IMG) continue;
-          for (int c = 0; c < COLOURS; c++) z += table[lane][tap][c * LEVEL_SLOTS + rows[tap / 3][c][ix]];
+          for (int c = 0; c < COLOURS; c++)
+            z += FRACNET_READ(table[lane][tap][c * LEVEL_SLOTS + FRACNET_READ(rows[tap / 3][c][ix])]);
         }
         const fm_t x = scale[lane] * stem_sum_t(z) + shift[lane];
         const code_t k = quantize4(x);
@@ -148,12 +155,19 @@ inline void pg_conv_bn(const LayerSpec &L, const word_t *weights, const int64_t 
   sum_t threshold[LANES];
   scale_t scale[LANES], bn_scale[LANES], res_scale[LANES];
   param_t shift[LANES], slope[LANES], bn_shift[LANES];
+  FRACNET_REGISTERS(threshold)
+  FRACNET_REGISTERS(scale)
+  FRACNET_REGISTERS(bn_scale)
+  FRACNET_REGISTERS(res_scale)
+  FRACNET_REGISTERS(shift)
+  FRACNET_REGISTERS(slope)
+  FRACNET_REGISTERS(bn_shift)
   const int K = L.ksize, pad = K / 2, S = L.size_in, stride = L.stride, So = S / stride;
   const int gin = (L.cin + GROUP - 1) / GROUP, gout = (L.cout + GROUP - 1) / GROUP;
   const int taps = K * K;
   const int tile_rows = (ROW_TILE - 1) * stride + K;
   if (pooled)
-    for (int o = 0; o < L.cout; o++) pool_acc[o] = 0;
+    for (int o = 0; o < L.cout; o++) FRACNET_WRITE(pool_acc[o]) = 0;
 ROW_TILES:
   for (int t = 0; t < So / ROW_TILE; t++) {
     const int r0 = t * ROW_TILE * stride - pad;  // image row of the tile's first row
@@ -165,7 +179,7 @@ ROW_TILES:
       for (int i = 0; i < S * gin * CODE_BITS; i++) {
 #pragma HLS PIPELINE II = 1
         FRACNET_LOOP_TRIP();
-        tile[long(r) * S * gin * CODE_BITS + i] = in[long(iy) * S * gin * CODE_BITS + i];
+        FRACNET_WRITE(tile[long(r) * S * gin * CODE_BITS + i]) = in[long(iy) * S * gin * CODE_BITS + i];
       }
     }
   OUT_GROUPS:
@@ -179,7 +193,7 @@ ROW_TILES:
 #pragma HLS PIPELINE II = 1
           FRACNET_LOOP_TRIP();
           const int lane = i / (taps * gin), tap = (i / gin) % taps, g = i % gin;
-          wbuf[lane][tap][g] = weights[L.weight_word + (long(oc0 + lane) * taps + tap) * gin + g];
+          FRACNET_WRITE(wbuf[lane][tap][g]) = weights[L.weight_word + (long(oc0 + lane) * taps + tap) * gin + g];
         }
         FRACNET_LOOP_ENTER("load_params");
       LOAD_PARAMS:
@@ -201,6 +215,9 @@ ROW_TILES:
         FRACNET_LOOP_ENTER("pixels");
         int m[LANES], l[LANES];
         word_t planes[CODE_BITS];
+        FRACNET_REGISTERS(m)
+        FRACNET_REGISTERS(l)
+        FRACNET_REGISTERS(planes)
       PIXELS:  // one 64-channel input group of one pixel per cycle; the epilogue after its last group
         for (int i = 0; i < ROW_TILE * So * gin; i++) {
 #pragma HLS PIPELINE II = 1
@@ -216,7 +233,7 @@ ROW_TILES:
             word_t msb, lsb;
             code_planes(&tile[(long(iy - r0) * S + ix) * gin * CODE_BITS + g * CODE_BITS], msb, lsb);
             for (int lane = 0; lane < LANES; lane++) {
-              const word_t w = wbuf[lane][tap][g];
+              const word_t w = FRACNET_READ(wbuf[lane][tap][g]);
               m[lane] += valid - 2 * popcount64(msb ^ w);
               l[lane] += valid - 2 * popcount64(lsb ^ w);
             }
@@ -238,7 +255,7 @@ ROW_TILES:
             if (y < 0) y = y * slope[lane];
             const fm_t x = bn_scale[lane] * y + res_scale[lane] * code_sum_t(s) + bn_shift[lane];
             if (pooled) {
-              pool_acc[o] += raw_of(x);
+              FRACNET_WRITE(pool_acc[o]) = FRACNET_READ(pool_acc[o]) + raw_of(x);
             } else {
               const code_t k = quantize4(x);
               for (int b = 0; b < CODE_BITS; b++) planes[b] |= word_t((k >> b) & 1) << (63 - (o % GROUP));
@@ -246,7 +263,8 @@ ROW_TILES:
           }
           if (!pooled)
             for (int b = 0; b < CODE_BITS; b++)
-              out_tile[long(p) * CODE_BITS + b] = half == 0 ? planes[b] : out_tile[long(p) * CODE_BITS + b] | planes[b];
+              FRACNET_WRITE(out_tile[long(p) * CODE_BITS + b]) =
+                  half == 0 ? planes[b] : FRACNET_READ(out_tile[long(p) * CODE_BITS + b]) | planes[b];
         }
       }
       if (pooled) continue;
@@ -256,7 +274,7 @@ ROW_TILES:
 #pragma HLS PIPELINE II = 1
         FRACNET_LOOP_TRIP();
         const int p = i / CODE_BITS, b = i % CODE_BITS;
-        out[fmap_word(t * ROW_TILE + p / So, p % So, So, gout, go) + b] = out_tile[i];
+        out[fmap_word(t * ROW_TILE + p / So, p % So, So, gout, go) + b] = FRACNET_READ(out_tile[i]);
       }
     }
   }
@@ -266,7 +284,7 @@ STORE_POOLED:
   for (int o = 0; o < L.cout; o++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
-    pooled[o] = pool_acc[o];
+    pooled[o] = FRACNET_READ(pool_acc[o]);
   }
 }
 

@@ -34,16 +34,13 @@ void FracNetImageNet(const uint32_t image[COLOURS * IMG * IMG], const word_t wei
   out_tile_t out_tile;
   weight_tile_t weight_tile;
   int64_t pool_acc[OUT_CHANNELS];
-#pragma HLS ARRAY_PARTITION variable = stem_table complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = stem_table complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = stem_rows complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = stem_rows complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = weight_tile complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = weight_tile complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = pool_acc cyclic factor = 32
-  FRACNET_STORAGE(stem_table, ram_1p, lutram, RAM_1P_LUTRAM)
-  FRACNET_STORAGE(tile, ram_t2p, bram, RAM_T2P_BRAM)
-  FRACNET_STORAGE(out_tile, ram_t2p, bram, RAM_T2P_BRAM)
+  // Storage, one declaration per array (hls_support.h): banks and ports for the pragmas and the counting build.
+  FRACNET_MEMORY_BANKED2(stem_table, RAM_1P_LUTRAM, 1, 2)  // a bank per lane and tap
+  FRACNET_MEMORY_BANKED2(stem_rows, RAM_TOOL, 1, 2)        // a bank per window row and colour
+  FRACNET_MEMORY(tile, RAM_T2P_BRAM)                       // one bank: every tap and shortcut read shares its 2 ports
+  FRACNET_MEMORY(out_tile, RAM_T2P_BRAM)
+  FRACNET_MEMORY_BANKED2(weight_tile, RAM_TOOL, 1, 2)  // a bank per lane and tap
+  FRACNET_MEMORY_CYCLIC(pool_acc, RAM_TOOL, 1, 32)     // a bank per lane (o % 32)
 
   stem_conv_bn(image, weights, params, fmaps, stem_table, stem_rows);
 LAYER:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..csim_build import COMMON, CsimError, build_accelerator_library, default_threads
+from ..csim_build import COMMON, CsimError, LoopRecord, build_accelerator_library, default_threads, run_counting
 from ..csim_build import source_dir as hls_folder
 from ..export_folder import CONFIG_HEADER
 from .export import load_export
@@ -85,12 +85,13 @@ def csim_forward(params: AcceleratorParams, packed: np.ndarray, threads: int | N
     return run_library(library, params.to_blob(), packed, threads)
 
 
-def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[str, int]]:
-    """The pipelined loops the HLS C++ runs for one image, in order: ``(loop label, trips)`` per pipeline entry.
+def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[LoopRecord]:
+    """The pipelined loops the HLS C++ runs for one image, in order: a :class:`LoopRecord` per pipeline entry.
 
     ``packed``: ``uint64[3, 32, 32]`` (or ``[1, 3, 32, 32]``). Runs the counting build of the
-    C-simulation library (``hls_support.h``: ``FRACNET_LOOP_ENTER``/``FRACNET_LOOP_TRIP``), which
-    :mod:`.cost` must match loop by loop.
+    C-simulation library (``hls_support.h``): per entry its trips, and per declared on-chip memory its
+    iterations touch the most accesses to one bank in one iteration, its ports, and any dependence
+    carried through it; :mod:`.cost` must match it loop by loop.
     """
     _, params = load_export(export_dir)
     blob = params.to_blob()
@@ -98,12 +99,7 @@ def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[str, i
     lib = _load(build_library((Path(export_dir) / CONFIG_HEADER).read_text(), count=True))
     lib.fracnet_count_loops.restype = ctypes.c_long
     lib.fracnet_count_loops.argtypes = [ctypes.c_char_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long]
-    out = ctypes.create_string_buffer(1 << 16)
-    length = lib.fracnet_count_loops(blob, len(blob), image.ctypes.data, out, len(out))
-    if length < 0:
-        raise CsimError(f"the counting build of the C-simulation failed (status {length})")
-    entries = [item.rsplit(":", 1) for item in out.value.decode().split(";") if item]
-    return [(loop, int(trips)) for loop, trips in entries]
+    return run_counting(lambda out, capacity: lib.fracnet_count_loops(blob, len(blob), image.ctypes.data, out, capacity))
 
 
 class ExportCsim:

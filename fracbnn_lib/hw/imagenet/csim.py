@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..csim_build import COMMON, CsimError, build_accelerator_library, default_threads
+from ..csim_build import COMMON, CsimError, LoopRecord, build_accelerator_library, default_threads, run_counting
 from ..csim_build import source_dir as hls_folder
 from ..export_folder import CONFIG_HEADER
 from .export import load_export
@@ -78,8 +78,9 @@ def csim_forward(params: DramRegions, packed: np.ndarray, threads: int | None = 
     return run_library(library, layout_string(params.levels), params.weights, params.params, packed, threads)
 
 
-def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[str, int]]:
-    """Every pipelined loop the HLS C++ enters for one image, in order: ``(label, trips)`` (the counting build).
+def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[LoopRecord]:
+    """Every pipelined loop the HLS C++ enters for one image, in order: a :class:`LoopRecord` per entry (its
+    trips, accesses per memory bank and iteration, carried dependences; the counting build, ``hls_support.h``).
 
     ``packed``: one image's input words ``[3, 224, 224]`` (or ``[1, 3, 224, 224]``), which :mod:`.cost` must
     match loop by loop.
@@ -92,14 +93,12 @@ def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[tuple[str, i
     lib.fracnet_count_loops.restype = ctypes.c_long
     lib.fracnet_count_loops.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_long]
     lib.fracnet_count_loops.argtypes += [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long]
-    out = ctypes.create_string_buffer(1 << 20)
-    length = lib.fracnet_count_loops(
-        weights.ctypes.data, weights.size, params.ctypes.data, params.size, words.ctypes.data, out, len(out)
+    return run_counting(
+        lambda out, capacity: lib.fracnet_count_loops(
+            weights.ctypes.data, weights.size, params.ctypes.data, params.size, words.ctypes.data, out, capacity
+        ),
+        capacity=1 << 23,
     )
-    if length < 0:
-        raise CsimError(f"the counting build of the ImageNet C-simulation failed (status {length})")
-    entries = [item.rsplit(":", 1) for item in out.value.decode().split(";") if item]
-    return [(label, int(trips)) for label, trips in entries]
 
 
 class ExportCsim:
