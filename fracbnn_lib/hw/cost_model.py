@@ -1,17 +1,40 @@
-"""The cost model's shared parts: the device, the loop and array records, and the arithmetic of cycles and BRAM.
+"""The cost model's shared parts: the device, the clock, the loop and array records, and the arithmetic of cycles,
+initiation intervals and BRAM.
 
 Every figure is modelled, never measured: an accelerator's cost module (:mod:`.cifar10.cost`,
 :mod:`.imagenet.cost`) lists its pipelined loops (:class:`LoopCost`) and on-chip arrays
-(:class:`ArrayCost`) from the layer table its C++ runs; the tests hold the loops' trips to the
-C-simulation's counting build, entry by entry.
+(:class:`ArrayCost`) from the layer table its C++ runs. The tests hold each loop entry's trips, its
+accesses per memory bank and iteration (:class:`~.csim_build.PortUse`) and the dependences carried
+through memory to the C-simulation's counting build (``hls/common/hls_support.h``), entry by entry, and
+each loop's II to the one those measurements imply (:func:`implied_iis`).
+
+**Initiation intervals.** A loop entry's II is the largest of
+
+- for each declared memory it touches, ``ceil(accesses to one bank in one iteration / ports per bank)``
+  (measured: ``port_use``);
+- the bounds the model states because the counting build cannot see them (:class:`IIBound`): a recurrence
+  (an accumulator read and written every iteration, with the latency of its loop-carried path over its
+  distance), or a dependence the tool assumes where it cannot prove the addresses differ.
+
+One synthesised loop has one schedule, so every entry of a loop runs at the largest II among its entries
+(:func:`with_loop_iis`): on ImageNet one ``pixels`` loop serves 3x3 and 1x1, stride 1 and 2 layers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+from .csim_build import LoopRecord, PortUse
+
+CLOCK_MHZ = 200.0
+"""The accelerators' clock: ``CLOCK_MHZ`` of ``hls/common/clock.mk``, which the HLS target (``project.tcl``) and the
+block design's ``pl_clk0`` (``bitstream/block_design.tcl``) read too (a test holds them equal). 200 MHz, not the
+paper's 250: the release's own block design ran its IP at 200 MHz; the paper's FPS implies 253 MHz for the
+release's cycles, a rate its block design never ran at; and the Ultra96v2's part is the slowest speed grade (-1)
+with the modelled design at ~77% of its LUTs in 64-bit popcount trees, where 4 ns rarely closes (``clock.mk``)."""
 
 SUMMARY_KEYS = (
     "modelled",
@@ -26,9 +49,11 @@ SUMMARY_KEYS = (
     "on_chip_bits",
     "dram_bytes_per_image",
     "bandwidth_bound_fps",
+    "loops",
 )
 """The keys every accelerator's ``cost_summary`` returns, hence ``metrics.json`` ``hls.cost`` on both networks
-(a figure an accelerator's model does not price yet is ``None``, and listed in ``not_modelled``)."""
+(a figure an accelerator's model does not price yet is ``None``, and listed in ``not_modelled``). ``loops``:
+per loop label, its trips over all entries, its II and what bounds the II (:func:`loop_summary`)."""
 
 ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
 """The Ultra96v2's xczu3eg-sbva484-1-e."""
@@ -36,15 +61,37 @@ BUDGET = 0.8
 """Share of each ZU3EG resource the model allows (room for routing, the AXI interconnect, timing)."""
 
 
+class IIBound(NamedTuple):
+    """A lower bound on a loop's II that the model states (the counting build measures only port pressure).
+
+    ``reason`` says what it is and why (``"dependence: ..."``); ``array``: the memory a dependence runs through
+    (empty for registers), which must cover every dependence the counting build measures through memory.
+    """
+
+    ii: int
+    reason: str
+    array: str = ""
+
+
 @dataclass(frozen=True)
 class LoopCost:
-    """One entry into a pipelined loop: the layer, the loop's label in the C++, trips, II and fill depth."""
+    """One entry into a pipelined loop: the layer, the loop's label in the C++, trips, II and fill depth.
+
+    ``bound``: what sets the II (``"port: tile 548 accesses/bank, 2 ports"``, ``"dependence: ..."``);
+    ``port_use``: per declared memory the entry touches, the most accesses to one bank in one iteration and its
+    ports per bank; ``carried``: ``(array, distance)`` of each dependence carried through memory (both as the
+    counting build measures them); ``stated``: the bounds the model states beside them (:class:`IIBound`).
+    """
 
     layer: str
     loop: str
     trips: int
     ii: int = 1
     depth: int = 0
+    bound: str = ""
+    port_use: tuple[PortUse, ...] = ()
+    carried: tuple[tuple[str, int], ...] = ()
+    stated: tuple[IIBound, ...] = ()
 
     @property
     def cycles_ii_only(self) -> int:
@@ -55,9 +102,88 @@ class LoopCost:
         return self.trips * self.ii + self.depth
 
 
-def loop_log(loops: Iterable[LoopCost]) -> list[tuple[str, int]]:
-    """``(loop, trips)`` per entry: what the counting build of the C-simulation logs for one image."""
-    return [(loop.loop, loop.trips) for loop in loops]
+def port_bound(use: PortUse) -> str:
+    """``"port: fmap 5 accesses/bank, 2 ports"``: the reason a memory's ports give an II."""
+    accesses = f"{use.accesses} access{'es' if use.accesses != 1 else ''}/bank"
+    return f"port: {use.array} {accesses}, {use.ports} port{'s' if use.ports != 1 else ''}"
+
+
+def entry_ii(port_use: Sequence[PortUse], stated: Sequence[IIBound] = ()) -> tuple[int, str]:
+    """The II one loop entry needs and what bounds it: the largest of its memories' ``ceil(accesses / ports)``
+    and its stated bounds (ties: the memory used most, then the first listed)."""
+    candidates = [(use.ii, use.accesses / use.ports, port_bound(use)) for use in port_use if use.ports]
+    candidates += [(bound.ii, float(bound.ii), bound.reason) for bound in stated]
+    if not candidates:
+        return 1, "nothing: no on-chip memory or recurrence in the loop"
+    ii, _, reason = max(candidates, key=lambda candidate: candidate[:2])
+    return max(1, ii), reason
+
+
+def with_loop_iis(loops: Sequence[LoopCost]) -> list[LoopCost]:
+    """Every entry at its loop's II: the largest any entry of the same loop label needs (one synthesised loop, one
+    schedule), its ``bound`` naming the entry's layer where entries differ."""
+    worst: dict[str, tuple[int, str, str]] = {}
+    iis: dict[str, set[int]] = {}
+    for loop in loops:
+        ii, reason = entry_ii(loop.port_use, loop.stated)
+        iis.setdefault(loop.loop, set()).add(ii)
+        if loop.loop not in worst or ii > worst[loop.loop][0]:
+            worst[loop.loop] = (ii, reason, loop.layer)
+    differ = {name for name, values in iis.items() if len(values) > 1}
+    out = []
+    for loop in loops:
+        ii, reason, layer = worst[loop.loop]
+        if loop.loop in differ:
+            reason = f"{reason} (in {layer}: one schedule serves every entry)"
+        out.append(replace(loop, ii=ii, bound=reason))
+    return out
+
+
+def loop_log(loops: Iterable[LoopCost]) -> list[LoopRecord]:
+    """Per entry, what the counting build of the C-simulation logs for one image (trips, port use, carried
+    dependences), as the model predicts it."""
+    return [
+        LoopRecord(loop.loop, loop.trips, tuple(sorted(loop.port_use)), tuple(sorted(loop.carried))) for loop in loops
+    ]
+
+
+def implied_iis(records: Sequence[LoopRecord], loops: Sequence[LoopCost]) -> dict[str, int]:
+    """Per loop label, the II that the measured ``records`` imply with the bounds the model ``loops`` state: the
+    largest over the loop's entries of ``ceil(accesses / ports)`` and of the stated bounds (at least 1)."""
+    stated: dict[str, list[IIBound]] = {}
+    for loop in loops:
+        stated.setdefault(loop.loop, []).extend(loop.stated)
+    iis: dict[str, int] = {}
+    for record in records:
+        need = max([1, *(use.ii for use in record.port_use), *(bound.ii for bound in stated.get(record.loop, []))])
+        iis[record.loop] = max(iis.get(record.loop, 1), need)
+    return iis
+
+
+def unstated_dependences(records: Sequence[LoopRecord], loops: Sequence[LoopCost]) -> list[tuple[str, str, int]]:
+    """``(loop, array, distance)`` for each dependence carried through memory that the counting build measured and
+    no stated bound of the model covers (must be empty)."""
+    covered: dict[str, set[str]] = {}
+    for loop in loops:
+        covered.setdefault(loop.loop, set()).update(bound.array for bound in loop.stated if bound.array)
+    return [
+        (record.loop, array, distance)
+        for record in records
+        for array, distance in record.carried
+        if array not in covered.get(record.loop, set())
+    ]
+
+
+def loop_summary(loops: Iterable[LoopCost]) -> dict[str, dict[str, Any]]:
+    """``metrics.json`` ``hls.cost.loops``: per loop label (in order of first entry) its trips over all entries,
+    its II and what bounds it."""
+    summary: dict[str, dict[str, Any]] = {}
+    for loop in loops:
+        row = summary.setdefault(loop.loop, {"trips": 0, "ii": loop.ii, "bound": loop.bound})
+        row["trips"] += loop.trips
+        if loop.ii > row["ii"]:
+            row.update(ii=loop.ii, bound=loop.bound)
+    return summary
 
 
 def total_cycles(loops: Iterable[LoopCost]) -> tuple[int, int]:
@@ -66,7 +192,7 @@ def total_cycles(loops: Iterable[LoopCost]) -> tuple[int, int]:
     return sum(loop.cycles for loop in loops), sum(loop.cycles_ii_only for loop in loops)
 
 
-def images_per_s(cycles: float, clock_mhz: float = 250.0) -> float:
+def images_per_s(cycles: float, clock_mhz: float = CLOCK_MHZ) -> float:
     """Images per second of a design taking ``cycles`` per image at ``clock_mhz``, one image at a time."""
     return clock_mhz * 1e6 / cycles
 
@@ -123,3 +249,8 @@ def budget_check(summary: Mapping[str, Any]) -> dict[str, tuple[float, float, bo
 def bandwidth_bound_fps(dram_bytes: int, port_bits: int, clock_mhz: float) -> float:
     """Images/s if one AXI port of ``port_bits`` moved every DRAM byte at one beat a cycle: ``bytes/s / bytes``."""
     return port_bits / 8 * clock_mhz * 1e6 / dram_bytes
+
+
+def cycles_of_ns(ns: float, clock_mhz: float) -> int:
+    """Whole clock cycles covering ``ns`` nanoseconds at ``clock_mhz``."""
+    return math.ceil(ns * clock_mhz / 1000 - 1e-9)

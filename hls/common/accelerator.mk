@@ -6,10 +6,19 @@
 #   make csim   [EXPORT=dir] [N=images]  testbench on the export's test vectors: needs only g++ and the
 #                                       ap_int.h/ap_fixed.h headers of the hls4ml wheel (AP_TYPES=dir)
 #   make hls    [EXPORT=dir] [HLS=tool]  C synthesis + IP export (Vivado HLS; HLS=vitis_hls for Vitis HLS); keeps
-#                                       the report in EXPORT/csynth_report and prints it
+#                                       the report in EXPORT/csynth_report and prints it; the tool's output
+#                                       also goes to EXPORT/hls.log
 #   make hls-csim [EXPORT=dir]           the vendor tool's own C simulation (csim.tcl; HLS_CSIM_IMAGES=n)
 #   make vivado [EXPORT=dir]             bitstream from the exported IP (common/bitstream, with TOP)
 #   make clean  [EXPORT=dir]             removes the build outputs inside the export folder
+#
+# CLOCK_MHZ (clock.mk, 200 by default) is the one clock setting of hls and vivado: the HLS target period and the
+# block design's pl_clk0.
+#
+# Vivado HLS 2019.2 (and every Vivado HLS release) fails in export_design since 1 January 2022: it stamps the
+# IP's core_revision with the date as YYMMDDHHMM, which no longer fits a 32-bit integer, and stops with "bad
+# lexical cast: source type value could not be interpreted as target ... core_revision". The fix is Xilinx's
+# y2k22 patch (AR 76960); `make hls` finds the message in the tool's output and says so in one line.
 #
 # First of all, every target reads the export's manifest.json: an export of the other accelerator's network
 # (or a damaged manifest) is refused in one line that names its network and the right folder, and nothing
@@ -21,6 +30,8 @@
 # them (fracbnn_lib.hw.export_folder.write_export_folder) and `make clean` or deleting the export removes them
 # with it, so no build tree outlives its export or is mistaken for another export's. Only the target a user
 # names writes there (csim: build/ alone).
+
+include $(dir $(lastword $(MAKEFILE_LIST)))clock.mk
 
 N        ?=
 PYTHON   ?= $(firstword $(wildcard ../../.venv/bin/python) python3)
@@ -68,8 +79,11 @@ ifneq ($(WRONG_EXPORT),)
 csim hls hls-csim vivado clean:
 	@echo "error: $(WRONG_EXPORT)" >&2; exit 1
 else
-HLS_ENV    := FRACNET_SRC=$(CURDIR) FRACNET_EXPORT=$(EXPORT_ABS) FRACNET_TOP=$(TOP) \
+HLS_ENV    := FRACNET_SRC=$(CURDIR) FRACNET_EXPORT=$(EXPORT_ABS) FRACNET_TOP=$(TOP) FRACNET_CLOCK_MHZ=$(CLOCK_MHZ) \
               FRACNET_CSIM_IMAGES="$(HLS_CSIM_IMAGES)" FRACNET_COSIM_IMAGES="$(COSIM_IMAGES)"
+Y2K22_FIX  := Vivado HLS export_design failed on the year-2022 bug (bad lexical cast of the IP core_revision): \
+              apply Xilinx AR 76960 (unzip y2k22_patch-1.2.zip in the Xilinx install folder and run its patch.py \
+              with the Python of Vivado/<version>/tps), then make hls again
 
 .PHONY: csim hls hls-csim vivado clean
 
@@ -88,7 +102,10 @@ $(GENERATED):
 
 hls: $(GENERATED)
 	@command -v $(HLS) >/dev/null || { echo "error: $(HLS) not found: source the Xilinx settings script (or HLS=vitis_hls)" >&2; exit 1; }
-	cd $(EXPORT_ABS) && $(HLS_ENV) $(HLS) -f $(COMMON)/export.tcl
+	@cd $(EXPORT_ABS) && { $(HLS_ENV) $(HLS) -f $(COMMON)/export.tcl 2>&1; echo $$? > hls.status; } | tee hls.log; \
+	  status=$$(cat hls.status); rm -f hls.status; \
+	  if grep -q "bad lexical cast" hls.log && grep -q core_revision hls.log; then echo "error: $(Y2K22_FIX)" >&2; exit 1; fi; \
+	  exit $$status
 	rm -rf $(EXPORT_ABS)/csynth_report && cp -r $(EXPORT_ABS)/fracnet_prj/solution1/syn/report $(EXPORT_ABS)/csynth_report
 	$(PYTHON) -m fracbnn_lib hls-report $(EXPORT_ABS)/csynth_report
 
@@ -98,8 +115,10 @@ hls-csim: $(GENERATED)
 
 vivado:
 	@test -d $(EXPORT_ABS)/fracnet_prj/solution1/impl/ip || { echo "error: no exported IP in $(EXPORT): run make hls first" >&2; exit 1; }
-	$(MAKE) -C $(COMMON)/bitstream TOP=$(TOP) IP_REPO=$(EXPORT_ABS)/fracnet_prj/solution1/impl/ip OUT=$(EXPORT_ABS)/bitstream
+	$(MAKE) -C $(COMMON)/bitstream TOP=$(TOP) IP_REPO=$(EXPORT_ABS)/fracnet_prj/solution1/impl/ip OUT=$(EXPORT_ABS)/bitstream \
+	  CLOCK_MHZ=$(CLOCK_MHZ)
 
 clean:
-	rm -rf $(BUILD) $(EXPORT_ABS)/fracnet_prj $(EXPORT_ABS)/csynth_report $(EXPORT_ABS)/vivado_hls.log $(EXPORT_ABS)/vitis_hls.log
+	rm -rf $(BUILD) $(EXPORT_ABS)/fracnet_prj $(EXPORT_ABS)/csynth_report $(EXPORT_ABS)/vivado_hls.log $(EXPORT_ABS)/vitis_hls.log \
+	  $(EXPORT_ABS)/hls.log
 endif

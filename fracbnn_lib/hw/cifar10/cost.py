@@ -6,12 +6,17 @@ Every figure here is an analytical model computed from the layer table the C++ r
 
 **Cycles.** :func:`accelerator_loops` lists the pipelined loops of ``hls/cifar10`` in the order the
 top function runs them, one :class:`LoopCost` per pipeline entry: its trips, its initiation interval
-(II) and the pipeline's fill (``depth``, a setting: csynth reports the real one)::
+(II) with what bounds it, and the pipeline's fill (``depth``, a setting: csynth reports the real one)::
 
     cycles_ii_only = trips * II          cycles = trips * II + depth
 
-The counting build of the C-simulation (:func:`~fracbnn_lib.hw.cifar10.csim.loop_counts`) logs the same
-entries, and the tests hold the two equal entry by entry. :func:`release_loops` models the release's
+The II is derived, not assumed (:mod:`fracbnn_lib.hw.cost_model`): from the storage each array is declared
+with (``hls_support.h``: a bank per lane, row bank or class; 2 ports per bank of true dual-port RAM, 1 of
+a ROM) and the accesses per bank and iteration each loop makes, ``ceil(accesses / ports)``, with the
+recurrences stated beside it (the accumulators of ``STEM``, ``GLOBAL_POOL`` and ``FC`` are registers: one
+add in the loop-carried path). The counting build of the C-simulation
+(:func:`~fracbnn_lib.hw.cifar10.csim.loop_counts`) logs the same entries with their measured accesses per
+bank, and the tests hold the two equal entry by entry. :func:`release_loops` models the release's
 ``xcel-cifar10`` from its loop bounds (II = 1, no fill): 90,307 cycles per image.
 
 **On-chip memory** (:func:`accelerator_arrays`): each array's banks after partitioning and the
@@ -45,18 +50,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ..cost_model import (
+    CLOCK_MHZ,
     ArrayCost,
+    IIBound,
     LoopCost,
+    PortUse,
     bandwidth_bound_fps,
+    cycles_of_ns,
     dsp_per_multiply,
     images_per_s,
+    loop_summary,
     total_cycles,
+    with_loop_iis,
 )
 from ..fixed_point import Formats, resolve_formats
 from .layout import CLASSES, COLOURS, FC_IN, IMAGE_SIZE, OC_TILE, PARAM_ARRAYS, PG_LAYERS, STEM_CHANNELS, TAPS
@@ -76,33 +87,60 @@ BANK_ROWS = math.ceil(IMAGE_SIZE / ROW_BANKS)
 class CostSettings:
     """The model's assumptions, stated so that they can be changed and their effect seen.
 
-    ``clock_mhz``: the HLS target (4 ns). ``depth``: pipeline fill per entry, per loop (estimates for
-    the datapath between the loop's first read and last write at 4 ns; csynth reports the real ones).
-    ``primitive_luts``: LUTs of the calibrated primitives (module docstring). ``control_luts``: FSMs,
-    address counters and the AXI adapters.
+    ``clock_mhz``: the accelerators' clock (:data:`~fracbnn_lib.hw.cost_model.CLOCK_MHZ`, ``hls/common/clock.mk``).
+    ``depth``: pipeline fill per entry, per loop: the stages between the loop's first read and its last
+    write at 5 ns (4.375 ns after the HLS target's 12.5% uncertainty: about six LUT levels, a BRAM read, or
+    one DSP48E2 stage; multiplies wider than 27 x 18 cascade two or four DSPs over three stages; each
+    rounding and saturation into ``fm_t`` is a wide add and compare, one stage). csynth reports the real
+    depths. ``dram_latency_ns``: from a burst's address to its first beat on the Zynq UltraScale+ HP ports
+    (about 200 ns), paid by the loops on an AXI master (``LOAD_IMAGE``, ``STORE``) on top of their depth.
+    ``primitive_luts``: LUTs of the calibrated primitives (module docstring). ``control_luts``: FSMs, address
+    counters and the AXI adapters.
     """
 
-    clock_mhz: float = 250.0
+    clock_mhz: float = CLOCK_MHZ
     depth: Mapping[str, int] = field(
         default_factory=lambda: {
-            "LOAD_IMAGE": 4,
+            # the burst's read beat 1, the 32-level popcount 1, the bank write 1
+            "LOAD_IMAGE": 3,
+            # bank read 2, window and slot 1, LUTROM 1, 9-tap sum 1, colour sum 1, scale * z 3, round 1, quantise
+            # and pack 1, write 1
             "STEM": 12,
-            "TILE_PARAMS": 3,
-            "PG_PIXELS": 14,
-            "POOL": 4,
-            "CONCAT": 3,
-            "GLOBAL_POOL": 4,
-            "FC": 6,
-            "STORE": 4,
+            "TILE_PARAMS": 3,  # ROM address 1, read 1, register shift 1
+            # plane read 2, rotation and XOR 1, 64-bit popcount 2, 9-tap sum 1, gate and z 1, then three products
+            # each multiply 3 + round into fm_t 1 (scale * z + shift, y * slope, bn_scale * (y + r) + bn_shift)
+            # with the residual add 1 between, quantise and pack 1, write 1: 22
+            "PG_PIXELS": 22,
+            "POOL": 6,  # four reads over the II's 3 cycles, data 1, 4-input add 1, round into fm_t 1, write 1
+            "CONCAT": 3,  # read 2, write 1
+            "GLOBAL_POOL": 4,  # read 2, add 1, mean (shift) rounded into fm_t 1
+            "FC": 6,  # LUTROM read 1, 26 x 28 multiply in two DSPs 3, 61-bit accumulate 1, mean shift 1
+            "STORE": 5,  # logit rounding 1, fixed-to-float 3, write beat 1
         }
     )
+    dram_latency_ns: float = 200.0
     primitive_luts: Mapping[str, int] = field(
         default_factory=lambda: {"xor_popcount_32": 63, "xor_popcount_64": 136, "tap_adder_tree_9x8": 98}
     )
     control_luts: int = 3_000
 
+    @property
+    def dram_latency(self) -> int:
+        """The DRAM burst latency in cycles at ``clock_mhz``."""
+        return cycles_of_ns(self.dram_latency_ns, self.clock_mhz)
+
+
+DRAM_LOOPS = ("LOAD_IMAGE", "STORE")
+"""The loops on an AXI master: their fill adds the DRAM latency (:attr:`CostSettings.dram_latency`)."""
+
 
 # --------------------------------------------------------------------------- cycles
+
+
+def _planes(layer_index: int) -> tuple[str, str]:
+    """The (input, output) plane pair of PG layer ``layer_index``: conv1 of a block reads ``_a`` and writes ``_b``,
+    conv2 reads ``_b`` and writes ``_a`` (``fracnet.cc``; the stem writes ``_a``)."""
+    return ("a", "b") if layer_index % 2 == 0 else ("b", "a")
 
 
 def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) -> list[LoopCost]:
@@ -114,29 +152,73 @@ def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) ->
     output resolution); before each stride-2 block ``POOL`` (II 3: four reads and a write per
     dual-port lane bank) and ``CONCAT``; then ``GLOBAL_POOL`` (4 tiles x 64 pixels),
     ``FC`` (64 channels, 10 classes at once) and ``STORE`` (10 logits).
+
+    Each entry carries the accesses per bank and iteration of every memory it touches (``port_use``, what the
+    counting build measures), the bounds stated beside them and the II they give, with its reason.
     """
-    depth = (settings or CostSettings()).depth
+    settings = settings or CostSettings()
+    depth = settings.depth
+    t2p, rom = 2, 1  # ports per bank: true dual-port BRAM; single-port ROM (BRAM or LUTRAM)
 
-    def loop(layer: str, name: str, trips: int, ii: int = 1) -> LoopCost:
-        return LoopCost(layer, name, trips, ii, depth[name])
+    def loop(layer: str, name: str, trips: int, uses: tuple[PortUse, ...], *stated: IIBound) -> LoopCost:
+        fill = depth[name] + (settings.dram_latency if name in DRAM_LOOPS else 0)
+        return LoopCost(layer, name, trips, 1, fill, port_use=uses, stated=stated)
 
+    registers = "dependence: {} accumulates in registers: one add in the loop-carried path"
     loops = [
-        loop("input", "LOAD_IMAGE", COLOURS * IMAGE_SIZE * IMAGE_SIZE),
-        loop("conv1", "STEM", COLOURS * IMAGE_SIZE * IMAGE_SIZE),
+        loop("input", "LOAD_IMAGE", COLOURS * IMAGE_SIZE * IMAGE_SIZE, (PortUse("image_buf", 1, t2p),)),
+        loop(
+            "conv1",
+            "STEM",
+            COLOURS * IMAGE_SIZE * IMAGE_SIZE,
+            (  # per colour bank 2 reads (middle, right column); a LUTROM per lane and tap; the output row's bank
+                PortUse("image_buf", 2, t2p),
+                PortUse("conv1_level_dot", 1, rom),
+                PortUse("msb_a", 2, t2p),
+                PortUse("lsb_a", 2, t2p),
+                PortUse("fmap", 1, t2p),
+            ),
+            IIBound(1, registers.format("z[k] (the three colours' sums)")),
+        ),
     ]
-    for layer in PG_LAYERS:
+    for index, layer in enumerate(PG_LAYERS):
         if layer.stride == 2:
             pooled = (layer.cin // OC_TILE) * layer.h_out**2
-            loops += [loop(layer.block, "POOL", pooled, ii=3), loop(layer.block, "CONCAT", pooled)]
+            loops += [  # per lane bank: POOL four reads and a write, CONCAT one of each
+                loop(layer.block, "POOL", pooled, (PortUse("fmap", 5, t2p),)),
+                loop(layer.block, "CONCAT", pooled, (PortUse("fmap", 2, t2p),)),
+            ]
+        read, write = _planes(index)
+        params = ("pg_weight", "pg_threshold", "pg_scale", "pg_shift", "pg_slope", "pg_bn_scale", "pg_bn_shift")
+        tile_params = tuple(PortUse(name, 1, rom) for name in params)  # one word per lane bank, one per array
+        pixels = (  # input planes: 2 reads per row bank (middle, right column); output planes and fmap: read + write
+            *(PortUse(f"{plane}_{side}", 2, t2p) for side in (read, write) for plane in ("msb", "lsb")),
+            PortUse("fmap", 2, t2p),
+        )
         for _ in range(layer.tiles):
-            loops += [loop(layer.name, "TILE_PARAMS", OC_TILE), loop(layer.name, "PG_PIXELS", layer.h_out**2)]
+            loops += [
+                loop(layer.name, "TILE_PARAMS", OC_TILE, tile_params),
+                loop(layer.name, "PG_PIXELS", layer.h_out**2, pixels),
+            ]
     last = PG_LAYERS[-1]
     loops += [
-        loop("pool", "GLOBAL_POOL", last.tiles * last.h_out**2),
-        loop("linear", "FC", FC_IN),
-        loop("linear", "STORE", CLASSES),
+        loop(
+            "pool",
+            "GLOBAL_POOL",
+            last.tiles * last.h_out**2,
+            (PortUse("fmap", 1, t2p),),
+            IIBound(1, registers.format("sum[k] (64 pixels)")),
+        ),
+        loop(
+            "linear",
+            "FC",
+            FC_IN,
+            (PortUse("fc_weight", 1, rom),),
+            IIBound(1, registers.format("acc[o] (w * mean, the multiply off the loop-carried path)")),
+        ),
+        loop("linear", "STORE", CLASSES, (), IIBound(1, "AXI: one write beat per iteration; acc shifts in registers")),
     ]
-    return loops
+    return with_loop_iis(loops)
 
 
 def release_loops() -> list[LoopCost]:
@@ -147,7 +229,7 @@ def release_loops() -> list[LoopCost]:
     input resolution, then subsampled); ``quant_and_pack`` always walks four 64-channel tiles
     (``4 h_in^2``); ``bn_relu_shortcut`` runs per output tile and pixel; ``avgpool_concat`` before
     each stride-2 block; buffer initialisation, an image load and the classifier around them. One
-    entry per loop and call.
+    entry per loop and call. The II is assumed (the release's sources are not in this repository).
     """
     width = IMAGE_SIZE + 1
     loops = [LoopCost("input", "buffer_init", width * width), LoopCost("input", "LOOP_GetImg", COLOURS * 1024)]
@@ -167,7 +249,7 @@ def release_loops() -> list[LoopCost]:
         loops += [LoopCost("pool", name, trips) for name, trips in (("init", 16), ("avgpool_8x8", 64), ("out", 16))]
     loops += [LoopCost("linear", name, trips) for name, trips in (("bias", CLASSES), ("matmul", FC_IN), ("out", 10))]
     loops.append(LoopCost("linear", "write_output", CLASSES))
-    return loops
+    return [replace(loop, bound="assumed: the release's loops at II = 1") for loop in loops]
 
 
 # --------------------------------------------------------------------------- memory
@@ -284,7 +366,7 @@ def gate_sharing(
                 "lsb_engines": e,
                 "pg_cycles": pg,
                 "cycles": cycles,
-                "fps": images_per_s(cycles),
+                "fps": images_per_s(cycles, CLOCK_MHZ),
                 "lut": sum(accelerator_luts(levels, lsb_engines=e).values()),
             }
         )
@@ -298,10 +380,11 @@ def cost_summary(
     formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
 ) -> dict[str, Any]:
     """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
-    ``release_cycles``): modelled cycles, images/s at the clock, LUT, DSP, BRAM36, LUTRAM, bits on chip and
-    the DRAM traffic of one image (its input words in, its logits out)."""
+    ``release_cycles``): modelled cycles, images/s at the clock, LUT, DSP, BRAM36, LUTRAM, bits on chip,
+    the DRAM traffic of one image (its input words in, its logits out) and per loop its trips, II and bound."""
     settings = settings or CostSettings()
-    cycles, ii_only = total_cycles(accelerator_loops(levels, settings))
+    loops = accelerator_loops(levels, settings)
+    cycles, ii_only = total_cycles(loops)
     arrays = accelerator_arrays(formats, levels)
     dram = COLOURS * IMAGE_SIZE * IMAGE_SIZE * 8 + CLASSES * 4
     return {
@@ -317,6 +400,7 @@ def cost_summary(
         "on_chip_bits": sum(a.bits for a in arrays),
         "dram_bytes_per_image": dram,
         "bandwidth_bound_fps": bandwidth_bound_fps(dram, 64, settings.clock_mhz),
+        "loops": loop_summary(loops),
         "not_modelled": [],
         "release_cycles": total_cycles(release_loops())[1],
     }

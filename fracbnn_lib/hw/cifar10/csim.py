@@ -99,7 +99,9 @@ def loop_counts(export_dir: str | Path, packed: np.ndarray) -> list[LoopRecord]:
     lib = _load(build_library((Path(export_dir) / CONFIG_HEADER).read_text(), count=True))
     lib.fracnet_count_loops.restype = ctypes.c_long
     lib.fracnet_count_loops.argtypes = [ctypes.c_char_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_long]
-    return run_counting(lambda out, capacity: lib.fracnet_count_loops(blob, len(blob), image.ctypes.data, out, capacity))
+    return run_counting(
+        lambda out, capacity: lib.fracnet_count_loops(blob, len(blob), image.ctypes.data, out, capacity)
+    )
 
 
 class ExportCsim:

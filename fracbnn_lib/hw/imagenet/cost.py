@@ -5,26 +5,51 @@ measurement. It shares CIFAR-10's machinery (:mod:`fracbnn_lib.hw.cost_model`: :
 packing, the ZU3EG's resources, the summary's keys).
 
 **Cycles.** :func:`accelerator_loops` lists every pipelined loop entry in the order the top function
-runs them (the counting build of the C-simulation logs the same entries; a test holds them equal).
-Each loop is II = 1; an entry costs its trips plus a fill: the pipeline depth of a compute loop, or
-for a loop on an AXI master the DRAM read latency of its first burst (:class:`CostSettings`).
-Everything runs in sequence (no overlap of transfers and compute), so the cycles include the time
-the design spends moving data at one 64-bit word per cycle.
+runs them (the counting build of the C-simulation logs the same entries, with each memory's accesses per
+bank and iteration; a test holds them equal). An entry costs its trips times its loop's II plus a fill: the
+pipeline depth of a compute loop, or for a loop on an AXI master the DRAM read latency of its first burst
+(:class:`CostSettings`). Everything runs in sequence (no overlap of transfers and compute).
+
+**Initiation intervals, as the engines are written** (:mod:`fracbnn_lib.hw.cost_model`): the input tile is one
+bank of true dual-port BRAM, and ``pixels`` reads it ``4 x taps`` times for the window (four code planes per
+tap) and, in a pixel's last group, ``4`` words per lane and shortcut position for the shortcut's codes
+(``code_at``): 164 reads an iteration for a 3x3 layer at stride 1, 132 for a 1x1 layer, 548 at stride 2,
+so the one ``pixels`` schedule runs at II 274. The stem reads each level count once per lane (96 reads of a
+row bank: II 48; a tool may merge the lanes' identical reads, the count does not) and its table 3 times per
+single-port bank; the table load writes 8 entries an iteration into one single-port bank (II 8). Stated
+beside the measured ports: the epilogue's ``pool_acc[o] +=`` and ``out_tile`` read-modify-write, whose
+addresses the tool cannot tell apart between iterations (II 2 each), and the register accumulators ``m``,
+``l`` (II 1). A redesign of the engines (a row-banked tile, shortcut codes read once per pixel) is what
+brings ``pixels`` back towards II 1; this model states the C++ as it is.
 
 **DRAM traffic** (:func:`layer_traffic`): bytes each layer reads (input rows once per row tile,
 weights and parameters once per row tile and 32-channel tile) and writes (its 4-bit output map).
-**Bandwidth bound**: bytes per image over a port's 64 bits x 250 MHz = 2.0 GB/s (the design's ports;
-the Ultra96v2's HP ports are 128 bits wide and its LPDDR4 peaks at 8.5 GB/s, so the ports bind first).
+**Bandwidth bound**: bytes per image over a port's 64 bits x 200 MHz = 1.6 GB/s (the design's ports at the
+clock of ``hls/common/clock.mk``; the Ultra96v2's HP ports are 128 bits wide and its LPDDR4 peaks at
+8.5 GB/s, so the ports bind first).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..cost_model import ArrayCost, LoopCost, bandwidth_bound_fps, images_per_s, total_cycles
+from ..cost_model import (
+    CLOCK_MHZ,
+    ArrayCost,
+    IIBound,
+    LoopCost,
+    PortUse,
+    bandwidth_bound_fps,
+    cycles_of_ns,
+    images_per_s,
+    loop_summary,
+    total_cycles,
+    with_loop_iis,
+)
 from ..fixed_point import Formats, resolve_formats
 from .layout import (
     CODE_BITS,
@@ -52,49 +77,129 @@ DRAM_LOOPS += ("store_group", "store_pooled")
 
 @dataclass(frozen=True)
 class CostSettings:
-    """The model's assumptions: the clock, a DRAM burst's read latency and the compute pipelines' depths."""
+    """The model's assumptions: the clock, a DRAM burst's read latency and the compute pipelines' depths.
 
-    clock_mhz: float = 250.0
-    dram_latency: int = 50
-    """Cycles from a burst's address to its first beat (about 200 ns on the Zynq UltraScale+ HP ports)."""
-    depth: Mapping[str, int] = field(default_factory=lambda: {"stem_pixels": 12, "pixels": 16, "layer": 0})
+    ``depth`` counts 5 ns stages (as :class:`fracbnn_lib.hw.cifar10.cost.CostSettings` does).
+    """
+
+    clock_mhz: float = CLOCK_MHZ
+    dram_latency_ns: float = 200.0
+    """From a burst's address to its first beat on the Zynq UltraScale+ HP ports (about 200 ns)."""
+    depth: Mapping[str, int] = field(
+        default_factory=lambda: {
+            # row read 2, table 1, 27-count sum 2, scale * z 3, round 1, q4 2, write beat 1
+            "stem_pixels": 12,
+            # tile read 2, code planes 1, 64-bit popcount 2, taps 1, gate and z 1, three products (multiply 3 + round
+            # 1 each), q4 2, pack 1, write 1
+            "pixels": 23,
+            "layer": 0,  # a marker, no iterations
+        }
+    )
+
+    @property
+    def dram_latency(self) -> int:
+        """The DRAM burst latency in cycles at ``clock_mhz``."""
+        return cycles_of_ns(self.dram_latency_ns, self.clock_mhz)
+
+
+def _stem_table_writes(levels: int) -> int:
+    """The most entries one 64-bit word of the stem's tables writes into one (lane, tap) bank."""
+    slots = COLOURS * (levels + 1)
+    entries = stem_table_words(levels) * 8
+    return max(max(Counter(i // slots for i in range(w, min(w + 8, entries))).values()) for w in range(0, entries, 8))
 
 
 def stem_loops(levels: int = 32) -> list[LoopCost]:
     """The stem's loop entries: its tables and parameters, then per output row two input rows and its pixels."""
-    loops = [LoopCost("stem", "stem_table", stem_table_words(levels)), LoopCost("stem", "stem_params", STEM_CHANNELS)]
+    table = LoopCost(
+        "stem", "stem_table", stem_table_words(levels), port_use=(PortUse("stem_table", _stem_table_writes(levels), 1),)
+    )
+    params = LoopCost(
+        "stem", "stem_params", STEM_CHANNELS, stated=(IIBound(1, "nothing: scale and shift are registers"),)
+    )
+    loops = [table, params]
     for oy in range(STEM_SIZE):
         rows = [r for r in range(0 if oy == 0 else 1, 3) if 2 * oy - 1 + r >= 0]
-        loops += [LoopCost("stem", "stem_load_row", COLOURS * IMAGE_SIZE) for _ in rows]
-        loops.append(LoopCost("stem", "stem_pixels", STEM_SIZE))
+        loops += [
+            LoopCost("stem", "stem_load_row", COLOURS * IMAGE_SIZE, port_use=(PortUse("stem_rows", 1, 2),))
+            for _ in rows
+        ]
+        # per lane, the three taps of a window row read that row's bank of each colour; a table per lane and tap,
+        # read once per colour
+        pixels = (PortUse("stem_rows", 3 * STEM_CHANNELS, 2), PortUse("stem_table", COLOURS, 1))
+        loops.append(LoopCost("stem", "stem_pixels", STEM_SIZE, port_use=pixels))
     return loops
 
 
+ACCUMULATORS = IIBound(
+    1, "dependence: m[lane], l[lane] accumulate the groups in registers: one add in the carried path"
+)
+OUT_TILE = IIBound(
+    2,
+    "dependence: out_tile[p] read and written in the epilogue at p = i / gin: the tool cannot prove that two "
+    "iterations' p differ and assumes distance 1 (none is measured): read 1 + write 1",
+    "out_tile",
+)
+POOL_ACC = IIBound(
+    2,
+    "dependence: pool_acc[o] += x at the same o in every iteration: the tool assumes distance 1 (measured: gin): "
+    "read 1 + 64-bit add and write 1",
+    "pool_acc",
+)
+
+
 def pg_layer_loops(layer: Layer, last: bool) -> list[LoopCost]:
-    """One PG layer's loop entries (``pg_conv_bn``), in order."""
+    """One PG layer's loop entries (``pg_conv_bn``), in order, with each entry's accesses per memory bank."""
     k, s, size, so = layer.ksize, layer.stride, layer.size_in, layer.size_out
     gin, gout, taps = groups(layer.cin), groups(layer.cout), k * k
-    loops = [LoopCost(layer.name, "layer", 0)]
+    # per pixels iteration, the tile's one bank: 4 code planes per tap, and in a pixel's last group 4 words per
+    # lane and shortcut position (one position at stride 1, the 2 x 2 block at stride 2)
+    tile_reads = CODE_BITS * taps + LANES * CODE_BITS * (4 if s == 2 else 1)
+    loops = [LoopCost(layer.name, "layer", 0, stated=(IIBound(1, "nothing: a marker per layer, no iterations"),))]
     for t in range(so // ROW_TILE):
         r0 = t * ROW_TILE * s - k // 2
         rows = [r for r in range((ROW_TILE - 1) * s + k) if 0 <= r0 + r < size]
-        loops += [LoopCost(layer.name, "load_row", size * gin * CODE_BITS) for _ in rows]
+        loops += [
+            LoopCost(layer.name, "load_row", size * gin * CODE_BITS, port_use=(PortUse("tile", 1, 2),)) for _ in rows
+        ]
         for go in range(gout):
             for half in range(2):
                 if go * 64 + half * LANES >= layer.cout:
                     continue
-                loops.append(LoopCost(layer.name, "load_weights", LANES * taps * gin))
-                loops.append(LoopCost(layer.name, "load_params", len(PARAM_FIELDS) * LANES))
-                loops.append(LoopCost(layer.name, "pixels", ROW_TILE * so * gin))
+                weights = LoopCost(
+                    layer.name, "load_weights", LANES * taps * gin, port_use=(PortUse("weight_tile", 1, 2),)
+                )
+                params = LoopCost(
+                    layer.name,
+                    "load_params",
+                    len(PARAM_FIELDS) * LANES,
+                    stated=(IIBound(1, "nothing: the parameters are registers"),),
+                )
+                uses = [PortUse("tile", tile_reads, 2), PortUse("weight_tile", 1, 2)]
+                if last:  # pool_acc[o] read and written, o % 32 = lane: its own bank
+                    uses.append(PortUse("pool_acc", 2, 2))
+                    carried: tuple[tuple[str, int], ...] = (("pool_acc", gin),)
+                else:  # the output codes' 4 planes written, and read first by the second half of 64 channels
+                    uses.append(PortUse("out_tile", CODE_BITS * (1 + half), 2))
+                    carried = ()
+                stated = (ACCUMULATORS, POOL_ACC if last else OUT_TILE)
+                pixels = LoopCost(
+                    layer.name, "pixels", ROW_TILE * so * gin, port_use=tuple(uses), carried=carried, stated=stated
+                )
+                loops += [weights, params, pixels]
             if not last:
-                loops.append(LoopCost(layer.name, "store_group", ROW_TILE * so * CODE_BITS))
+                loops.append(
+                    LoopCost(
+                        layer.name, "store_group", ROW_TILE * so * CODE_BITS, port_use=(PortUse("out_tile", 1, 2),)
+                    )
+                )
     if last:
-        loops.append(LoopCost(layer.name, "store_pooled", layer.cout))
+        loops.append(LoopCost(layer.name, "store_pooled", layer.cout, port_use=(PortUse("pool_acc", 1, 2),)))
     return loops
 
 
 def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) -> list[LoopCost]:
-    """Every pipelined loop entry of ``FracNetImageNet`` for one image, with its fill (see the module docstring)."""
+    """Every pipelined loop entry of ``FracNetImageNet`` for one image, with its II and fill (module docstring)."""
     settings = settings or CostSettings()
     table = layer_table(levels)
     last = len(table) - 1
@@ -103,7 +208,7 @@ def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) ->
     def fill(loop: LoopCost) -> int:
         return settings.dram_latency if loop.loop in DRAM_LOOPS else settings.depth.get(loop.loop, 0)
 
-    return [LoopCost(loop.layer, loop.loop, loop.trips, 1, fill(loop)) for loop in raw]
+    return with_loop_iis([replace(loop, depth=fill(loop)) for loop in raw])
 
 
 def layer_traffic(loops: Iterable[LoopCost]) -> dict[str, dict[str, int]]:
@@ -167,6 +272,7 @@ def cost_summary(
         "on_chip_bits": sum(a.bits for a in arrays),
         "dram_bytes_per_image": dram,
         "bandwidth_bound_fps": bandwidth_bound_fps(dram, PORT_BITS, settings.clock_mhz),
+        "loops": loop_summary(loops),
         "not_modelled": ["lut", "dsp"],
         "compute_cycles": sum(row["compute_cycles"] for row in per_layer.values()),
         "port_gb_per_s": PORT_BITS / 8 * settings.clock_mhz * 1e6 / 1e9,

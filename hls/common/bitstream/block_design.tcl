@@ -1,7 +1,7 @@
 # An HLS accelerator on the Ultra96v2 (PYNQ): Vivado block design, bitstream and hardware handoff.
 #
 #   vivado -mode batch -source block_design.tcl -tclargs --ip-repo DIR [--top FracNet_T] [--out DIR]
-#          [--board-part PART] [--clock-mhz 250] [--jobs 4]
+#          [--board-part PART] [--clock-mhz MHZ] [--jobs 4]   (MHZ: default ../clock.mk's CLOCK_MHZ, 200)
 #
 # --ip-repo is the IP catalogue that HLS exported (export_design -format ip_catalog) for hls/cifar10
 # (--top FracNet_T, the default) or hls/imagenet (--top FracNetImageNet).
@@ -11,7 +11,8 @@
 #                                                                                       image/out addresses)
 #   FracNet_T_0/m_axi_IMG    --> SmartConnect --> PS S_AXI_HP0_FPD (DDR)   input words, uint64[3][32][32]
 #   FracNet_T_0/m_axi_RESULT --> SmartConnect --> PS S_AXI_HP1_FPD (DDR)   logits, float[10]
-#   pl_clk0 (250 MHz) clocks the IP and the interconnect; proc_sys_reset derives their reset from pl_resetn0.
+#   pl_clk0 (the clock of ../clock.mk, which the HLS target shares) clocks the IP and the interconnect;
+#   proc_sys_reset derives their reset from pl_resetn0.
 #
 # With the Ultra96v2 board files installed the PS takes the board preset; without them only the
 # part is set (PYNQ keeps the PS configuration of its boot image and sets pl_clk0 from the .hwh).
@@ -23,7 +24,8 @@ set ip_repo ""
 set out_dir "build"
 set board_part "avnet.com:ultra96v2:part0:1.2"
 set part "xczu3eg-sbva484-1-e"
-set clock_mhz 250
+source [file join [file dirname [file normalize [info script]]] .. clock.tcl]
+set clock_mhz [fracnet_clock_mhz]
 set jobs 4
 set project fracnet_ultra96v2
 set top FracNet_T
