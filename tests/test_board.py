@@ -574,7 +574,7 @@ def test_the_block_design_script_builds_the_ultra96v2_design():
         "set top FracNet_T",
         "--top        { set top $value }",
         "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $clock_mhz",
-        "set clock_mhz 250",
+        "set clock_mhz [fracnet_clock_mhz]",  # hls/common/clock.mk, shared with the HLS target
         "get_bd_intf_pins -of_objects $accel -filter {MODE == Master}",  # every AXI master, each on its HP port
         "S_AXI_HP${hp}_FPD",
         "PSU__USE__S_AXI_GP[expr {$hp + 2}]",

@@ -1,11 +1,16 @@
 """The modelled hardware cost: its formulas, the release's structure beside ours, budgets, the gate priced.
 
-The model's agreement with the C++ (trip counts counted by the C-simulation) is checked in
-``test_hw_ladder.py`` for a trained and a random checkpoint; this file checks the model itself and
-the HLS source rules it assumes.
+The model's agreement with the C++ (trip counts and accesses per memory bank counted by the C-simulation)
+is checked in ``test_hw_ladder.py`` for a trained and a random checkpoint, and in
+``test_imagenet_accelerator.py``; this file checks the model itself, the one clock setting, and the HLS
+source rules it assumes.
 """
 
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +19,11 @@ from fracbnn_lib.hw import cost_model
 from fracbnn_lib.hw.cifar10 import cost
 from fracbnn_lib.hw.cifar10.csim import source_dir
 from fracbnn_lib.hw.cifar10.layout import PG_LAYERS
+from fracbnn_lib.hw.imagenet import cost as imagenet_cost
+from fracbnn_lib.hw.imagenet.csim import source_dir as imagenet_source_dir
 from fracbnn_lib.paper import paper_value
+
+COMMON = Path(source_dir()).parent / "common"
 
 
 def test_the_release_structure_comes_out_at_its_counted_cycles():
@@ -29,20 +38,102 @@ def test_the_release_structure_comes_out_at_its_counted_cycles():
 
 def test_our_cycles_and_the_budgets():
     summary = cost.cost_summary()
-    assert summary["modelled"] is True
-    assert summary["cycles_ii_only"] == 19_434 and summary["cycles"] <= 25_000
-    assert summary["fps"] >= 10_000 and summary["fps"] >= 3.5 * paper_value("cifar10", "fps", "as reported")
-    assert summary["release_cycles"] / summary["cycles"] > 4.4  # 4.47x fewer cycles than the release
+    assert summary["modelled"] is True and summary["clock_mhz"] == cost_model.CLOCK_MHZ == 200
+    assert summary["cycles_ii_only"] == 19_434 and summary["cycles"] <= 21_000
+    assert summary["fps"] >= 9_500 and summary["fps"] >= 3.4 * paper_value("cifar10", "fps", "as reported")
+    assert summary["release_cycles"] / summary["cycles"] > 4.3  # 4.38x fewer cycles than the release
     checks = cost_model.budget_check(summary)
     assert checks["dsp"][2] and checks["bram36"][2]
     assert set(checks) == {"lut", "dsp", "bram36"} and checks["lut"][1] == 0.8 * 70_560
 
 
+def test_every_ii_is_derived_and_says_what_bounds_it():
+    """The IIs follow from each memory's ports and accesses per bank (and the stated recurrences), not from a table:
+    POOL's four reads and a write per dual-port lane bank give 3, everything else 1; ``hls.cost.loops`` says why."""
+    loops = cost.accelerator_loops()
+    assert {loop.loop: loop.ii for loop in loops if loop.ii != 1} == {"POOL": 3}
+    assert all(loop.bound for loop in loops) and all(loop.port_use or loop.stated for loop in loops)
+    summary = cost.cost_summary()["loops"]
+    assert list(summary) == list(dict.fromkeys(loop.loop for loop in loops))
+    assert summary["POOL"] == {"trips": 384, "ii": 3, "bound": "port: fmap 5 accesses/bank, 2 ports"}
+    assert summary["PG_PIXELS"]["trips"] == 10_752 and summary["PG_PIXELS"]["bound"].startswith("port: ")
+    assert summary["FC"]["bound"] == "port: fc_weight 1 access/bank, 1 port"
+    assert cost_model.entry_ii([cost_model.PortUse("tile", 548, 2)]) == (274, "port: tile 548 accesses/bank, 2 ports")
+    bound = cost_model.IIBound(2, "dependence: x")
+    assert cost_model.entry_ii([cost_model.PortUse("a", 2, 2)], [bound]) == (2, "dependence: x")
+    assert cost_model.entry_ii([]) == (1, "nothing: no on-chip memory or recurrence in the loop")
+    assert all(loop.bound.startswith("assumed") for loop in cost.release_loops())
+
+
+def test_one_schedule_per_loop_takes_the_worst_entry():
+    entries = [
+        cost_model.LoopCost("a", "pixels", 10, port_use=(cost_model.PortUse("tile", 4, 2),)),
+        cost_model.LoopCost("b", "pixels", 10, port_use=(cost_model.PortUse("tile", 10, 2),)),
+        cost_model.LoopCost("b", "store", 5, port_use=(cost_model.PortUse("out", 1, 2),)),
+    ]
+    scheduled = cost_model.with_loop_iis(entries)
+    assert [loop.ii for loop in scheduled] == [5, 5, 1]
+    assert scheduled[0].bound == "port: tile 10 accesses/bank, 2 ports (in b: one schedule serves every entry)"
+    assert scheduled[2].bound == "port: out 1 access/bank, 2 ports"
+    records = cost_model.loop_log(scheduled)
+    assert cost_model.implied_iis(records, scheduled) == {"pixels": 5, "store": 1}
+    carried = [records[0]._replace(carried=(("tile", 3),))]
+    assert cost_model.unstated_dependences(carried, scheduled) == [("pixels", "tile", 3)]
+    assert cost_model.loop_summary(scheduled)["pixels"] == {"trips": 20, "ii": 5, "bound": scheduled[0].bound}
+
+
 def test_fills_are_settings_and_count_once_per_entry():
-    deeper = cost.CostSettings(depth={**cost.CostSettings().depth, "PG_PIXELS": 24})
+    defaults = cost.CostSettings()
+    deeper = cost.CostSettings(depth={**defaults.depth, "PG_PIXELS": defaults.depth["PG_PIXELS"] + 10})
     base, _ = cost_model.total_cycles(cost.accelerator_loops())
     more, ii_only = cost_model.total_cycles(cost.accelerator_loops(32, deeper))
     assert more - base == 10 * sum(layer.tiles for layer in PG_LAYERS) and ii_only == 19_434  # a fill per tile
+    assert defaults.dram_latency == 40  # 200 ns at 200 MHz, paid by the two loops on an AXI master
+    fills = {loop.loop: loop.depth for loop in cost.accelerator_loops()}
+    assert fills["LOAD_IMAGE"] == defaults.depth["LOAD_IMAGE"] + 40 and fills["STORE"] == defaults.depth["STORE"] + 40
+    assert imagenet_cost.CostSettings().dram_latency == 40
+
+
+def test_one_clock_for_the_hls_target_the_block_design_and_the_model(tmp_path):
+    """``hls/common/clock.mk`` is the clock: accelerator.mk hands it to the HLS project (create_clock) and to the
+    block design (pl_clk0); both Tcl scripts fall back to it; the cost models price images/s at it."""
+    mhz = float(re.search(r"^CLOCK_MHZ \?= ([0-9.]+)$", (COMMON / "clock.mk").read_text(), re.M).group(1))
+    assert mhz == cost_model.CLOCK_MHZ == cost.CostSettings().clock_mhz == imagenet_cost.CostSettings().clock_mhz
+    summary = cost.cost_summary()
+    assert summary["fps"] == pytest.approx(mhz * 1e6 / summary["cycles"])
+    makefile = (COMMON / "accelerator.mk").read_text()
+    assert "include $(dir $(lastword $(MAKEFILE_LIST)))clock.mk" in makefile
+    assert "FRACNET_CLOCK_MHZ=$(CLOCK_MHZ)" in makefile and "CLOCK_MHZ=$(CLOCK_MHZ)" in makefile
+    project = (COMMON / "project.tcl").read_text()
+    assert "set clock_mhz [fracnet_clock_mhz]" in project
+    assert "create_clock -period [expr {1000.0 / $clock_mhz}]" in project and "-period 4" not in project
+    assert "set clock_mhz [fracnet_clock_mhz]" in (COMMON / "bitstream" / "block_design.tcl").read_text()
+    bitstream = (COMMON / "bitstream" / "Makefile").read_text()
+    assert "../clock.mk" in bitstream and not re.search(r"^CLOCK_MHZ", bitstream, re.M)
+    ip = tmp_path / "ip"
+    ip.mkdir()
+    dry = subprocess.run(
+        ["make", "-n", "-C", str(COMMON / "bitstream"), f"IP_REPO={ip}", f"OUT={tmp_path}", "VIVADO=vivado"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"--clock-mhz {mhz:g}" in dry.stdout
+    if shutil.which("tclsh"):
+        script = f"source {{{COMMON / 'clock.tcl'}}}\nputs [fracnet_clock_mhz]\n"
+        env = {key: value for key, value in os.environ.items() if key != "FRACNET_CLOCK_MHZ"}
+        done = subprocess.run(["tclsh"], input=script, capture_output=True, text=True, timeout=30, env=env)
+        assert float(done.stdout) == mhz, done.stderr
+        done = subprocess.run(["tclsh"], input=script, capture_output=True, text=True, timeout=30,
+                              env={**env, "FRACNET_CLOCK_MHZ": "250"})  # fmt: skip
+        assert done.stdout.strip() == "250"
+
+
+def test_vivado_hls_2019_2_csim_gets_cxx0x():
+    """Vivado HLS 2019.2's C simulation compiles with gcc 4.6, which knows C++11 only as -std=c++0x."""
+    project = (COMMON / "project.tcl").read_text()
+    cflags = re.search(r'^set cflags "(.*)"$', project, re.M).group(1).split()
+    assert cflags[0] == "-std=c++0x" and not any(flag.startswith("-std=c++1") for flag in cflags)
 
 
 def test_memory_dsp_and_lut_formulas():
@@ -88,8 +179,82 @@ def test_no_pipelined_loop_reads_a_partitioned_map_through_a_run_time_bank():
     for name in ("msb_in", "lsb_in", "msb_out", "lsb_out"):
         assert not re.search(rf"\b{name}\s*\[", layers), f"{name} indexed outside the banked helpers"
     assert not re.search(r"\bimage\[colour\]\[", layers.split("inline void stem_conv_bn")[1])
-    assert re.search(r"banked\[j\] = inside \? map\[j\]", layers) and re.search(r"if \(j == bank\) map\[j\]", layers)
+    assert re.search(r"banked\[j\] = inside \? FRACNET_READ\(map\[j\]", layers)
+    assert re.search(r"if \(j == bank\) FRACNET_WRITE\(map\[j\]", layers)
     assert "cyclic" not in layers + top
     assert "PG_ROWS" not in layers and "PG_PIXELS" in layers  # one flattened pixel loop per output tile
     tile_body = layers.split("PG_PIXELS:")[1].split("base += pixels")[0]
     assert "pg_weight" not in tile_body and "pg_threshold" not in tile_body, "the pixel loop reads registers only"
+
+
+# --------------------------------------------------------------------------- source rules of both accelerators
+
+ALIASES = {
+    "cifar10": {"map"},  # read_column / write_row reach the row-banked maps through `map`
+    "imagenet": {"table", "rows", "wbuf", "b"},  # the engines' parameters; code_planes / code_at read the tile as `b`
+}
+
+
+def _code(path: Path) -> str:
+    return re.sub(r"//[^\n]*", "", path.read_text())
+
+
+def _sources(accelerator: str) -> list[Path]:
+    folder = source_dir() if accelerator == "cifar10" else imagenet_source_dir()
+    return [
+        folder / name
+        for name in (("layers.h", "fracnet.cc") if accelerator == "cifar10" else ("engines.h", "fracnet.cc"))
+    ]
+
+
+def unwrapped_accesses(code: str, names: set[str]) -> list[str]:
+    """Subscripts of the memories ``names`` in ``code`` that are neither wrapped in FRACNET_READ / FRACNET_WRITE (the
+    wrapped expression starts with the name), nor a declaration (a type before the name), nor an address taken
+    (``&tile[...]``: the accesses happen through the pointer, under an alias)."""
+    wrapped = {m.end() for m in re.finditer(r"FRACNET_(?:READ|WRITE)\(\s*", code)}
+    bad = []
+    for m in re.finditer(r"\b(\w+)\s*\[", code):
+        if m.group(1) not in names or m.start() in wrapped:
+            continue
+        if code[: m.start()].rstrip().endswith("&"):
+            continue
+        before = re.search(r"(\w+)\s*$", code[: m.start()])
+        if before and before.group(1) not in ("return", "else"):
+            continue  # a declaration: `word_t map[ROW_BANKS]...`, `int64_t pool_acc[OUT_CHANNELS]`
+        bad.append(code[m.start() : code.find("\n", m.start())])
+    return bad
+
+
+@pytest.mark.parametrize("accelerator", ["cifar10", "imagenet"])
+def test_every_on_chip_memory_access_is_counted_and_every_array_declared_once(accelerator):
+    """Each access to a memory declared with FRACNET_MEMORY* is wrapped for the counting build, and storage is
+    declared only through the macros of hls_support.h (no bare partition or binding pragma), once per array."""
+    code = "\n".join(_code(path) for path in _sources(accelerator))
+    declared = re.findall(r"FRACNET_MEMORY\w*\((\w+),", code)
+    registers = re.findall(r"FRACNET_REGISTERS\((\w+)\)", code)
+    assert declared and len(set(declared)) == len(declared)
+    assert not unwrapped_accesses(code, set(declared) | ALIASES[accelerator])
+    assert (
+        "#pragma HLS ARRAY_PARTITION" not in code
+        and "#pragma HLS RESOURCE" not in code
+        and "FRACNET_STORAGE" not in code
+    )
+    assert not set(declared) & set(registers)
+
+
+def test_the_access_rule_finds_what_is_not_counted():
+    code = "x = FRACNET_READ(fmap[k][i]) + fmap[k][i + 1];\nconst T map[3];\nreturn map[2];\nf(&map[1]);\n"
+    assert unwrapped_accesses(code, {"fmap", "map"}) == ["fmap[k][i + 1];", "map[2];"]
+
+
+def test_cifar10_divides_only_by_constants_and_bounds_every_variable_loop():
+    """No divider or modulo by a run-time value in the synthesised C++ (stride is a select), and every loop whose
+    bound is a run-time value has a LOOP_TRIPCOUNT, so csynth reports a latency."""
+    for path in _sources("cifar10"):
+        code = _code(path)
+        for operand in re.findall(r"[^/*][/%]\s*(\([^)]*\)|[A-Za-z_]\w*|\d[\w.]*)", code):
+            assert not re.search(r"\b[a-z_]\w*", operand), f"{path.name}: division by {operand}"
+        for loop in re.finditer(r"for \(int \w+ = [^;]*; \w+ < ([^;]+);[^)]*\) \{", code):
+            if re.search(r"\b[a-z_]\w*", loop.group(1).replace(".", " ")):  # a run-time bound
+                body = code[loop.end() : loop.end() + 200]
+                assert "LOOP_TRIPCOUNT" in body.split("\n", 2)[1], f"{path.name}: no LOOP_TRIPCOUNT for {loop.group(0)}"

@@ -1,6 +1,8 @@
 """Reading a csynth report back: a report written here in the documented schema (no vendor file is copied)."""
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,7 @@ def test_the_report_is_printed_beside_the_model(tmp_path, capsys):
         for name, synthesised, modelled in compare_with_model(read_csynth(folder), summary, loops)
     }
     assert rows["cycles per image (worst case)"] == (19100, summary["cycles"])
+    assert rows["clock period, ns"] == (4.0, 5.0)  # a report built for 4 ns beside the model's 200 MHz: it shows
     assert rows["BRAM36"] == (38, summary["bram36"]) and rows["DSP"] == (230, summary["dsp"])
     assert rows["II of PG_PIXELS (pg_conv_bn)"] == (2, 1)  # the tool missed the modelled II: it shows
     assert rows["trips of LOAD_IMAGE (FracNet_T)"] == (3072, 3072)  # a loop of one trip count: compared
@@ -116,3 +119,59 @@ def test_a_missing_or_broken_report_is_one_line(tmp_path, capsys):
     (tmp_path / "csynth.xml").write_text("<profile><unclosed>")
     with pytest.raises(CsynthError, match="cannot read"):
         read_csynth(tmp_path)
+
+
+Y2K22_OUTPUT = """INFO: [IMPL 213-8] Exporting RTL as a Vivado IP.
+source run_ippack.tcl -notrace
+bad lexical cast: source type value could not be interpreted as target
+    while executing
+"rdi::set_property core_revision 2201061327 {component component_1}"
+    invoked from within
+"set_property core_revision $Revision $core"
+ERROR: [IMPL 213-28] Failed to generate IP.
+"""
+
+
+def _run_make_hls(tmp_path: Path, output: str, status: int) -> subprocess.CompletedProcess:
+    """``make hls`` of hls/cifar10 on a stand-in export, with a stand-in ``vivado_hls`` on PATH that prints
+    ``output`` (and what it was given) and exits with ``status``."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "manifest.json").write_text(json.dumps({"network": CIFAR10.network}))
+    for name in ("weights.h", "fracnet_config.h"):
+        (export / name).write_text("// stand-in\n")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    tool = tools / "vivado_hls"
+    tool.write_text(
+        '#!/bin/sh\necho "given: $* clock $FRACNET_CLOCK_MHZ top $FRACNET_TOP"\n'
+        f"cat <<'END'\n{output}END\nexit {status}\n"
+    )
+    tool.chmod(0o755)
+    hls = Path(__file__).resolve().parents[1] / "hls" / "cifar10"
+    return subprocess.run(
+        ["make", "-C", str(hls), "hls", f"EXPORT={export}"],
+        env={**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_make_hls_names_the_year_2022_export_bug_and_its_fix(tmp_path, status):
+    """Vivado HLS 2019.2's export_design fails since 2022 (the IP's core_revision, YYMMDDHHMM, overflows): make hls
+    finds the message in the tool's output, whatever its exit status, and gives the fix (AR 76960) in one line."""
+    done = _run_make_hls(tmp_path, Y2K22_OUTPUT, status)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "AR 76960" in errors[0] and "y2k22_patch" in errors[0] and "make hls" in errors[0]
+    assert "export.tcl clock 200 top FracNet_T" in done.stdout  # the tool got the project and the one clock
+    assert "core_revision" in (tmp_path / "export" / "hls.log").read_text()
+    assert not (tmp_path / "export" / "csynth_report").exists()
+
+
+def test_make_hls_passes_on_another_failure_of_the_tool(tmp_path):
+    done = _run_make_hls(tmp_path, "ERROR: [HLS 200-70] Compilation errors found\n", 3)
+    assert done.returncode != 0 and "AR 76960" not in done.stderr
+    assert "Compilation errors found" in done.stdout

@@ -13,6 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from unit_test_build import front_end_complaints
 
 from fracbnn_lib import BinaryConv2d, fracbnn_resnet20, pack_thermometer, thermometer_encode
 from fracbnn_lib.data import SYNTHETIC_CLASSES, load_test_images, write_synthetic_cifar10
@@ -20,7 +21,7 @@ from fracbnn_lib.export import main as export_main
 from fracbnn_lib.hw.cifar10.csim import csim_predict, source_dir
 from fracbnn_lib.hw.cifar10.export import export_accelerator, reference_predict
 from fracbnn_lib.hw.cifar10.fold import fold_to_module
-from fracbnn_lib.hw.csim_build import ap_types_dir
+from fracbnn_lib.hw.csim_build import ap_types_dir, compiler
 from fracbnn_lib.hw.export_folder import ExportError, read_manifest
 from fracbnn_lib.models import load_trained_model
 
@@ -213,14 +214,42 @@ def test_cli_exports_and_checks_csim(trained, data_dir, tmp_path, capsys):
 
 
 def test_the_cost_model_counts_the_loops_the_csim_runs(rung):
-    """Every pipelined loop's entries and trips, modelled == counted by the C-simulation's counting build."""
+    """Every pipelined loop entry, modelled == counted by the C-simulation's counting build: its trips, and per
+    on-chip memory it touches the most accesses to one bank in one iteration, its ports and any dependence carried
+    through it; and every loop's II == the one the counted port pressure and the model's stated bounds imply."""
     from fracbnn_lib.hw.cifar10.cost import accelerator_loops
     from fracbnn_lib.hw.cifar10.csim import loop_counts
-    from fracbnn_lib.hw.cost_model import loop_log
+    from fracbnn_lib.hw.cost_model import implied_iis, loop_log, unstated_dependences
 
+    modelled = accelerator_loops()
     counted = loop_counts(rung["export"], rung["packed"][0])
-    assert counted == loop_log(accelerator_loops())
+    assert counted == loop_log(modelled)
     assert loop_counts(rung["export"], rung["packed"][-1]) == counted  # the schedule does not depend on data
+    assert {loop.loop: loop.ii for loop in modelled} == implied_iis(counted, modelled)
+    assert unstated_dependences(counted, modelled) == []  # DEPENDENCE inter false holds: nothing carried
+    pressure = {record.loop: record.port_use for record in counted}
+    assert ("fmap", 5, 2) in pressure["POOL"] and all(use.ii == 1 for use in pressure["PG_PIXELS"])
+    assert {loop.loop: loop.ii for loop in modelled if loop.ii != 1} == {"POOL": 3}
+
+
+def test_the_synthesised_cpp_has_no_counting_and_passes_the_front_ends(random_rung, tmp_path):
+    """Outside the counting build the counting macros are the bare accesses: no counter survives the preprocessor,
+    each storage declaration is its pragmas; and the sources pass the syntax check of a synthesis front end
+    (``__SYNTHESIS__``, C++11 and C++0x) and of Vivado HLS 2019.2's C simulation (C++0x), ``-pedantic``."""
+    folder, export = source_dir(), random_rung["export"]
+    includes = [f"-I{export}", f"-I{folder}", f"-I{folder.parent / 'common'}", "-isystem", str(ap_types_dir())]
+    expanded = subprocess.run(
+        [compiler(), "-E", "-std=c++11", *includes, str(folder / "fracnet.cc")], capture_output=True, text=True
+    ).stdout
+    code = "\n".join(line for line in expanded.splitlines() if not line.startswith("#"))
+    assert "void FracNet_T" in code and "fracnet_" not in code and "Fracnet" not in code
+    pragmas = {line for line in expanded.splitlines() if line.startswith("#pragma HLS")}
+    assert "#pragma HLS ARRAY_PARTITION variable = pg_weight complete dim = 2" in pragmas
+    assert "#pragma HLS RESOURCE variable = pg_weight core = ROM_1P_BRAM" in pragmas
+    assert "#pragma HLS RESOURCE variable = fmap core = RAM_T2P_BRAM" in pragmas
+    assert front_end_complaints(folder, export, tmp_path) == dict.fromkeys(
+        ("synthesis c++11", "synthesis c++0x", "csim c++0x"), ""
+    )
 
 
 def test_the_accelerator_reads_any_input_word_as_its_level_count(rung):

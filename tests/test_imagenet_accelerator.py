@@ -127,22 +127,45 @@ def test_formats_are_settings_csim_equals_the_reference_in_the_papers_formats():
 
 
 def test_the_cost_model_counts_the_loops_the_cpp_runs(tmp_path):
-    """Every pipelined loop entry, in order, with its trips: the model == the counting build of the C-simulation."""
-    from fracbnn_lib.hw.cost_model import loop_log
+    """Every pipelined loop entry, in order: the model == the counting build of the C-simulation, in its trips and
+    per on-chip memory in the most accesses to one bank in one iteration, the ports and the dependences carried
+    through it; every loop's II == the one the counted port pressure and the model's stated bounds imply."""
+    from fracbnn_lib.hw.cost_model import implied_iis, loop_log, unstated_dependences
     from fracbnn_lib.hw.imagenet.cost import accelerator_loops, cost_summary
     from fracbnn_lib.hw.imagenet.export import export_accelerator
 
     export = export_accelerator(_randomised(3), tmp_path / "export", formats=FORMATS)
     counted = csim.loop_counts(export, _packed(1, seed=4))
-    modelled = loop_log(accelerator_loops(32))
+    loops = accelerator_loops(32)
+    modelled = loop_log(loops)
     assert len(counted) == len(modelled) and counted == modelled
+    assert {loop.loop: loop.ii for loop in loops} == implied_iis(counted, loops)
+    assert unstated_dependences(counted, loops) == []
+    last = [record for record in counted if record.loop == "pixels"][-1]  # the pooled layer accumulates per channel
+    assert last.carried == (("pool_acc", 1024 // 64),)
+    tile = {use.accesses for record in counted for use in record.port_use if use.array == "tile"}
+    assert tile == {1, 4 * 9 + 32 * 4, 4 + 32 * 4, 4 * 9 + 32 * 4 * 4}  # loads; 3x3, 1x1 and 3x3 at stride 2 pixels
+    iis = {loop.loop: loop.ii for loop in loops}
+    assert iis["pixels"] == (4 * 9 + 32 * 4 * 4) // 2 and iis["stem_pixels"] == 48 and iis["stem_table"] == 8
     summary = cost_summary("default", 32)
+    assert summary["loops"]["pixels"]["ii"] == iis["pixels"] and "tile" in summary["loops"]["pixels"]["bound"]
     assert summary["modelled"] is True and summary["compute_cycles"] < summary["cycles"]
     per_layer = summary["per_layer"]
     assert list(per_layer) == ["stem", *(layer.name for layer in layout.layer_table(32))]
     assert sum(row["cycles"] for row in per_layer.values()) == summary["cycles"]
     weights_read = sum(row["dram_read_bytes"] for row in per_layer.values())
     assert weights_read > layout.dram_bytes(32)["weights"], "every weight is read at least once"
+
+
+def test_the_sources_pass_the_front_ends_of_synthesis_and_of_vivado_hls_csim(tmp_path):
+    """``fracnet.cc`` with ``__SYNTHESIS__`` (C++11, C++0x) and with ``tb.cc`` as Vivado HLS 2019.2's C simulation
+    compiles them (C++0x), ``-pedantic -Wall``: nothing to say."""
+    from unit_test_build import front_end_complaints
+
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "fracnet_config.h").write_text(layout.config_header(FORMATS, 32))
+    said = front_end_complaints(csim.source_dir(), tmp_path / "export", tmp_path)
+    assert said == dict.fromkeys(("synthesis c++11", "synthesis c++0x", "csim c++0x"), "")
 
 
 def test_export_command_and_make_csim_reproduce_the_reference(tmp_path):

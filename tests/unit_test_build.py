@@ -33,3 +33,36 @@ def run_unit_tests(program: Path, command: str, values) -> list[str]:
     done = subprocess.run([str(program), command], input=text, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"unit_tests {command} failed: {done.stderr}"
     return done.stdout.split()
+
+
+SYNTHESIS_SHIM = """// The open-source ap_types stop on __SYNTHESIS__ (#error): include them without it, then define it.
+#undef __SYNTHESIS__
+#include <ap_fixed.h>
+#include <ap_int.h>
+#define __SYNTHESIS__ 1
+"""
+SYNTAX_FLAGS = ("-fsyntax-only", "-pedantic", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")
+
+
+def front_end_complaints(hls_dir: Path, export_dir: Path, folder: Path) -> dict[str, str]:
+    """What g++ says (empty: nothing) of an accelerator's sources as an HLS tool's front ends read them.
+
+    ``synthesis c++11`` / ``synthesis c++0x``: ``fracnet.cc`` with ``__SYNTHESIS__`` defined (the synthesis
+    branches, e.g. the popcount trees), syntax only; ``csim c++0x``: ``fracnet.cc`` and ``tb.cc`` as Vivado HLS
+    2019.2's C simulation compiles them (its gcc 4.6 knows C++11 as ``-std=c++0x``, ``project.tcl``). ``-pedantic
+    -Wall``; the ap_types headers are system headers, the HLS loop labels may go unused.
+    """
+    shim = folder / "synthesis_shim.h"
+    shim.write_text(SYNTHESIS_SHIM)
+    includes = [f"-I{export_dir}", f"-I{hls_dir}", f"-I{hls_dir.parent / 'common'}", "-isystem", str(ap_types_dir())]
+    runs = {
+        f"synthesis {std}": [f"-std={std}", "-D__SYNTHESIS__", "-include", str(shim), str(hls_dir / "fracnet.cc")]
+        for std in ("c++11", "c++0x")
+    }
+    runs["csim c++0x"] = ["-std=c++0x", str(hls_dir / "fracnet.cc"), str(hls_dir / "tb.cc")]
+    said = {}
+    for name, args in runs.items():
+        done = subprocess.run([compiler(), *SYNTAX_FLAGS, *includes, *args], capture_output=True, text=True)
+        failed = "" if done.returncode == 0 else f"status {done.returncode}"
+        said[name] = (done.stdout + done.stderr).strip() or failed
+    return said

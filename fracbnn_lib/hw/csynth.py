@@ -146,6 +146,7 @@ def compare_with_model(
     accelerator the report belongs to."""
     bram18 = report.resources.get("BRAM_18K")
     rows: list[tuple[str, object, object]] = [
+        ("clock period, ns", report.clock_ns, 1000.0 / summary["clock_mhz"]),
         ("cycles per image (worst case)", report.latency_worst, summary["cycles"]),
         ("LUT", report.resources.get("LUT"), summary.get("lut")),
         ("FF", report.resources.get("FF"), summary.get("ff")),

@@ -410,7 +410,7 @@ inline void avgpool_fc(const fmap_t fmap, float output[CLASSES]) {
   int p = 0;
   FRACNET_LOOP_ENTER("GLOBAL_POOL");
 GLOBAL_POOL:
-  for (int i = 0; i < FC_IN / OC_TILE * pixels; i++) {
+  for (int i = 0; i < FC_IN / OC_TILE * POOL_SIZE * POOL_SIZE; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     for (int k = 0; k < OC_TILE; k++) {
