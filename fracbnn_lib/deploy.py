@@ -151,8 +151,8 @@ Supported board images: {", ".join(PYNQ_IMAGES)}; they ship numpy, matplotlib, p
 ## 1. The bitstream
 
 {where} Build them with `make vivado` in `{folder}/` of the repository (Vivado, Ultra96v2
-block design at 250 MHz; `hls/common/bitstream/README.md`), or add them when writing the bundle:
-`python -m fracbnn_lib deploy --bitstream path/to/{top}.bit`. PYNQ reads the IP's register map
+block design at the clock of `hls/common/clock.mk`; `hls/common/bitstream/README.md`), or add them
+when writing the bundle: `python -m fracbnn_lib deploy --bitstream path/to/{top}.bit`. PYNQ reads the IP's register map
 and the clock from the `.hwh`, so both files must have the same base name.
 {release}
 ## 2. Copy to the board

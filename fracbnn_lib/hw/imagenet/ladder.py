@@ -173,7 +173,7 @@ def plot_layer_cost(summary: dict[str, Any]) -> Figure:
     x = np.arange(len(table))
     cycles.bar(x, table["compute_cycles"], label="computing (pixel loops)")
     cycles.bar(x, table["cycles"] - table["compute_cycles"], bottom=table["compute_cycles"], label="DRAM transfers")
-    cycles.set(title="modelled cycles per layer (250 MHz)", xlabel="layer", ylabel="cycles")
+    cycles.set(title=f"modelled cycles per layer ({summary['clock_mhz']:g} MHz)", xlabel="layer", ylabel="cycles")
     traffic.bar(x - 0.2, table["dram_read_kib"], width=0.4, label="read")
     traffic.bar(x + 0.2, table["dram_written_kib"], width=0.4, label="written")
     traffic.set(title="modelled DRAM traffic per layer", xlabel="layer", ylabel="KiB per image")
@@ -191,7 +191,7 @@ def cost_vs_paper(summary: dict[str, Any]) -> pd.DataFrame:
     """The modelled figures beside the paper's reported ImageNet board figure."""
     return pd.DataFrame(
         [
-            {"quantity": "images/s (modelled, 250 MHz, in sequence)", "value": summary["fps"]},
+            {"quantity": f"images/s (modelled, {summary['clock_mhz']:g} MHz, in sequence)", "value": summary["fps"]},
             {"quantity": "images/s if bound by one 64-bit port's bandwidth", "value": summary["bandwidth_bound_fps"]},
             {"quantity": "images/s reported by the paper (board, as quoted)", "value": paper_value("imagenet", "fps")},
             {"quantity": "cycles per image (modelled)", "value": summary["cycles"]},
