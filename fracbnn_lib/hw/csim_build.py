@@ -8,7 +8,11 @@ headers of the ``hls4ml`` wheel into a shared library (its ``csim_api.cc`` + ``f
   else ``$XDG_CACHE_HOME/fracbnn``, else ``~/.cache/fracbnn``), named by a hash of the sources, the
   export's generated ``fracnet_config.h``, the ap_types headers, the compiler and its flags, atomically
   and under a lock;
-- a call runs several images at once in parallel C++ threads (one per core by default).
+- a call runs several images at once in parallel C++ threads (one per core by default);
+- the counting build (``-DFRACNET_COUNT``, ``hls/common/hls_support.h``) logs one image's pipeline entries:
+  their trips and per declared on-chip memory the most accesses to one bank in one iteration, the ports
+  and the dependences carried through it (:class:`LoopRecord`, :func:`parse_loop_report`), which the
+  cost models (:mod:`fracbnn_lib.hw.cost_model`) must match.
 
 Settings (environment): ``CXX`` (compiler, default ``g++``), ``FRACBNN_AP_TYPES`` (folder with
 ``ap_int.h`` and ``ap_fixed.h``; default: the installed ``hls4ml`` package's
