@@ -225,6 +225,21 @@ def test_run_vs_paper_names_what_each_figure_was_measured_on():
     board_row = simulated.loc["board images/s"]  # the paper's board figure stands beside no C-simulation number
     assert math.isnan(board_row["run"]) and board_row["measured_on"] == "not measured" and board_row["paper"] == 2806.9
     assert simulated.loc["stage 3 (final) test accuracy", "paper_source"] == "paper (cifar10)"
+    chance = table.loc["chance accuracy (1 / classes)"]
+    assert chance["run"] == 0.1 and chance["measured_on"] == "synthetic, 10 classes" and chance["paper_source"] == ""
+    assert table.loc["stage 1 test accuracy", "paper_source"] == ""  # no paper figure, no source
+    imagenet = paper.run_vs_paper({}, "imagenet").set_index("quantity")
+    assert imagenet.loc["chance accuracy (1 / classes)", "run"] == 0.001
+    assert imagenet.loc["parameters", "paper_source"] == ""  # the paper's ImageNet parameter count is not in the kit
+    assert imagenet.loc["board images/s", "paper"] == 48.1 and imagenet.loc["board images/s", "paper_source"] == (
+        "as reported"
+    )
+
+
+def test_chance_level_per_data_set():
+    assert [paper.chance_level(d) for d in ("cifar10", "synthetic", "imagenet-tiny")] == [0.1, 0.1, 0.1]
+    assert paper.chance_level("imagenet") == 0.001
+    assert paper.chance_text("imagenet") == "chance 0.001 (1 of 1000 classes)"
 
 
 # --------------------------------------------------------------------------- figures
@@ -297,3 +312,15 @@ def test_stage_table_describes_each_stage():
     assert table["milestones"].tolist() == ["-", "2,2,3", "2,2,3"]  # 100/150/200 of 250, rescaled to 3 epochs
     assert math.isnan(table.loc[0, "gating_target"]) and table.loc[2, "gating_target"] == 0.5
     assert table["epochs"].tolist() == [3, 3, 3] and table["weight_decay"].tolist() == [1e-5, 0.0, 0.0]
+
+
+def test_the_cost_tables_show_the_papers_board_figures_as_reported():
+    from fracbnn_lib.hw.cifar10 import cost as cifar10_cost
+    from fracbnn_lib.hw.cifar10 import ladder as cifar10_ladder
+    from fracbnn_lib.hw.imagenet import cost as imagenet_cost
+    from fracbnn_lib.hw.imagenet import ladder as imagenet_ladder
+
+    imagenet = imagenet_ladder.cost_vs_paper(imagenet_cost.cost_summary()).set_index("quantity")["value"]
+    assert imagenet["images/s of the paper's board (Ultra96v2; as reported)"] == 48.1  # it was NaN: source "paper"
+    cifar10 = cifar10_ladder.cost_vs_paper(cifar10_cost.cost_summary())
+    assert "paper (as reported)" in cifar10.columns and cifar10["paper (as reported)"].notna().all()

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..logits import accuracy
-from ..paper import paper_row
+from ..paper import PAPER_DATASET_NAMES, chance_level, dataset_classes, paper_row
 
 BOARD_KEYS = ("backend", "images", "accuracy", "latency_ms_median", "latency_ms_p95", "fps")
 """Keys of the ``board`` section of ``metrics.json`` (DESIGN.md section 4)."""
@@ -60,8 +60,17 @@ def class_names(manifest: dict, classes: int = 10) -> list[str]:
 
 
 UNITS_SHOWN = {"1/s": "images/s", "fraction": ""}
-SOURCES_SHOWN = {"paper": "paper (CIFAR-10, float model)", "as reported": "as reported (Ultra96v2, 250 MHz)"}
-"""How :data:`fracbnn_lib.paper.PAPER_REPORTED`'s units and sources read in the board comparison."""
+"""How :data:`fracbnn_lib.paper.PAPER_REPORTED`'s units read in the board comparison."""
+
+
+def _source_shown(row: dict[str, Any]) -> str:
+    """Where a reported figure comes from, as the board comparison prints it."""
+    network = PAPER_DATASET_NAMES.get(row["dataset"], row["dataset"])
+    if row["source"] == "paper":
+        return f"paper ({network}, FracBNN top-1)" if row["quantity"] == "top1_accuracy" else f"paper ({network})"
+    if row["source"] == "as reported":
+        return f"as reported ({network}, Ultra96v2)"
+    return row["source"]
 
 
 def _with_unit(value: float, unit: str, digits: int) -> str:
@@ -69,35 +78,48 @@ def _with_unit(value: float, unit: str, digits: int) -> str:
     return f"{value:.{digits}f}" + (f" {unit}" if unit else "")
 
 
-def comparison_text(metrics: dict[str, Any]) -> str:
-    """The measured ``board`` metrics beside the paper's board figures, as plain text.
+def _reported(dataset: str, quantity: str, source: str) -> dict[str, Any] | None:
+    try:
+        return paper_row(dataset, quantity, source)
+    except KeyError:
+        return None
 
-    The measured value ends each line, so a timing never shifts the columns (the notebook
-    regression masks timings in place).
+
+def comparison_text(metrics: dict[str, Any], dataset: str = "cifar10") -> str:
+    """The measured ``board`` metrics beside the paper's board figures for ``dataset``'s network, as plain text.
+
+    ``dataset``: the data set the export's test vectors come from (its manifest's ``dataset``); the
+    paper's figures are its network's (CIFAR-10's for ``synthetic``, ImageNet's for ``imagenet-tiny``), each
+    with its source (``as reported``: quoted from the paper's tables, not confirmed against a copy). The
+    first row is the data set's chance accuracy. The measured value ends each line, so a timing never
+    shifts the columns (the notebook regression masks timings in place).
     """
     backend = BACKEND_LABELS.get(metrics["backend"], metrics["backend"])
     median, p95 = metrics["latency_ms_median"], metrics["latency_ms_p95"]
     rows = [
-        ("top-1 accuracy", paper_row("cifar10", "top1_accuracy"), f"{metrics['accuracy']:.3f}", 3),
-        ("throughput", paper_row("cifar10", "fps", "as reported"), _with_unit(metrics["fps"], "images/s", 1), 1),
-        ("throughput, release's run", paper_row("cifar10", "fps", "release deploy notebook"), "", 1),
+        ("chance accuracy", None, f"{chance_level(dataset):.3f} (1 of {dataset_classes(dataset)} classes)", 3),
+        ("top-1 accuracy", _reported(dataset, "top1_accuracy", "paper"), f"{metrics['accuracy']:.3f}", 3),
+        ("throughput", _reported(dataset, "fps", "as reported"), _with_unit(metrics["fps"], "images/s", 1), 1),
+        ("throughput, release's run", _reported(dataset, "fps", "release deploy notebook"), "", 1),
         (
             "latency per image, median",
-            paper_row("cifar10", "latency_ms", "release deploy notebook"),
+            _reported(dataset, "latency_ms", "release deploy notebook"),
             _with_unit(median, "ms", 3),
             2,
         ),
         ("latency per image, p95", None, _with_unit(p95, "ms", 3), 2),
-        ("power", paper_row("cifar10", "power_w", "as reported"), "not measured", 1),
+        ("power", _reported(dataset, "power_w", "as reported"), "not measured", 1),
     ]
     lines = [
-        f"{'quantity':<27} {'paper / release':<17} {'source':<34} measured here ({backend})",
+        f"{'quantity':<27} {'paper / release':<17} {'source':<36} measured here ({backend})",
         "-" * 110,
     ]
     for quantity, paper, measured, digits in rows:
+        if paper is None and not measured:
+            continue  # neither the paper nor this run has a figure of this kind for this network
         reported = _with_unit(paper["value"], paper["unit"], digits) if paper else "-"
-        source = SOURCES_SHOWN.get(paper["source"], paper["source"]) if paper else ""
-        lines.append(f"{quantity:<27} {reported:<17} {source:<34} {measured}".rstrip())
+        source = _source_shown(paper) if paper else ""
+        lines.append(f"{quantity:<27} {reported:<17} {source:<36} {measured}".rstrip())
     return "\n".join(lines)
 
 
