@@ -135,7 +135,8 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def plot_confusion(matrix: np.ndarray, names: list[str], title: str = "") -> Figure:
-    """The confusion matrix (rows: true class, columns: predicted), counts in the cells."""
+    """The confusion matrix (rows: true class, columns: predicted), counts in the cells; titled
+    ``confusion matrix: <title>``."""
     fig = _figure(6.4, 5.2)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues")
@@ -151,14 +152,15 @@ def plot_confusion(matrix: np.ndarray, names: list[str], title: str = "") -> Fig
         if count:
             colour = "white" if count > threshold else "black"
             ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color=colour)
-    ax.set_title(title)
+    ax.set_title(f"confusion matrix: {title}" if title else "confusion matrix")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
 
 
 def plot_latency(latencies_s: np.ndarray, title: str = "") -> Figure:
-    """Histogram of the per-image round-trip times in milliseconds, with the median and p95 marked."""
+    """Histogram of the per-image round-trip times in milliseconds, with the median and p95 marked; ``title``
+    (default: "round trip per image") says which backend measured them."""
     ms = np.asarray(latencies_s, dtype=np.float64) * 1e3
     fig = _figure(6.0, 3.4)
     ax = fig.add_subplot()
@@ -167,7 +169,7 @@ def plot_latency(latencies_s: np.ndarray, title: str = "") -> Figure:
         ax.axvline(value, color="black", linestyle=style, label=f"{label} {value:.3f} ms")
     ax.set_xlabel("round trip per image (ms)")
     ax.set_ylabel("images")
-    ax.set_title(title)
+    ax.set_title(title or "round trip per image")
     ax.legend()
     fig.tight_layout()
     return fig
