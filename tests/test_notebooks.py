@@ -51,7 +51,7 @@ NOT_COMPARED = {
         "sparsity_table(stats)",
         "threshold_table(final)",
         "gating_sweep(",
-        "plot_accuracy_vs_size(points)",
+        "plot_accuracy_vs_size(points",
     ],
     "04": [
         "L.ladder_table(",
@@ -61,7 +61,7 @@ NOT_COMPARED = {
         "H.gate_sharing_table(",
         'update_metrics(run_dir, "hls", hls)',
     ],
-    "05": ["accel.run(vectors.images)", "board.comparison_text(metrics)"],
+    "05": ["accel.run(vectors.images)", "board.comparison_text(metrics"],
 }
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:home|tmp|work|root|Users|private|var)/")
 PROGRESS_BAR = re.compile(r"\r|\d+%\|[^|\n]*\|\s*\d+/\d+")
