@@ -36,9 +36,12 @@ test-fast: setup
 
 # Re-execute the committed notebooks in place from a clean embedded-default run (what nbval compares
 # against), and ImageNet's notebook 04 after a clean imagenet-tiny run of 01-03; commit the result after
-# a change that moves their outputs.
+# a change that moves their outputs. No progress bars (TQDM_DISABLE), and each cell's stream output in one
+# piece with carriage returns applied (CoalesceStreamsPreprocessor, after execution): nbclient would store
+# every refresh of a bar as an output of its own (tests/test_notebooks.py checks the committed form).
 EXECUTE := TQDM_DISABLE=1 $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 \
+	--NotebookExporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor \
 	--ClearMetadataPreprocessor.enabled=True --ClearMetadataPreprocessor.clear_notebook_metadata=False \
 	--ClearMetadataPreprocessor.preserve_cell_metadata_mask=tags
 

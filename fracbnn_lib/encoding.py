@@ -33,9 +33,28 @@ def thermometer_levels(resolution: int = 8) -> int:
 
 
 def thermometer_count(x: torch.Tensor, resolution: int = 8) -> torch.Tensor:
-    """Levels switched on per pixel: ``round(round(255 p) / resolution)`` in 0..L, same shape and dtype as ``x``."""
+    """Levels switched on per pixel: ``round(round(255 p) / resolution)`` in 0..L, same shape and dtype as ``x``.
+
+    The value is rounded to its 8-bit pixel ``k`` first, so the count is a function of ``k`` alone (ties
+    ``k = 8n + 4`` half to even), whatever float noise a normalise / un-normalise round trip left on ``p``:
+    the accelerator's input words are computed from the same ``k``. The release computes
+    :func:`release_thermometer_count` instead (README, "Differences from the release, on purpose").
+    """
     with torch.no_grad():
         return x.clamp(0.0, 1.0).mul_(255.0).round_().div_(resolution).round_()
+
+
+def release_thermometer_count(x: torch.Tensor, resolution: int = 8) -> torch.Tensor:
+    """The release's count, for comparison only (the kit never encodes with it): ``round(255 p / resolution)``
+    on the float value ``p``, clamped to 0..L (the release's ``placeholder < round(x * 255 / r)``).
+
+    On an exact 8-bit value ``p = k / 255`` it equals :func:`thermometer_count`. After the release's ImageNet
+    path (``Normalize`` with the ImageNet mean and std, then the model's ``x * std + mean``) ``255 p`` lies
+    up to about 2e-5 from ``k``, and a tie ``k = 8n + 4`` rounds by that noise's sign instead of to even:
+    a fixed function of the colour channel and ``k`` (``benchmarks/encoder_rounding.py``).
+    """
+    with torch.no_grad():
+        return x.mul(255.0).div_(resolution).round_().clamp_(0, thermometer_levels(resolution))
 
 
 def thermometer_encode(x: torch.Tensor, resolution: int = 8) -> torch.Tensor:

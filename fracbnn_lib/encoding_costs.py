@@ -126,22 +126,36 @@ def sample_photograph(size: int = 128) -> torch.Tensor:
     return F.interpolate(image, size=(size, size), mode="area")[0].clamp_(0.0, 1.0)
 
 
+def _framed(ax: Any) -> None:
+    """No ticks, but the frame stays: a bit plane that is all +1 (white) still shows where it is."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor("0.4")
+
+
 def plot_bit_planes(
     image: torch.Tensor, resolution: int = 8, channel: int = 0, levels: Sequence[int] | None = None
 ) -> Figure:
-    """An image (3 x H x W in [0, 1]) and some thermometer bit planes of one colour channel (white = +1)."""
+    """An image (3 x H x W in [0, 1]) and some thermometer bit planes of one colour channel (white = +1).
+
+    Each plane is framed and titled with the share of its pixels that are on: a level every pixel
+    reaches is a white square, one no pixel reaches a black one, not an empty panel.
+    """
     n_levels = thermometer_levels(resolution)
     levels = list(levels) if levels is not None else list(np.linspace(0, n_levels - 1, 6).round().astype(int))
     code = thermometer_encode(image.unsqueeze(0), resolution)[0]
-    fig = Figure(figsize=(2.0 * (len(levels) + 1), 2.4))
+    fig = Figure(figsize=(2.0 * (len(levels) + 1), 2.7), layout="constrained")
     axes = fig.subplots(1, len(levels) + 1)
     axes[0].imshow(_image_hwc(image))
     axes[0].set_title("image")
+    colour = "RGB"[channel] if channel < 3 else str(channel)
     for ax, b in zip(axes[1:], levels, strict=True):
-        ax.imshow(code[channel * n_levels + b].cpu().numpy(), cmap="gray", vmin=-1, vmax=1)
-        ax.set_title(f"{'RGB'[channel] if channel < 3 else channel} level {b}")
+        plane = code[channel * n_levels + b].cpu().numpy()
+        ax.imshow(plane, cmap="gray", vmin=-1, vmax=1)
+        ax.set_title(f"{colour} level {b}\n{float((plane > 0).mean()):.0%} on", fontsize=9)
     for ax in axes:
-        ax.set_axis_off()
+        _framed(ax)
     fig.suptitle(
         f"thermometer code, resolution {resolution} ({n_levels} levels per channel): white = +1 (level on), black = -1"
     )
@@ -151,7 +165,7 @@ def plot_bit_planes(
 def plot_reconstructions(image: torch.Tensor, resolutions: Sequence[int]) -> Figure:
     """An image decoded from its thermometer code at each resolution, with the max error in 8-bit units."""
     table = reconstruction_table(image.unsqueeze(0), resolutions)
-    fig = Figure(figsize=(2.0 * (len(resolutions) + 1), 2.6))
+    fig = Figure(figsize=(2.0 * (len(resolutions) + 1), 2.8), layout="constrained")
     axes = fig.subplots(1, len(resolutions) + 1)
     axes[0].imshow(_image_hwc(image))
     axes[0].set_title("original")
@@ -161,6 +175,7 @@ def plot_reconstructions(image: torch.Tensor, resolutions: Sequence[int]) -> Fig
         ax.set_title(f"r={r}: {thermometer_levels(r)} levels\nmax err {err:.0f}/255")
     for ax in axes:
         ax.set_axis_off()
+    fig.suptitle("the image decoded from its thermometer code at each resolution r (error in 8-bit steps)")
     return fig
 
 
@@ -187,5 +202,8 @@ def plot_encoding_cost(encoding: pd.DataFrame, cost: pd.DataFrame, chosen: int |
             ax.axvline(chosen, color="0.5", linestyle=":", label=f"r = {chosen}")
     right.legend(fontsize=8)
     right.grid(True, alpha=0.3)
+    left.set_title("binary input channels", fontsize=10)
+    right.set_title("bit operations of the first layer", fontsize=10)
+    fig.suptitle("the thermometer-coded input layer against its resolution: size and cost")
     fig.tight_layout()
     return fig

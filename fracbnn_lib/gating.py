@@ -164,6 +164,9 @@ def plot_threshold_distribution(values: Mapping[str, np.ndarray]) -> Figure:
     box_ax.boxplot(list(values.values()))
     box_ax.set_xticks(np.arange(1, len(values) + 1), list(values), rotation=60, ha="right", fontsize=8)
     box_ax.set_ylabel("threshold θ")
+    hist_ax.set_title("all channels", fontsize=10)
+    box_ax.set_title("per precision-gated conv", fontsize=10)
+    fig.suptitle("learned gate thresholds θ (one per output channel, initialised to -1)")
     fig.tight_layout()
     return fig
 

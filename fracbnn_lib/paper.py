@@ -46,6 +46,27 @@ against a copy of the tables), ``"release deploy notebook"`` (the release's own 
 PAPER_DATASET = {"synthetic": "cifar10", "cifar10": "cifar10", "imagenet": "imagenet", "imagenet-tiny": "imagenet"}
 """Which paper results a run on a data set is compared with (the generated sets use their network's)."""
 
+PAPER_DATASET_NAMES = {"cifar10": "CIFAR-10", "imagenet": "ImageNet"}
+"""How the paper's two data sets are written in the text the kit prints."""
+
+
+def dataset_classes(dataset: str) -> int:
+    """The number of classes of a data set the kit knows (10 for CIFAR-10, the generated sets; 1000 for ImageNet)."""
+    from .accelerators import for_dataset
+
+    return int(for_dataset(dataset).datasets[dataset])
+
+
+def chance_level(dataset: str) -> float:
+    """The accuracy of guessing, ``1 / classes``: 0.1 for CIFAR-10, synthetic and imagenet-tiny, 0.001 for ImageNet."""
+    return 1.0 / dataset_classes(dataset)
+
+
+def chance_text(dataset: str) -> str:
+    """``"chance 0.100 (1 of 10 classes)"``: what every printed accuracy of a data set is read against."""
+    classes = dataset_classes(dataset)
+    return f"chance {1.0 / classes:.3f} (1 of {classes} classes)"
+
 
 def paper_reported(dataset: str | None = None) -> pd.DataFrame:
     """:data:`PAPER_REPORTED` as a DataFrame (dataset, quantity, value, unit, source), optionally one data set's."""
@@ -80,7 +101,8 @@ def paper_value(dataset: str, quantity: str, source: str = "paper") -> float | N
 def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
     """The run's headline numbers beside the paper's (columns quantity, run, measured_on, paper, paper_source).
 
-    ``metrics`` is the run's ``metrics.json`` content; absent sections give NaN in the run column.
+    ``metrics`` is the run's ``metrics.json`` content; absent sections give NaN in the run column. The
+    first row is the data set's chance accuracy (``1 / classes``), which every accuracy below is read against.
     ``measured_on`` names what each run figure was measured on (data set, images, formats, backend);
     ``paper_source`` says where the paper figure comes from and, when the run's data set is not the
     paper's, that the two are not comparable. A C-simulation figure never shares a row with a board
@@ -96,6 +118,7 @@ def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
     ref = PAPER_DATASET.get(dataset, dataset)
     same_data = dataset == ref
     paper_accuracy_source = f"paper ({ref})" + ("" if same_data else f"; not the {dataset} data set")
+    classes = dataset_classes(dataset)
 
     def images(section: str) -> str:
         count = metrics.get(section, {}).get("test_images") or metrics.get(section, {}).get("images")
@@ -105,6 +128,7 @@ def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
     hls, board = metrics.get("hls", {}), metrics.get("board", {})
     hls_on = f"{images('hls')}, formats {hls.get('formats', '?')}, C-simulation"
     rows = [
+        ("chance accuracy (1 / classes)", 1.0 / classes, f"{dataset}, {classes} classes", None, ""),
         ("stage 1 test accuracy", get("stage1", "test_accuracy"), images("stage1"), None, ""),
         ("stage 2 test accuracy", get("stage2", "test_accuracy"), images("stage2"), None, ""),
         (
@@ -136,7 +160,13 @@ def run_vs_paper(metrics: Mapping[str, Any], dataset: str) -> pd.DataFrame:
         ]
     return pd.DataFrame(
         [
-            {"quantity": q, "run": r, "measured_on": on, "paper": math.nan if p is None else p, "paper_source": s}
+            {
+                "quantity": q,
+                "run": r,
+                "measured_on": on,
+                "paper": math.nan if p is None else p,
+                "paper_source": "" if p is None else s,  # no figure, no source
+            }
             for q, r, on, p, s in rows
         ]
     )

@@ -28,7 +28,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,27 @@ PATH_PARAMETERS = ("data_dir", "teacher_weights", "export_dir", "bitstream")
 
 RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
 """A run name is one plain folder name: no path separator, not ``.`` or ``..``, not hidden."""
+
+
+QUIET_KERNELS = {"TQDM_DISABLE": "1"}
+"""Set for the notebook kernels the pipeline starts (they inherit its environment), unless the user set them.
+
+A headless executor (papermill, nbclient, nbconvert) stores every refresh of a progress bar as a stream
+output of its own, carriage returns and all: a training cell of an executed notebook held one chunk per
+refresh. JupyterLab merges them in the browser, so a bar is worth having there; in a batch run nobody
+watches the kernel, and the pipeline shows its own per-cell bar instead.
+"""
+
+
+def kernel_progress(environ: MutableMapping[str, str] | None = None) -> bool | dict[str, Any]:
+    """Silence the notebooks' progress bars in the kernels to come (:data:`QUIET_KERNELS`, where unset in
+    ``environ``, default ``os.environ``); returns papermill's ``progress_bar`` argument for the pipeline's own
+    per-cell bar: on, unless the user's ``TQDM_DISABLE`` asks for no bars at all."""
+    environ = os.environ if environ is None else environ
+    asked_quiet = environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+    for name, value in QUIET_KERNELS.items():
+        environ.setdefault(name, value)
+    return False if asked_quiet else {"disable": False}  # tqdm reads TQDM_DISABLE as its default: overrule it
 
 
 class PipelineError(RuntimeError):
@@ -534,6 +555,7 @@ def _execute(run: Plan, args: argparse.Namespace) -> int:
     dataset = str(run.params.get("dataset", "synthetic"))
     print(f"pipeline: {len(run.notebooks)} notebook(s) -> {_shown(run.run_dir)} (dataset {dataset})")
 
+    progress = kernel_progress()
     wall: dict[str, float] = dict(read_metrics(run.run_dir).get("run", {}).get("wall_s", {}))
     update_metrics(run.run_dir, "run", _run_section(run.run_dir.name, run.params, wall))
     for i, nb in enumerate(run.notebooks, 1):
@@ -547,7 +569,8 @@ def _execute(run: Plan, args: argparse.Namespace) -> int:
                 parameters={k: v for k, v in run.params.items() if k in nb.parameters},
                 kernel_name=KERNEL_NAME,
                 cwd=str(nb.path.parent),
-                progress_bar=True,
+                progress_bar=progress,
+                coalesce_streams=True,  # one output per stream and cell, carriage returns applied (as JupyterLab)
                 log_output=args.log_output,
                 execution_timeout=run.cell_timeout,
             )

@@ -72,6 +72,32 @@ def metrics_text(section: dict[str, Any], hide_suffix: str = "_per_s") -> str:
     return "\n".join(f"{key:<34} {shown(value)}" for key, value in section.items() if not key.endswith(hide_suffix))
 
 
+RATE_COLUMNS = ("lr", "weight_decay")
+"""Columns :func:`format_table` prints with :func:`format_rate` (a learning rate of 5e-4 is not 0.001 or 0.000)."""
+
+
+def format_rate(value: Any) -> str:
+    """A learning rate or weight decay in the form the recipe writes it: ``1e-3``, ``5e-4``, ``2.5e-4``, ``0``.
+
+    Values from 0.01 up are printed as decimals (``0.1``); NaN and non-numbers as ``str`` gives them.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number or number == 0.0 or number in (float("inf"), float("-inf")):
+        return "0" if number == 0.0 else str(number)
+    if 0.01 <= abs(number) < 1000:
+        return f"{number:.4g}"
+    mantissa, exponent = f"{number:.3e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def format_table(table: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    """Plain-text rendering of a DataFrame with rounded floats and no index (stable for snapshots)."""
-    return table.to_string(index=False, float_format=floats.format)
+    """Plain-text rendering of a DataFrame with rounded floats and no index (stable for snapshots).
+
+    Floats are written with ``floats``, except the learning-rate and weight-decay columns
+    (:data:`RATE_COLUMNS`), which keep their significant digits (:func:`format_rate`: ``5e-4``, not ``0.001``).
+    """
+    formatters = {column: format_rate for column in RATE_COLUMNS if column in table.columns}
+    return table.to_string(index=False, float_format=floats.format, formatters=formatters or None)

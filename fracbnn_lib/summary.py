@@ -262,13 +262,15 @@ def accuracy_vs_size_points(
     stage_accuracy: Mapping[str, float],
     sweep: pd.DataFrame | None = None,
     paper_accuracy: float | None = None,
+    paper_label: str = "FracBNN (paper)",
 ) -> pd.DataFrame:
     """The points of :func:`plot_accuracy_vs_size`: columns label, memory_bytes, accuracy, source.
 
     ``summary``: :func:`model_summary` of the final model; ``stage_accuracy``: test accuracy per stage
     (``stage1`` at the float-32 size, its latent weights; later stages at the binary size);
     ``sweep``: :func:`fracbnn_lib.training.gating_sweep` rows (``g=<target>``); ``paper_accuracy``: the
-    paper's top-1 at the same size (source ``paper``).
+    paper's top-1 at the same size (source ``paper``), labelled ``paper_label`` (say its data set when it is
+    not the run's).
     """
     totals = summary_totals(summary)
     size, float_size = totals["memory_bytes"], totals["float32_memory_bytes"]
@@ -279,32 +281,87 @@ def accuracy_vs_size_points(
     if sweep is not None:
         rows += [(f"g={r.target:g}", size, r.test_accuracy, "run") for r in sweep.itertuples()]
     if paper_accuracy is not None:
-        rows.append(("FracBNN (paper)", size, paper_accuracy, "paper"))
+        rows.append((paper_label, size, paper_accuracy, "paper"))
     return pd.DataFrame(rows, columns=["label", "memory_bytes", "accuracy", "source"])
 
 
-def plot_accuracy_vs_size(points: pd.DataFrame) -> Figure:
-    """Accuracy vs model size; ``points``: columns label, memory_bytes, accuracy, source ("run" or a paper source)."""
-    fig = Figure(figsize=(6.5, 4))
+LABEL_STEP = 1.45
+"""How far right of its point a label starts (a factor on the log size axis)."""
+LABEL_GAP = 0.055
+"""The least vertical distance between two labels of :func:`plot_accuracy_vs_size` (accuracy units)."""
+
+
+def label_heights(accuracies: Sequence[float], gap: float = LABEL_GAP) -> list[float]:
+    """Heights for the labels of points that share one x: each as near its own point as the others allow.
+
+    Labels keep their points' order from bottom to top. A label with room stays at its point's height;
+    labels that would come closer than ``gap`` form a group, spaced ``gap`` apart about their points' mean
+    height (groups merge until none overlap), never below 0.
+    """
+    order = sorted(range(len(accuracies)), key=lambda i: (accuracies[i], i))
+    groups = [[i] for i in order]  # bottom to top
+
+    def placed(group: list[int]) -> list[float]:
+        centre = sum(float(accuracies[i]) for i in group) / len(group)
+        bottom = max(0.0, centre - gap * (len(group) - 1) / 2)
+        return [bottom + gap * k for k in range(len(group))]
+
+    merged = True
+    while merged:
+        merged = False
+        for k in range(len(groups) - 1):
+            if placed(groups[k])[-1] + gap > placed(groups[k + 1])[0] + 1e-12:
+                groups[k : k + 2] = [groups[k] + groups[k + 1]]
+                merged = True
+                break
+    heights = [0.0] * len(accuracies)
+    for group in groups:
+        for i, height in zip(group, placed(group), strict=True):
+            heights[i] = height
+    return heights
+
+
+def plot_accuracy_vs_size(points: pd.DataFrame, chance: float | None = None, title: str = "") -> Figure:
+    """Accuracy vs model size; ``points``: columns label, memory_bytes, accuracy, source ("run" or a paper source).
+
+    Every label is anchored to its own point: an annotation whose ``xy`` is the point, its text to the right
+    at the height :func:`label_heights` gives it among the points of the same size, joined to the point by a
+    thin line. ``chance``: the data set's chance accuracy, drawn as a dashed line.
+    """
+    fig = Figure(figsize=(7.5, 4.4))
     ax = fig.subplots()
     for source, group in points.groupby("source", sort=False):
         marker = "o" if source == "run" else "*"
         size = 60 if source == "run" else 160
-        ax.scatter(group["memory_bytes"] / 1024, group["accuracy"], marker=marker, s=size, label=source)
+        name = "this run" if source == "run" else source
+        ax.scatter(group["memory_bytes"] / 1024, group["accuracy"], marker=marker, s=size, label=name, zorder=3)
+    if chance is not None:
+        ax.axhline(chance, color="0.5", linestyle="--", linewidth=0.8, label=f"chance ({chance:g})")
+    kib = points["memory_bytes"].to_numpy() / 1024
+    heights = [0.0] * len(points)
+    for size in sorted(set(kib)):
+        members = [i for i in range(len(points)) if kib[i] == size]
+        crowd = label_heights([float(points["accuracy"].iloc[i]) for i in members])
+        for i, height in zip(members, crowd, strict=True):
+            heights[i] = height
     for i, r in enumerate(points.itertuples()):
-        stacked = int((points["memory_bytes"].iloc[:i] == r.memory_bytes).sum())  # earlier labels at this size
         ax.annotate(
             r.label,
-            (r.memory_bytes / 1024, r.accuracy),
-            textcoords="offset points",
-            xytext=(8, -10 * stacked),
+            xy=(kib[i], r.accuracy),
+            xytext=(kib[i] * LABEL_STEP, heights[i]),
+            textcoords="data",
             fontsize=8,
+            va="center",
+            ha="left",
+            arrowprops={"arrowstyle": "-", "color": "0.45", "linewidth": 0.6, "shrinkA": 1, "shrinkB": 4},
         )
     ax.set_xscale("log")
+    ax.set_xlim(kib.min() / 1.6, kib.max() * LABEL_STEP * 3.5)  # room for the labels right of the last points
     ax.set_xlabel("model size (KiB)")
     ax.set_ylabel("top-1 accuracy")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, max(1.05, max(heights) + LABEL_GAP))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "top-1 test accuracy against model size")
     fig.tight_layout()
     return fig

@@ -225,6 +225,21 @@ def test_run_vs_paper_names_what_each_figure_was_measured_on():
     board_row = simulated.loc["board images/s"]  # the paper's board figure stands beside no C-simulation number
     assert math.isnan(board_row["run"]) and board_row["measured_on"] == "not measured" and board_row["paper"] == 2806.9
     assert simulated.loc["stage 3 (final) test accuracy", "paper_source"] == "paper (cifar10)"
+    chance = table.loc["chance accuracy (1 / classes)"]
+    assert chance["run"] == 0.1 and chance["measured_on"] == "synthetic, 10 classes" and chance["paper_source"] == ""
+    assert table.loc["stage 1 test accuracy", "paper_source"] == ""  # no paper figure, no source
+    imagenet = paper.run_vs_paper({}, "imagenet").set_index("quantity")
+    assert imagenet.loc["chance accuracy (1 / classes)", "run"] == 0.001
+    assert imagenet.loc["parameters", "paper_source"] == ""  # the paper's ImageNet parameter count is not in the kit
+    assert imagenet.loc["board images/s", "paper"] == 48.1 and imagenet.loc["board images/s", "paper_source"] == (
+        "as reported"
+    )
+
+
+def test_chance_level_per_data_set():
+    assert [paper.chance_level(d) for d in ("cifar10", "synthetic", "imagenet-tiny")] == [0.1, 0.1, 0.1]
+    assert paper.chance_level("imagenet") == 0.001
+    assert paper.chance_text("imagenet") == "chance 0.001 (1 of 1000 classes)"
 
 
 # --------------------------------------------------------------------------- figures
@@ -279,10 +294,125 @@ def test_figures_are_built_and_saved_atomically(tmp_path):
     }
     for name, fig in figures.items():
         assert isinstance(fig, Figure)
+        assert figure_title(fig), f"{name}: a figure without a title"
         path = run_files.save_figure(fig, tmp_path, name)
         assert path == tmp_path / "figures" / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(f"{n}.png" for n in figures)
+
+
+def figure_title(fig: Figure) -> str:
+    """The figure's title: its suptitle, else the titles of its axes (colour bars have none)."""
+    suptitle = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    return suptitle or " / ".join(t for ax in fig.axes if (t := ax.get_title()))
+
+
+def test_every_plotting_function_of_the_library_titles_its_figure():
+    """Each function that builds a figure (``Figure(`` in fracbnn_lib) gives it a title; the notebooks' own
+    titles come on top (the learning curves take theirs as an argument)."""
+    from fracbnn_lib import board
+    from fracbnn_lib.hw import ladder as hw_ladder
+    from fracbnn_lib.hw.cifar10 import cost as cifar10_cost
+    from fracbnn_lib.hw.cifar10 import ladder as cifar10_ladder
+    from fracbnn_lib.hw.imagenet import cost as imagenet_cost
+    from fracbnn_lib.hw.imagenet import ladder as imagenet_ladder
+
+    layers = pd.DataFrame({"layer": ["a", "b"], "rms_error": [1e-6, 2e-6], "code_flips": [0.0, 0.01]})
+    figures = {
+        "format sweep": cifar10_ladder.plot_format_sweep(
+            pd.DataFrame(
+                {
+                    "formats": ["paper", "default"],
+                    "fm": ["<16,9>", "<28,7>"],
+                    "argmax_agreement": [0.9, 1.0],
+                    "mean_abs_diff": [0.2, 1e-6],
+                }
+            )
+        ),
+        "layer errors": cifar10_ladder.plot_layer_errors({"default": layers}),
+        "layer cycles": cifar10_ladder.plot_layer_cycles(
+            cifar10_cost.accelerator_loops(), cifar10_cost.release_loops()
+        ),
+        "hardware sparsity": hw_ladder.plot_hardware_sparsity(
+            pd.DataFrame({"layer": ["a", "b"], "hardware_sparsity": [0.4, 0.5], "float_sparsity": [0.4, 0.5]})
+        ),
+        "imagenet layer errors": imagenet_ladder.plot_layer_errors(
+            {"default": pd.DataFrame({"layer": ["a", "b"], "codes_differing": [0.0, 0.01]})}
+        ),
+        "imagenet cost": imagenet_ladder.plot_layer_cost(imagenet_cost.cost_summary()),
+        "confusion": board.plot_confusion(np.eye(3, dtype=np.int64), ["x", "y", "z"]),
+        "latency": board.plot_latency(np.array([0.001, 0.002, 0.003])),
+    }
+    for name, fig in figures.items():
+        assert figure_title(fig), f"{name}: a figure without a title"
+
+
+def test_the_layer_cycles_have_headroom_above_the_tallest_bar():
+    from fracbnn_lib.hw.cifar10 import cost as cifar10_cost
+    from fracbnn_lib.hw.cifar10 import ladder as cifar10_ladder
+
+    fig = cifar10_ladder.plot_layer_cycles(cifar10_cost.accelerator_loops(), cifar10_cost.release_loops())
+    ax = fig.axes[0]
+    tallest = max(patch.get_y() + patch.get_height() for patch in ax.patches)
+    assert ax.get_ylim()[1] >= 1.25 * tallest  # bars end below the frame, clear of the legend
+
+
+def test_bit_planes_are_framed_and_say_how_many_pixels_are_on():
+    image = torch.ones(3, 8, 8)  # every level of every pixel is on: white planes
+    fig = encoding_costs.plot_bit_planes(image, 8, levels=[0, 31])
+    planes = fig.axes[1:]
+    assert [ax.get_title().splitlines()[1] for ax in planes] == ["100% on", "100% on"]
+    assert all(ax.axison and all(spine.get_visible() for spine in ax.spines.values()) for ax in planes)
+
+
+def test_every_label_of_the_accuracy_plot_is_anchored_at_its_own_point():
+    points = pd.DataFrame(
+        {
+            "label": ["stage 1", "stage 2", "stage 3", "g=0", "g=1", "FracBNN on CIFAR-10 (paper)"],
+            "memory_bytes": [1121.7 * 1024] + [58.0 * 1024] * 5,
+            "accuracy": [0.504, 0.688, 0.734, 0.632, 0.606, 0.891],
+            "source": ["run"] * 5 + ["paper"],
+        }
+    )
+    fig = summaries.plot_accuracy_vs_size(points, chance=0.1)
+    ax = fig.axes[0]
+    annotations = {text.get_text(): text for text in ax.texts}
+    assert set(annotations) == set(points["label"])
+    heights = {}
+    for row in points.itertuples():
+        note = annotations[row.label]
+        assert note.xy == pytest.approx((row.memory_bytes / 1024, row.accuracy))  # the arrow ends at its point
+        x, y = note.get_position()
+        assert x > row.memory_bytes / 1024 and abs(y - row.accuracy) < 0.1  # the label right of it, near it
+        heights[row.label] = y
+    same_size = sorted(heights[label] for label in points["label"][1:])
+    gaps = [b - a for a, b in zip(same_size, same_size[1:], strict=False)]
+    assert min(gaps) >= summaries.LABEL_GAP - 1e-9  # no two labels overlap
+    assert heights["FracBNN on CIFAR-10 (paper)"] == pytest.approx(0.891)  # a label with room stays level
+    assert heights["stage 1"] == pytest.approx(0.504)
+    order = points.iloc[1:].sort_values("accuracy")["label"]
+    assert [heights[label] for label in order] == sorted(heights[label] for label in order)  # order kept
+    assert any(line.get_ydata()[0] == 0.1 for line in ax.lines)  # the chance level
+    assert figure_title(fig)
+
+
+def test_label_heights_spread_crowds_and_leave_the_rest():
+    assert summaries.label_heights([0.2, 0.9]) == [0.2, 0.9]
+    assert summaries.label_heights([0.5, 0.5, 0.5]) == pytest.approx([0.5 - 0.055, 0.5, 0.5 + 0.055])
+    assert summaries.label_heights([0.0, 0.01]) == pytest.approx([0.0, 0.055])  # never below the axis
+
+
+def test_learning_rates_print_with_their_significant_digits():
+    assert [run_files.format_rate(v) for v in (1e-3, 5e-4, 1e-4, 2.5e-4, 1e-5, 0.0, 0.1)] == [
+        "1e-3", "5e-4", "1e-4", "2.5e-4", "1e-5", "0", "0.1",
+    ]  # fmt: skip
+    history = pd.DataFrame({"epoch": [1, 2], "lr": [5e-4, 1e-4], "train_loss": [1.25, 1.0]})
+    text = run_files.format_table(history)
+    assert text.splitlines()[1].split() == ["1", "5e-4", "1.250"] and text.splitlines()[2].split()[1] == "1e-4"
+    from fracbnn_lib.training import recipe
+
+    table = run_files.format_table(training.stage_table(recipe("imagenet")), floats="{:g}")
+    assert table.splitlines()[1].split()[4:6] == ["5e-4", "1e-5"]  # lr, weight decay of ImageNet's stage 1
 
 
 def test_stage_table_describes_each_stage():
@@ -297,3 +427,15 @@ def test_stage_table_describes_each_stage():
     assert table["milestones"].tolist() == ["-", "2,2,3", "2,2,3"]  # 100/150/200 of 250, rescaled to 3 epochs
     assert math.isnan(table.loc[0, "gating_target"]) and table.loc[2, "gating_target"] == 0.5
     assert table["epochs"].tolist() == [3, 3, 3] and table["weight_decay"].tolist() == [1e-5, 0.0, 0.0]
+
+
+def test_the_cost_tables_show_the_papers_board_figures_as_reported():
+    from fracbnn_lib.hw.cifar10 import cost as cifar10_cost
+    from fracbnn_lib.hw.cifar10 import ladder as cifar10_ladder
+    from fracbnn_lib.hw.imagenet import cost as imagenet_cost
+    from fracbnn_lib.hw.imagenet import ladder as imagenet_ladder
+
+    imagenet = imagenet_ladder.cost_vs_paper(imagenet_cost.cost_summary()).set_index("quantity")["value"]
+    assert imagenet["images/s of the paper's board (Ultra96v2; as reported)"] == 48.1  # it was NaN: source "paper"
+    cifar10 = cifar10_ladder.cost_vs_paper(cifar10_cost.cost_summary())
+    assert "paper (as reported)" in cifar10.columns and cifar10["paper (as reported)"].notna().all()

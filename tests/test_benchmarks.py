@@ -136,3 +136,12 @@ def test_calibrate_luts_prints_yosys_beside_the_cost_model(tmp_path):
         out = subprocess.run(script, capture_output=True, text=True, cwd=ROOT)
         measured = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()[2:]}
         assert all(measured[name][0] == measured[name][1] for name in used), out.stdout
+
+
+def test_encoder_rounding_prints_the_tie_table_and_the_photographs_share():
+    out = _bench("encoder_rounding.py", "--logit-images", "0")
+    rows = re.findall(r"^  ([RGB]): +(\d+) of 32", out, re.MULTILINE)
+    assert [colour for colour, _ in rows] == ["R", "G", "B"] and 0 < sum(int(n) for _, n in rows) < 48
+    share = re.search(r"counts that differ: ([\d.]+)% .*; all at ties: True; largest difference 1 level", out)
+    assert share and 1.0 < float(share.group(1)) < 8.0
+    assert "(CIFAR-10's path: x = k / 255): 0 counts differ" in out

@@ -296,6 +296,23 @@ def test_timing_and_board_metrics():
     assert "2806.9 images/s" in text and "1419.2 images/s" in text and "0.70 ms" in text and "4.1 W" in text
     assert rows["latency per image, median"].endswith("3.000 ms") and rows["throughput"].endswith("200.0 images/s")
     assert "PYNQ board" in board.comparison_text({**metrics, "backend": "pynq"}).splitlines()[0]
+    assert rows["chance accuracy"].endswith(" 0.100 (1 of 10 classes)")
+    assert "paper (CIFAR-10, FracBNN top-1)" in rows["top-1 accuracy"] and "float" not in text
+    assert "as reported (CIFAR-10, Ultra96v2)" in rows["throughput"]
+
+
+def test_the_board_comparison_takes_the_paper_figures_of_the_vectors_network():
+    timing = board.Timing(np.array([0.5, 0.5]), wall_s=1.0)
+    result = board.BatchResult(np.eye(10, dtype=np.float32)[[1, 2]], timing, "csim")
+    metrics = board.board_metrics(result, np.array([1, 0]))
+    rows = {line[:27].strip(): line for line in board.comparison_text(metrics, "imagenet-tiny").splitlines()[2:]}
+    assert rows["top-1 accuracy"].split()[2] == "0.718" and "paper (ImageNet, FracBNN top-1)" in rows["top-1 accuracy"]
+    assert "48.1 images/s" in rows["throughput"] and "as reported (ImageNet, Ultra96v2)" in rows["throughput"]
+    assert "6.1 W" in rows["power"] and "throughput, release's run" not in rows  # the release measured CIFAR-10 only
+    assert rows["latency per image, median"].endswith("500.000 ms")  # measured here, with no paper figure beside it
+    assert rows["chance accuracy"].endswith(" 0.100 (1 of 10 classes)")
+    imagenet = {line[:27].strip(): line for line in board.comparison_text(metrics, "imagenet").splitlines()[2:]}
+    assert imagenet["chance accuracy"].endswith(" 0.001 (1 of 1000 classes)")
 
 
 def test_board_figures_carry_an_agg_canvas_so_old_matplotlib_lays_them_out_without_a_warning():

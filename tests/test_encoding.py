@@ -62,3 +62,52 @@ def test_pack_rejects_bad_shapes():
         pack_thermometer(torch.ones(2, 95, 4, 4))
     with pytest.raises(ValueError, match="64-bit"):
         pack_thermometer(torch.ones(1, 3 * 85, 2, 2))
+
+
+def _imagenet_path(images: torch.Tensor) -> torch.Tensor:
+    """What the ReActNet's encoder sees of ``images``: the release's Normalize, then the model's ``x * std + mean``."""
+    import torchvision.transforms as T
+
+    from fracbnn_lib.data import IMAGENET_MEAN, IMAGENET_STD
+
+    normalised = torch.stack([T.Normalize(IMAGENET_MEAN, IMAGENET_STD)(image) for image in images])
+    return normalised * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+
+
+def test_the_count_is_a_function_of_the_8bit_pixel_and_the_releases_is_not_on_the_imagenet_path():
+    """README, "Differences from the release, on purpose" (benchmarks/encoder_rounding.py prints the figures).
+
+    Every 8-bit value of every colour, through the normalise round trip both models make: the kit's count is
+    the count of the pixel itself; the release's rounds some ties k = 8n + 4 by the sign of the float noise
+    (measured: 14 of the 96 tie values, one level each), and nothing else.
+    """
+    from fracbnn_lib.encoding import release_thermometer_count, thermometer_count
+
+    k = torch.arange(256, dtype=torch.float32)
+    pixels = (k / 255).view(1, 1, 1, 256).expand(1, 3, 1, 256).contiguous()
+    seen = _imagenet_path(pixels)
+    assert 0 < float((seen * 255 - k).abs().max()) < 1e-4  # the round trip's noise
+    ours, release = thermometer_count(seen.clone()), release_thermometer_count(seen)
+    assert torch.equal(ours, thermometer_count(pixels.clone()))  # the kit: the pixel's count, noise or not
+    assert torch.equal(release_thermometer_count(pixels), ours)  # the release on exact k / 255 (CIFAR-10's path)
+    differ = (ours != release)[0, :, 0]
+    ties = k.remainder(8) == 4
+    assert not differ[:, ~ties].any() and int((ours - release).abs().max()) == 1
+    assert 0 < int(differ.sum()) < 96 // 2  # some ties, far from all (14 with torch 2.14's float32)
+
+
+def test_on_a_photograph_the_releases_imagenet_arithmetic_moves_a_few_percent_of_the_counts():
+    """matplotlib's sample photograph through the release's validation transform: 3.8% of its counts differ."""
+    import matplotlib.cbook
+    import torchvision.transforms as T
+    from PIL import Image
+
+    from fracbnn_lib.encoding import release_thermometer_count, thermometer_count
+    from fracbnn_lib.encoding_costs import SAMPLE_PHOTOGRAPH
+
+    with matplotlib.cbook.get_sample_data(SAMPLE_PHOTOGRAPH) as handle:
+        photo = Image.open(handle).convert("RGB")
+    image = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()])(photo).unsqueeze(0)
+    seen = _imagenet_path(image)
+    differ = thermometer_count(seen.clone()) != release_thermometer_count(seen)
+    assert 0.02 < float(differ.float().mean()) < 0.06

@@ -202,6 +202,15 @@ def test_parse_overrides_reads_yaml_values():
     }
 
 
+def test_the_kernels_get_no_progress_bars_and_the_pipeline_keeps_its_own():
+    environ: dict[str, str] = {}
+    assert pipeline.kernel_progress(environ) == {"disable": False} and environ["TQDM_DISABLE"] == "1"
+    asked = {"TQDM_DISABLE": "1"}  # the user wants no bars at all
+    assert pipeline.kernel_progress(asked) is False and asked == {"TQDM_DISABLE": "1"}
+    kept = {"TQDM_DISABLE": "0"}  # the user's choice stands
+    assert pipeline.kernel_progress(kept) == {"disable": False} and kept == {"TQDM_DISABLE": "0"}
+
+
 def test_summary_text_sets_the_run_beside_the_paper():
     metrics = {
         "stage3": {"test_accuracy": 0.8125, "test_images": 500},
@@ -228,6 +237,10 @@ def test_summary_text_sets_the_run_beside_the_paper():
     assert rows["model size (KiB)"] == ["57.977", "the", "model", "-"]
     assert rows["notebook 05 images/s (not a board figure)"][:2] == ["30.000", "200"]  # never beside the board's
     assert rows["board images/s"] == ["-", "not", "measured", "2,806.9", "as", "reported"]
+    assert rows["chance accuracy (1 / classes)"] == ["0.100", "cifar10,", "10", "classes", "-"]
+    assert lines[1].startswith("chance accuracy")  # read first: every accuracy below is against it
+    imagenet = pipeline.summary_text({"stage3": {"test_accuracy": 0.5}}, "imagenet").splitlines()
+    assert imagenet[1].split()[5:9] == ["0.001", "imagenet,", "1000", "classes"]
     assert rows["02_b"] == ["2.2", "s"] and rows["total"] == ["3.8", "s"]
 
 

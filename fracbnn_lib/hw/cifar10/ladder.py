@@ -128,6 +128,7 @@ def plot_format_sweep(sweep: pd.DataFrame) -> Figure:
     for ax in (left, right):
         ax.set_xticks(x, labels, fontsize=8)
         ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle("fixed-point formats: agreement with the float model's decisions, and logit error")
     fig.tight_layout()
     return fig
 
@@ -314,6 +315,10 @@ def cycle_table(loops: list[LoopCost]) -> pd.DataFrame:
     return table
 
 
+HEADROOM = 1.35
+"""The cycle axis of :func:`plot_layer_cycles` reaches this multiple of its tallest bar."""
+
+
 def _kind_cycles(loops: list[LoopCost], layers: list[str]) -> dict[str, np.ndarray]:
     kinds: dict[str, np.ndarray] = {}
     for loop in loops:
@@ -330,6 +335,8 @@ def plot_layer_cycles(ours: list[LoopCost], release: list[LoopCost]) -> Figure:
     x = np.arange(len(layers))
     designs = ((-0.2, _kind_cycles(ours, layers), None), (0.2, _kind_cycles(release, layers), "//"))
     kinds = sorted(set(designs[0][1]) | set(designs[1][1]))
+    tallest = max(float(sum(cycles.values()).max()) for _, cycles, _ in designs)
+    ax.set_ylim(0, HEADROOM * tallest)  # the tallest bar ends below the frame, clear of the legend's row
     for offset, cycles, hatch in designs:
         bottom = np.zeros(len(layers))
         for i, kind in enumerate(kinds):
@@ -342,7 +349,7 @@ def plot_layer_cycles(ours: list[LoopCost], release: list[LoopCost]) -> Figure:
     ax.set_xlabel("layer")
     ax.set_ylabel("cycles per image (modelled)")
     ax.set_title("Modelled cycles per layer: this design (left bars) and the release's structure (right)")
-    ax.legend(fontsize=7, title="kind of work", title_fontsize=7)
+    ax.legend(fontsize=7, title="kind of work", title_fontsize=7, loc="upper right", ncols=2)
     fig.tight_layout()
     return fig
 
