@@ -159,8 +159,18 @@ class StageResult:
         }
 
 
+def _parameter_groups(model: nn.Module, stage: Stage) -> list[dict[str, Any]]:
+    """Adam's parameter groups: the PG thresholds at ``threshold_lr_scale x lr`` (if not 1), the rest at ``lr``."""
+    if stage.threshold_lr_scale == 1.0:
+        return [{"params": list(model.parameters())}]
+    thresholds = {id(m.threshold) for m in model.modules() if isinstance(m, PGBinaryConv2d)}
+    rest = [p for p in model.parameters() if id(p) not in thresholds]
+    gated = [p for p in model.parameters() if id(p) in thresholds]
+    return [{"params": rest}, {"params": gated, "lr": stage.lr * stage.threshold_lr_scale}]
+
+
 def _make_optimizer(model: nn.Module, stage: Stage) -> tuple[torch.optim.Optimizer, Any]:
-    optimizer = torch.optim.Adam(model.parameters(), lr=stage.lr, weight_decay=stage.weight_decay)
+    optimizer = torch.optim.Adam(_parameter_groups(model, stage), lr=stage.lr, weight_decay=stage.weight_decay)
     if stage.schedule == "linear":
         epochs = stage.epochs
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 - epoch / epochs)

@@ -31,7 +31,8 @@ class Stage:
     precision gate of every PG conv on (else the full 2-bit conv everywhere). Adam with ``lr`` and
     coupled ``weight_decay``; ``schedule`` ``"linear"`` (to 0 over ``epochs``) or ``"multistep"``
     (x ``gamma`` at ``milestones``). With the gate on, ``gating_reg * sum ||θ - gating_target||^2``
-    is added to the loss. ``kd``: knowledge distillation from a teacher (ImageNet). ``init_from``:
+    is added to the loss; the thresholds ``θ`` learn at ``threshold_lr_scale x lr`` (1 in the paper's recipe:
+    one learning rate for every parameter). ``kd``: knowledge distillation from a teacher (ImageNet). ``init_from``:
     the stage whose best checkpoint this one starts from (``""``: the model as built), which
     :func:`~.runner.run_stage` loads from the same checkpoint folder.
     """
@@ -47,6 +48,7 @@ class Stage:
     gamma: float = 0.1
     gating_target: float = 0.0
     gating_reg: float = GATING_REG
+    threshold_lr_scale: float = 1.0
     kd: bool = False
     init_from: str = ""
 
@@ -59,6 +61,9 @@ class Stage:
             raise ValueError(f"stage {self.name}: weight decay must be a number >= 0, got {self.weight_decay}")
         if not (math.isfinite(self.gamma) and self.gamma > 0):
             raise ValueError(f"stage {self.name}: gamma must be a positive number, got {self.gamma}")
+        if not (math.isfinite(self.threshold_lr_scale) and self.threshold_lr_scale > 0):
+            scale = self.threshold_lr_scale
+            raise ValueError(f"stage {self.name}: threshold_lr_scale must be a positive number, got {scale}")
         for name in ("gating_target", "gating_reg"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"stage {self.name}: {name} must be a finite number, got {getattr(self, name)}")
@@ -85,13 +90,18 @@ def recipe(
     lr: float | None = None,
     weight_decay: float | None = None,
     gating_target: float = 0.0,
+    gating_reg: float = GATING_REG,
+    threshold_lr_scale: float = 1.0,
 ) -> list[Stage]:
     """The training stages of DESIGN.md for ``dataset`` (``synthetic`` trains like ``cifar10``).
 
     ``variant="paper"``: stage1 (float weights, gate off), stage2 (binary, off), stage3 (binary,
     on). ``variant="release"``: the release README's two steps, stage1 (float, on) and stage2
     (binary, on). ``epochs``, ``lr`` and ``weight_decay`` override every stage's value (multistep
-    milestones are rescaled, see the module docstring); ``gating_target`` is ``g``. Every stage
+    milestones are rescaled, see the module docstring); ``gating_target`` is ``g``. ``gating_reg`` (the
+    paper's 0.5e-5) and ``threshold_lr_scale`` (the paper's 1) are the gate's two training settings; a run
+    much shorter than the paper's may raise them so the thresholds move at all (the embedded default does,
+    and says so: ``params/synthetic.yaml``). Every stage
     after the first starts from the one before it (``init_from``).
 
     CIFAR-10: stage 1 Adam lr 1e-3, wd 1e-5, linear, 250 epochs; later stages lr 1e-3, wd 0,
@@ -124,6 +134,8 @@ def recipe(
                 epochs=n,
                 lr=base_lr if lr is None else float(lr),
                 gating_target=float(gating_target),
+                gating_reg=float(gating_reg),
+                threshold_lr_scale=float(threshold_lr_scale),
                 kd=imagenet,
                 init_from=f"stage{i}" if i else "",
                 **settings,

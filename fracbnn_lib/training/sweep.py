@@ -25,6 +25,8 @@ def gating_sweep(
     out_dir: str | Path,
     epochs: int,
     lr: float | None = None,
+    gating_reg: float | None = None,
+    threshold_lr_scale: float = 1.0,
     device: str = "cpu",
     seed: int = 0,
     teacher: nn.Module | None = None,
@@ -33,14 +35,23 @@ def gating_sweep(
 
     For each ``g``: a fresh model from ``build_model()`` is initialised from ``init_from`` (the
     stage-2 checkpoint) and trained with the recipe's gated stage (:func:`fracbnn_lib.training.recipe`
-    with ``epochs``, ``lr`` and ``gating_target=g``; multistep milestones rescaled to ``epochs``)
+    with ``epochs``, ``lr``, ``gating_target=g`` and the gate's training settings ``gating_reg`` (None: the
+    paper's) and ``threshold_lr_scale``; multistep milestones rescaled to ``epochs``)
     into ``out_dir/target_<g>/``. Returns one row per target: target, epochs, test_accuracy,
     final_train_loss, sparsity (all on the test set after the last epoch), effective_bits and
     mean_threshold.
     """
     rows = []
     for target in targets:
-        stage = recipe(dataset, epochs=epochs, lr=lr, gating_target=float(target))[-1]
+        settings = {"gating_reg": gating_reg} if gating_reg is not None else {}
+        stage = recipe(
+            dataset,
+            epochs=epochs,
+            lr=lr,
+            gating_target=float(target),
+            threshold_lr_scale=threshold_lr_scale,
+            **settings,
+        )[-1]
         model = build_model()
         result = run_stage(
             model,
