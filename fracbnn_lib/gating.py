@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,18 @@ def thresholds(model: nn.Module) -> dict[str, np.ndarray]:
         for name, m in model.named_modules()
         if isinstance(m, PGBinaryConv2d)
     }
+
+
+def threshold_movement(model: nn.Module, initial: float = -1.0) -> dict[str, Any]:
+    """How far training moved the gate thresholds from their initial value (``metrics.json`` ``gating.thresholds``).
+
+    ``{"initial", "mean", "largest_move", "per_layer": {layer: mean θ}}``: the mean over all channels, the
+    layer mean that moved farthest from ``initial`` (signed), and each PG layer's mean threshold.
+    """
+    per_layer = {name: float(t.mean()) for name, t in thresholds(model).items()}
+    values = np.concatenate(list(thresholds(model).values())) if per_layer else np.zeros(1)
+    largest = max(per_layer.values(), key=lambda m: abs(m - initial), default=initial)
+    return {"initial": initial, "mean": float(values.mean()), "largest_move": largest - initial, "per_layer": per_layer}
 
 
 def threshold_table(model: nn.Module) -> pd.DataFrame:

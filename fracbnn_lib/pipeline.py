@@ -119,6 +119,8 @@ PARAMETER_RULES: dict[str, tuple[Any, str]] = {
     "sweep_epochs": _count(0),  # 0 (or no targets): no sweep
     "lr": ((lambda v: v is None or (_number(v) and v > 0)), "null (the recipe's) or a positive number"),
     "gating_target": (_number, "a finite number"),
+    "gating_reg": ((lambda v: _number(v) and v >= 0), "a number >= 0"),
+    "threshold_lr_scale": ((lambda v: _number(v) and v > 0), "a positive number"),
     "sweep_targets": (
         (lambda v: isinstance(v, list) and all(_number(t) for t in v)),
         "a list of finite numbers",
