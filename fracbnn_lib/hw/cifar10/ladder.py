@@ -26,7 +26,7 @@ from ...quantizers import quant_sign
 from ..cost_model import ZU3EG, LoopCost, budget_check, images_per_s
 from ..datapath import ReferenceTrace
 from ..export_folder import EXPECTED_FILE, IMAGES_FILE
-from ..fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
+from ..fixed_point import FORMAT_PRESETS, Formats, sweep_formats
 from ..ladder import CSIM, FLOAT, FOLDED, REFERENCE, Ladder, timed
 from . import cost
 from .csim import ExportCsim
@@ -43,22 +43,9 @@ RELEASE_ON_CHIP_BITS = {"weights": 535_000, "feature maps": 1_950_000}
 
 
 def sweep_candidates(fractional_bits: tuple[int, ...] = (9, 13, 17, 21)) -> dict[str, Formats]:
-    """The paper's formats, then formats shaped like ``default`` with ``F`` fractional bits for feature maps.
-
-    For each ``F``: fm ``<F+7, 7>``, BN scales with ``F+7`` fractional bits (at most 32 wide), other
-    parameters with ``F+1``; ``F = 21`` is the ``default`` preset.
-    """
-    candidates = {"paper": FORMAT_PRESETS["paper"]}
-    for f in fractional_bits:
-        try:
-            formats = Formats(
-                FixedFormat(f + 7, 7), FixedFormat(min(f + 11, 32), 4), FixedFormat(f + 5, 4), FixedFormat(32, 12)
-            )
-        except FormatError:
-            continue
-        name = next((k for k, v in FORMAT_PRESETS.items() if v == formats), f"F={f}")
-        candidates[name] = formats
-    return candidates
+    """The paper's formats, then formats shaped like ``default`` with ``F`` fractional bits for feature maps
+    (:func:`~fracbnn_lib.hw.fixed_point.sweep_formats`)."""
+    return sweep_formats(fractional_bits)
 
 
 def format_sweep(
