@@ -142,3 +142,19 @@ def test_no_pipelined_loop_reads_a_partitioned_map_through_a_run_time_bank():
     assert "PG_ROWS" not in layers and "PG_PIXELS" in layers  # one flattened pixel loop per output tile
     tile_body = layers.split("PG_PIXELS:")[1].split("base += pixels")[0]
     assert "pg_weight" not in tile_body and "pg_threshold" not in tile_body, "the pixel loop reads registers only"
+
+
+def test_the_imagenet_engines_are_priced_and_do_not_fit():
+    """ImageNet's logic by the same units, for its engines as they are today: it says it does not fit."""
+    from fracbnn_lib.hw.imagenet import cost as imagenet_cost
+
+    summary = imagenet_cost.cost_summary()
+    assert summary["not_modelled"] == [] and summary["estimated_units"] == []
+    assert all(isinstance(summary[name], int) for name in ("lut", "ff", "dsp", "bram36"))
+    luts = imagenet_cost.accelerator_luts()
+    assert luts["PG popcounts (32 lanes x 9 taps x 2 planes)"] == 576 * unit_cost("xor_popcount(n=64)").lut
+    assert sum(luts.values()) == summary["lut"] and sum(imagenet_cost.accelerator_ffs().values()) == summary["ff"]
+    checks = cost_model.budget_check(summary)
+    assert not checks["lut"].fits and summary["lut"] > 3 * cost_model.ZU3EG["lut"]  # a redesign follows
+    assert checks["dsp"].fits and checks["bram36"].fits
+    assert sum(imagenet_cost.accelerator_dsps("paper").values()) < summary["dsp"]  # the formats price its DSPs

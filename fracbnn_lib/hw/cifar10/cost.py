@@ -35,19 +35,22 @@ and the state machines are the one allowance (:attr:`CostSettings.interface_allo
 **The model held against the release** (:func:`release_summary`): the release's ``xcel-cifar10``
 (its arrays, partitions, SWAR popcounts, per-lane BN chain, line buffers, multiplexers, as read from its
 sources) priced by the same units: beside the paper's post-implementation figures (51,444 LUT, 126 DSP,
-212 BRAM36) the model counts {release_ratio}. That gap is the model's stated uncertainty:
-:func:`~fracbnn_lib.hw.cost_model.budget_check` holds our design against 80% of the ZU3EG with its
-figures scaled by ``max(1, reported / modelled)``. The release maintainer's own csynth estimate is
-193,380 LUT (HLS estimates run about 3.8x above the implemented design).
+212 BRAM36) the model counts 59,641 LUT (reported / modelled 0.86), 122 DSP (1.03) and 260 BRAM36 (0.82;
+the release's three buffers alone come to csynth's 216 BRAM18 exactly). That gap is the model's stated
+uncertainty: :func:`~fracbnn_lib.hw.cost_model.budget_check` holds our design against 80% of the ZU3EG
+with its figures also scaled by ``max(1, reported / modelled)``. The release maintainer's own csynth
+estimate is 193,380 LUT (an HLS estimate, 3.8x the implemented design). By this model our design does
+not fit the LUT allowance: 69,398 LUT against 56,448 (98% of the device), DSPs 116 of 288, BRAM36 66 of
+173, flip-flops 26,230 of 112,896.
 
 **A gate that pays** (:func:`gate_sharing`): the design computes both bit planes for all 16 lanes
 every cycle, so the precision gate saves nothing. With ``E < 16`` LSB engines per tile, a pixel
 whose gate opens ``n`` lanes would take ``max(1, ceil(n / E))`` cycles; from the measured histogram
 of open lanes (:attr:`~fracbnn_lib.hw.reference.ReferenceTrace.open_lanes`) the model prices each
 ``E`` in cycles and LUTs. Sharing saves ``(16 - E) x 9`` popcounts and tap sums but needs, per engine, a
-16:1 multiplexer over the lanes' nine 64-bit weight words: the LUTs drop only with few engines, where
-most pixels take two cycles or more, so the design keeps 16 (the table of :func:`gate_sharing` shows
-both for a checkpoint's measured gate).
+16:1 multiplexer over the lanes' nine 64-bit weight words: the LUTs fall below the 16-engine design's only
+at two engines (about 60,000 against 69,400), where most pixels take several cycles, so the design keeps 16
+(the table of :func:`gate_sharing` shows both for a checkpoint's measured gate).
 """
 
 from __future__ import annotations
