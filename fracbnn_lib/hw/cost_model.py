@@ -104,8 +104,14 @@ class ArrayCost:
 
     @property
     def flip_flops(self) -> int:
-        return self.bits if self.storage == "registers" else 0
+        """Registers: the bits times the flip-flops per bit of the synthesised ``register`` unit (one)."""
+        if self.storage != "registers":
+            return 0
+        return round(self.bits * unit_cost(REGISTER_UNIT).ff / REGISTER_UNIT.params[0][1])
 
+
+REGISTER_UNIT = Unit("register", (("width", 64),))
+"""A 64-bit register stage: what a register array's flip-flops are priced from, per bit."""
 
 BRAM18_SHAPES = {
     "tdp": ((1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),

@@ -64,6 +64,7 @@ import numpy as np
 
 from ...paper import paper_value
 from ..cost_model import (
+    REGISTER_UNIT,
     ArrayCost,
     LoopCost,
     UnitUse,
@@ -629,4 +630,4 @@ def table_units() -> list[Unit]:
     for formats in TABLE_FORMATS.values():
         for engines in (16, 8, 6, 4, 2):
             units |= {use.unit for use in accelerator_units(formats, 32, engines)}
-    return sorted(units, key=lambda unit: unit.key)
+    return sorted(units | {REGISTER_UNIT}, key=lambda unit: unit.key)

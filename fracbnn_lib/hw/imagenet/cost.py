@@ -35,7 +35,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cost_model import ArrayCost, LoopCost, UnitUse, bandwidth_bound_fps, images_per_s, part_totals, total_cycles
+from ..cost_model import (
+    REGISTER_UNIT,
+    ArrayCost,
+    LoopCost,
+    UnitUse,
+    bandwidth_bound_fps,
+    images_per_s,
+    part_totals,
+    total_cycles,
+)
 from ..fixed_point import FORMAT_PRESETS, Formats, resolve_formats
 from ..units import Unit
 from .layout import (
@@ -261,7 +270,7 @@ def accelerator_dsps(formats: str | Formats | Mapping[str, Any] = "default", lev
 def table_units() -> list[Unit]:
     """Every unit this model prices at the format presets and 32 levels (what ``unit_costs.json`` holds)."""
     units = {use.unit for formats in FORMAT_PRESETS.values() for use in accelerator_units(formats, 32)}
-    return sorted(units, key=lambda unit: unit.key)
+    return sorted(units | {REGISTER_UNIT}, key=lambda unit: unit.key)
 
 
 def cost_summary(
