@@ -13,7 +13,7 @@ A unit the table does not hold is synthesised alone and cached in ``~/.cache/fra
 (``FRACBNN_CACHE_DIR``), keyed by the sha256 of its Verilog, the flow and the yosys version.
 
 **Why ``-abc9``.** Of yosys's two LUT mappers, ABC9 maps a 64-bit XOR-popcount to 137 LUTs where the
-default ABC flow needs 229 (and 75 MUXF7/32 MUXF8/11 MUXF9 cells besides); Vivado's own compressor trees
+default ABC flow needs 231 (and 75 MUXF7/32 MUXF8/11 MUXF9 cells besides); Vivado's own compressor trees
 are tighter still, so the tighter mapping is the closer one. Yosys 0.23 prints that ABC9 uses the
 7-series delay model for UltraScale+ (``xcup``): the LUTs are UltraScale+'s, the timing guidance is not.
 Yosys splits multiplies wider than 27 x 18 over several DSP48E2 and adds the partial products in LUTs
