@@ -6,8 +6,9 @@ Each accelerator has its package with the same operations under the same names
 export, a data set or a checkpoint. What both share lives here: fixed-point arithmetic and formats
 (:mod:`.fixed_point`), bit packing (:mod:`.bits`), folding helpers (:mod:`.folding`), the reference's
 datapath (:mod:`.datapath`), the export folder and its manifest (:mod:`.export_folder`), the C-simulation
-build (:mod:`.csim_build`), the cost model's machinery (:mod:`.cost_model`), notebook 04's ladder
-(:mod:`.ladder`) and the csynth report reader (:mod:`.csynth`).
+build (:mod:`.csim_build`), the cost model's machinery (:mod:`.cost_model`) and the hardware units it
+prices, synthesised by yosys into a committed table (:mod:`.units`, :mod:`.synthesis`), notebook 04's
+ladder (:mod:`.ladder`) and the csynth report reader (:mod:`.csynth`).
 
 The verification ladder (DESIGN.md section 3) from the trained model to the accelerator: L0 the PyTorch
 model, L1 the folded model (CIFAR-10), L2 the bit-exact numpy reference, L3 the HLS C++ compiled with g++

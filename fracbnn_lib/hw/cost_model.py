@@ -1,10 +1,11 @@
-"""The cost model's shared parts: the device, the clock, the loop and array records, and the arithmetic of cycles,
-initiation intervals and BRAM.
+"""The cost model's shared parts: the device, the clock, the loop, array and unit records, and the arithmetic of
+cycles, initiation intervals and BRAM.
 
 Every figure is modelled, never measured: an accelerator's cost module (:mod:`.cifar10.cost`,
-:mod:`.imagenet.cost`) lists its pipelined loops (:class:`LoopCost`) and on-chip arrays
-(:class:`ArrayCost`) from the layer table its C++ runs. The tests hold each loop entry's trips, its
-accesses per memory bank and iteration (:class:`~.csim_build.PortUse`) and the dependences carried
+:mod:`.imagenet.cost`) lists its pipelined loops (:class:`LoopCost`), its on-chip arrays (:class:`ArrayCost`)
+and its logic as instances of synthesised units (:class:`UnitUse`: the units' LUTs, flip-flops and DSPs from
+yosys, :mod:`.units`, :mod:`.synthesis`) from the layer table its C++ runs. The tests hold each loop entry's
+trips, its accesses per memory bank and iteration (:class:`~.csim_build.PortUse`) and the dependences carried
 through memory to the C-simulation's counting build (``hls/common/hls_support.h``), entry by entry, and
 each loop's II to the one those measurements imply (:func:`implied_iis`).
 
@@ -28,6 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from .csim_build import LoopRecord, PortUse
+from .synthesis import UnitCost, unit_cost
+from .units import Unit
 
 CLOCK_MHZ = 200.0
 """The accelerators' clock: ``CLOCK_MHZ`` of ``hls/common/clock.mk``, which the HLS target (``project.tcl``) and the
@@ -43,6 +46,7 @@ SUMMARY_KEYS = (
     "cycles_ii_only",
     "fps",
     "lut",
+    "ff",
     "dsp",
     "bram36",
     "lutram",
@@ -199,13 +203,17 @@ def images_per_s(cycles: float, clock_mhz: float = CLOCK_MHZ) -> float:
 
 @dataclass(frozen=True)
 class ArrayCost:
-    """One on-chip array: ``banks`` banks of ``width`` bits x ``depth`` words after partitioning, and its storage."""
+    """One on-chip array: ``banks`` banks of ``width`` bits x ``depth`` words after partitioning, its storage
+    (``"bram"``, ``"lutram"`` or ``"registers"``) and, in BRAM, its ports: ``"tdp"`` (true dual port, two
+    read/write ports: ``ram_t2p``), ``"sdp"`` (simple dual port, one read and one write port: ``ram_2p``) or
+    ``"rom"`` (read-only, one or two read ports: ``rom_1p``/``rom_2p``, built in simple-dual-port mode)."""
 
     name: str
     banks: int
     width: int
     depth: int
-    storage: str  # "bram", "lutram" or "registers"
+    storage: str
+    ports: str = "tdp"
 
     @property
     def bits(self) -> int:
@@ -213,7 +221,7 @@ class ArrayCost:
 
     @property
     def bram18(self) -> int:
-        return self.banks * bram18_per_bank(self.width, self.depth) if self.storage == "bram" else 0
+        return self.banks * bram18_per_bank(self.width, self.depth, self.ports) if self.storage == "bram" else 0
 
     @property
     def luts(self) -> int:
@@ -221,12 +229,29 @@ class ArrayCost:
 
     @property
     def flip_flops(self) -> int:
-        return self.bits if self.storage == "registers" else 0
+        """Registers: the bits times the flip-flops per bit of the synthesised ``register`` unit (one)."""
+        if self.storage != "registers":
+            return 0
+        return round(self.bits * unit_cost(REGISTER_UNIT).ff / REGISTER_UNIT.params[0][1])
 
 
-def bram18_per_bank(width: int, depth: int) -> int:
-    """BRAM18 for one ``width`` x ``depth`` bank (aspect ratios 512 x 36, 1K x 18, 2K x 9, 4K x 4, 8K x 2, 16K x 1)."""
-    for words, bits in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
+REGISTER_UNIT = Unit("register", (("width", 64),))
+"""A 64-bit register stage: what a register array's flip-flops are priced from, per bit."""
+
+BRAM18_SHAPES = {
+    "tdp": ((1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+    "sdp": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+}
+"""RAMB18E2 aspect ratios (depth x width) per port mode (UG573): 36-bit ports exist only in simple dual port
+(one port reads, the other writes), so a true-dual-port bank is at most 18 bits wide. A RAMB36E2 is two
+RAMB18E2 (1K x 36 true dual port, 512 x 72 simple dual port), so counting BRAM18 loses nothing."""
+
+
+def bram18_per_bank(width: int, depth: int, ports: str) -> int:
+    """BRAM18 for one ``width`` x ``depth`` bank in port mode ``ports`` (``"tdp"``, ``"sdp"`` or ``"rom"``): ``width``
+    over the widest aspect ratio of the mode whose depth holds ``depth`` words (:data:`BRAM18_SHAPES`)."""
+    shapes = BRAM18_SHAPES["sdp" if ports == "rom" else ports]
+    for words, bits in shapes:
         if depth <= words:
             return math.ceil(width / bits)
     return math.ceil(depth / 16384) * width
@@ -237,13 +262,79 @@ def dsp_per_multiply(a_bits: int, b_bits: int) -> int:
     return math.ceil(max(a_bits, b_bits) / 27) * math.ceil(min(a_bits, b_bits) / 18)
 
 
-def budget_check(summary: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
-    """Per resource the model prices: (modelled, allowed = 80% of the ZU3EG, within the allowance)."""
-    return {
-        name: (summary[name], BUDGET * ZU3EG[name], summary[name] <= BUDGET * ZU3EG[name])
-        for name in ("lut", "dsp", "bram36")
-        if summary.get(name) is not None
-    }
+@dataclass(frozen=True)
+class UnitUse:
+    """``count`` instances of a synthesised ``unit`` in one part of a design (``part`` names it for the tables)."""
+
+    part: str
+    unit: Unit
+    count: float
+
+    @property
+    def cost(self) -> UnitCost:
+        return unit_cost(self.unit)
+
+    def amount(self, resource: str) -> float:
+        """``count`` x the unit's ``resource`` (``"lut"``, ``"ff"`` or ``"dsp"``)."""
+        return self.count * getattr(self.cost, resource)
+
+
+def part_totals(uses: Iterable[UnitUse], resource: str) -> dict[str, int]:
+    """Per part, the rounded total of ``resource`` over its unit uses (parts in first-use order)."""
+    totals: dict[str, float] = {}
+    for use in uses:
+        totals[use.part] = totals.get(use.part, 0.0) + use.amount(resource)
+    return {part: round(value) for part, value in totals.items()}
+
+
+def multiplier_check(uses: Iterable[UnitUse]) -> list[dict[str, Any]]:
+    """Per unit with multiplies: DSP48E2 of yosys's mapping beside :func:`dsp_per_multiply`'s rule on its
+    variable multiplies (a constant operand's multiply is not in the rule; yosys may still map it to a DSP)."""
+    rows = {}
+    for use in uses:
+        if use.unit in rows or not (use.unit.multiplies() or use.cost.dsp):
+            continue
+        rule = sum(dsp_per_multiply(a, b) for a, b in use.unit.multiplies())
+        rows[use.unit] = {"unit": use.unit.key, "yosys_dsp": use.cost.dsp, "rule_dsp": rule}
+    return list(rows.values())
+
+
+BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram36")
+
+
+class Budget(NamedTuple):
+    """One resource against the allowance: ``modelled``, ``allowed`` (80% of the ZU3EG), ``fits``; then the
+    modelled figure times the model's stated uncertainty (``uncertainty``: how far the same model falls
+    below the one implemented design we know, the release's, never below 1) and ``fits_with_uncertainty``
+    (``None`` where no implemented figure exists to state it)."""
+
+    modelled: float
+    allowed: float
+    fits: bool
+    uncertainty: float | None
+    fits_with_uncertainty: bool | None
+
+
+def budget_check(summary: Mapping[str, Any]) -> dict[str, Budget]:
+    """Per resource the model prices: :class:`Budget` against 80% of the ZU3EG.
+
+    The uncertainty of a resource is ``max(1, reported / modelled)`` for the release's design
+    (``summary["release"]``: the model's figures for the release's structure beside the paper's
+    post-implementation ones), so the fit holds *with* it only if the design fits even when the model
+    under-counts it as much as it under-counts the release's.
+    """
+    release = summary.get("release") or {}
+    reported = release.get("paper") or {}
+    rows = {}
+    for name in BUDGET_RESOURCES:
+        if summary.get(name) is None:
+            continue
+        allowed = BUDGET * ZU3EG[name]
+        paper = reported.get("bram" if name == "bram36" else name)
+        factor = max(1.0, paper / release[name]) if paper and release.get(name) else None
+        within = None if factor is None else summary[name] * factor <= allowed
+        rows[name] = Budget(summary[name], allowed, summary[name] <= allowed, factor, within)
+    return rows
 
 
 def bandwidth_bound_fps(dram_bytes: int, port_bits: int, clock_mhz: float) -> float:

@@ -186,22 +186,49 @@ def _formats(fm: tuple[int, int], scale: tuple[int, int], param: tuple[int, int]
 
 
 FORMAT_PRESETS: dict[str, Formats] = {
-    "default": _formats(fm=(28, 7), scale=(32, 4), param=(26, 4), logit=(32, 12)),
+    "default": _formats(fm=(26, 7), scale=(27, 4), param=(26, 4), logit=(32, 12)),
     "paper": _formats(fm=(16, 9), scale=(12, 4), param=(12, 4), logit=(16, 9)),
 }
 """Named format sets.
 
 - ``paper``: the release's ``ap_fixed<16,9>`` for feature maps (and the FC output) and
   ``ap_fixed<12,4>`` for every parameter.
-- ``default``: chosen by measurement (notebook 04 shows the sweep) to keep the float model's
-  decisions: 21 fractional bits for feature maps, 22 for per-channel parameters and 28 for the BN
-  scales (the conv-sum scales are about 0.01, so their relative precision needs the extra bits),
-  with the integer bits trained models need (feature maps within ±64, parameters within ±8).
-  With fewer fractional bits, rounding flips 2-bit activations that sit next to the quantiser's
-  thresholds, and flips compound through the 18 binary layers; weakly trained models, whose
-  top-1 margins are often below 0.01, are the hardest case. Every exact intermediate of the
-  datapath fits 64 bits (one machine word in C-simulation).
+- ``default``: the narrowest formats that keep the float model's decisions (argmax agreement of the
+  bit-exact reference with the float model >= 0.99), measured with notebook 04's format sweep on two
+  checkpoints trained for two epochs per stage on the synthetic set (500 test images each; the
+  weakly trained models, whose top-1 margins are often below 0.01, are the hardest case):
+  fm ``<26,7>`` (19 fractional bits; ``<24,7>`` falls to 0.984-0.990), BN scales ``<27,4>`` (23
+  fractional bits: the conv-sum scales are about 0.01, so their relative precision needs them;
+  ``<24,4>`` falls to 0.984; 27 bits is what a DSP48E2's 27-bit port takes, so ``scale * z`` is one
+  DSP, not two), other parameters ``<26,4>`` (22 and 24 bits land on either side of 0.99 by chance,
+  0.986-0.996), logits ``<32,12>``: 0.998 on both checkpoints (1.000 on their first 200 images), where
+  the previous ``<28,7>``/``<32,4>``/``<26,4>`` gave 1.000, at 116 DSP48E2 instead of 232 (cost model,
+  :mod:`fracbnn_lib.hw.cifar10.cost`). The integer bits are those trained models need (feature maps
+  within ±64, parameters within ±8). With fewer fractional bits, rounding flips 2-bit activations that
+  sit next to the quantiser's thresholds, and flips compound through the 18 binary layers. Every exact
+  intermediate of the datapath fits 64 bits (one machine word in C-simulation).
 """
+
+
+def sweep_formats(fractional_bits: tuple[int, ...] = (9, 13, 17, 21)) -> dict[str, Formats]:
+    """Notebook 04's format sweep: the paper's formats, then formats with ``F`` fractional bits for feature
+    maps, named after the preset they equal or ``F=<F>``, then the ``default`` preset if no ``F`` gave it.
+
+    For each ``F``: fm ``<F+7, 7>``, BN scales ``<min(F+11, 32), 4>`` (``F+7`` fractional bits, at most 28),
+    other parameters ``<F+5, 4>`` (``F+1``), logits ``<32, 12>``; ``F = 21`` is the previous default
+    (fm ``<28,7>``, scales ``<32,4>``, parameters ``<26,4>``).
+    """
+    candidates = {"paper": FORMAT_PRESETS["paper"]}
+    for f in fractional_bits:
+        try:
+            formats = _formats(fm=(f + 7, 7), scale=(min(f + 11, 32), 4), param=(f + 5, 4), logit=(32, 12))
+        except FormatError:
+            continue
+        name = next((k for k, v in FORMAT_PRESETS.items() if v == formats), f"F={f}")
+        candidates[name] = formats
+    if FORMAT_PRESETS["default"] not in candidates.values():
+        candidates["default"] = FORMAT_PRESETS["default"]
+    return candidates
 
 
 def resolve_formats(spec: str | Formats | Mapping[str, object] = "default") -> Formats:

@@ -21,29 +21,41 @@ bank, and the tests hold the two equal entry by entry. :func:`release_loops` mod
 
 **On-chip memory** (:func:`accelerator_arrays`): each array's banks after partitioning and the
 storage the HLS binds them to. A BRAM bank of ``width`` x ``depth`` takes ``ceil(width / w)``
-BRAM18 at the widest aspect ratio ``d x w`` with ``depth <= d`` (512 x 36, 1K x 18, 2K x 9, ...);
-a LUTRAM bank ``ceil(depth / 64) * width`` LUTs (a RAM64X1S per bit and 64 words); registers one
-flip-flop per bit.
+BRAM18 at the widest aspect ratio ``d x w`` with ``depth <= d`` that its port mode allows (UG573: 512 x
+36 only in simple dual port and for ROMs; a true-dual-port bank, ``ram_t2p``, is at most 1K x 18, so a
+64-bit plane bank takes 4 BRAM18, not 2); a LUTRAM bank ``ceil(depth / 64) * width`` LUTs (a RAM64X1S
+per bit and 64 words); registers one flip-flop per bit.
 
-**DSPs** (:func:`accelerator_dsps`): an ``a``-bit by ``b``-bit multiply takes
-``ceil(max(a, b) / 27) * ceil(min(a, b) / 18)`` DSP48E2 (27 x 18 signed), one per multiply instance.
+**Logic** (:func:`accelerator_units`): every operator of the C++ as instances of a *unit*, a small
+Verilog module synthesised alone by yosys (:mod:`fracbnn_lib.hw.units`; its LUTs, flip-flops and DSP48E2
+are committed in ``fracbnn_lib/hw/unit_costs.json``, :mod:`fracbnn_lib.hw.synthesis`): XOR-popcounts,
+the lanes' tap sums and gates, the fixed-point epilogue at the export's formats (``scale z + shift``,
+RPReLU's slope on negatives, ``bn_scale (y + r) + bn_shift``, each rounded and saturated to ``fm_t``),
+the quantisers, the window and bank multiplexers, the multiplexers in front of memories that one
+function instance shares (the ping-pong planes, the residual stream), the pools, the FC layer and the
+loop counters. :func:`accelerator_luts`, :func:`accelerator_ffs` and :func:`accelerator_dsps` sum them
+per part; LUTs add the LUTROM of :func:`accelerator_arrays`, flip-flops its registers. The AXI adapters
+and the state machines are the one allowance (:attr:`CostSettings.interface_allowance`), not synthesised.
 
-**LUTs** (:func:`accelerator_luts`): instances x LUTs of each primitive, the primitives' LUTs from
-yosys (``synth_xilinx -family xcup -abc9`` on each alone; ``benchmarks/calibrate_luts.py`` re-runs
-it): 64-bit XOR-popcount 136, 32-bit 63, a nine-input 8-bit adder tree 98. Yosys maps popcounts
-less tightly than Vivado, so the totals lean high. The stem has no popcounts: one 32-bit popcount
-counts each input word's levels, and each lane and tap looks its dot product up in a LUTROM table
-(``conv1_level_dot``, costed as LUTRAM above). Muxes and comparators count one LUT per bit and
-input pair; control and the AXI adapters are an allowance (:attr:`CostSettings.control_luts`).
+**The model held against the release** (:func:`release_summary`): the release's ``xcel-cifar10``
+(its arrays, partitions, SWAR popcounts, per-lane BN chain, line buffers, multiplexers, as read from its
+sources) priced by the same units: beside the paper's post-implementation figures (51,444 LUT, 126 DSP,
+212 BRAM36) the model counts 59,641 LUT (reported / modelled 0.86), 122 DSP (1.03) and 260 BRAM36 (0.82;
+the release's three buffers alone come to csynth's 216 BRAM18 exactly). That gap is the model's stated
+uncertainty: :func:`~fracbnn_lib.hw.cost_model.budget_check` holds our design against 80% of the ZU3EG
+with its figures also scaled by ``max(1, reported / modelled)``. The release maintainer's own csynth
+estimate is 193,380 LUT (an HLS estimate, 3.8x the implemented design). By this model our design does
+not fit the LUT allowance: 69,398 LUT against 56,448 (98% of the device), DSPs 116 of 288, BRAM36 66 of
+173, flip-flops 26,230 of 112,896.
 
 **A gate that pays** (:func:`gate_sharing`): the design computes both bit planes for all 16 lanes
 every cycle, so the precision gate saves nothing. With ``E < 16`` LSB engines per tile, a pixel
 whose gate opens ``n`` lanes would take ``max(1, ceil(n / E))`` cycles; from the measured histogram
 of open lanes (:attr:`~fracbnn_lib.hw.reference.ReferenceTrace.open_lanes`) the model prices each
-``E`` in cycles and LUTs. Sharing saves ``(16 - E) x 9`` popcounts but needs, per engine, a 16:1
-multiplexer over its lane's nine 64-bit weight words (4 LUTs a bit): the LUTs drop only below six
-engines, where most pixels take two cycles or more, so the design keeps 16 (the table of
-:func:`gate_sharing` shows both for a checkpoint's measured gate).
+``E`` in cycles and LUTs. Sharing saves ``(16 - E) x 9`` popcounts and tap sums but needs, per engine, a
+16:1 multiplexer over the lanes' nine 64-bit weight words: the LUTs fall below the 16-engine design's only
+at two engines (about 60,000 against 69,400), where most pixels take several cycles, so the design keeps 16
+(the table of :func:`gate_sharing` shows both for a checkpoint's measured gate).
 """
 
 from __future__ import annotations
@@ -55,22 +67,30 @@ from typing import Any
 
 import numpy as np
 
+from ...paper import paper_value
 from ..cost_model import (
     CLOCK_MHZ,
+    REGISTER_UNIT,
     ArrayCost,
     IIBound,
     LoopCost,
     PortUse,
+    UnitUse,
     bandwidth_bound_fps,
     cycles_of_ns,
-    dsp_per_multiply,
     images_per_s,
     loop_summary,
+    part_totals,
     total_cycles,
     with_loop_iis,
 )
-from ..fixed_point import Formats, resolve_formats
+from ..fixed_point import FORMAT_PRESETS, Formats, resolve_formats
+from ..units import Unit
 from .layout import CLASSES, COLOURS, FC_IN, IMAGE_SIZE, OC_TILE, PARAM_ARRAYS, PG_LAYERS, STEM_CHANNELS, TAPS
+
+TABLE_FORMATS = FORMAT_PRESETS
+"""The format sets whose units ``unit_costs.json`` holds: the presets (other formats are synthesised on the spot
+where yosys is installed, or estimated: :func:`fracbnn_lib.hw.synthesis.unit_cost`)."""
 
 RELEASE_CYCLES = 90_307
 """The release's cycles per image at II = 1 without fill, counted from its loop bounds."""
@@ -94,8 +114,12 @@ class CostSettings:
     rounding and saturation into ``fm_t`` is a wide add and compare, one stage). csynth reports the real
     depths. ``dram_latency_ns``: from a burst's address to its first beat on the Zynq UltraScale+ HP ports
     (about 200 ns), paid by the loops on an AXI master (``LOAD_IMAGE``, ``STORE``) on top of their depth.
-    ``primitive_luts``: LUTs of the calibrated primitives (module docstring). ``control_luts``: FSMs, address
-    counters and the AXI adapters.
+    ``interface_allowance``: (LUT, FF) of what the model does not synthesise, per kind, counted once per
+    instance (:data:`INTERFACES`): an ``m_axi`` bundle's adapter, the ``s_axilite`` control adapter and
+    the state machines of the top function and its loops. An allowance, not a synthesis: the order of
+    the adapters HLS tools report for a 64-bit bundle with their default 16-beat bursts and outstanding
+    requests, and a one-hot FSM of a few hundred states; a csynth report (``fracbnn hls-report``)
+    replaces it.
     """
 
     clock_mhz: float = CLOCK_MHZ
@@ -119,10 +143,9 @@ class CostSettings:
         }
     )
     dram_latency_ns: float = 200.0
-    primitive_luts: Mapping[str, int] = field(
-        default_factory=lambda: {"xor_popcount_32": 63, "xor_popcount_64": 136, "tap_adder_tree_9x8": 98}
+    interface_allowance: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: {"m_axi": (1_000, 1_500), "s_axilite": (300, 400), "fsm": (300, 300)}
     )
-    control_luts: int = 3_000
 
     @property
     def dram_latency(self) -> int:
@@ -261,48 +284,183 @@ def _words(name: str) -> int:
 
 
 def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32) -> list[ArrayCost]:
-    """The on-chip arrays of ``hls/cifar10``, partitioned and bound as its pragmas say (``README.md``)."""
+    """The on-chip arrays of ``hls/cifar10``, partitioned and bound as its pragmas say (``README.md``).
+
+    The maps are ``ram_t2p`` (true dual port: a PG conv reads two columns of its input planes per cycle and
+    reads and writes the residual stream), the parameters ``rom_1p``. Registers held elsewhere (the pool
+    sums, the FC accumulators, the counters) are counted with their units (:func:`accelerator_units`).
+    """
     formats = resolve_formats(formats)
     fm, scale, param = formats.fm.width, formats.scale.width, formats.param.width
     map_depth = BANK_ROWS * IMAGE_SIZE
     return [
-        ArrayCost("image_buf", COLOURS * ROW_BANKS, LEVEL_BITS, map_depth, "bram"),
-        ArrayCost("msb/lsb planes (ping-pong)", 4 * ROW_BANKS, 64, map_depth, "bram"),
-        ArrayCost("fmap (residual stream)", OC_TILE, fm, STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE, "bram"),
-        ArrayCost("pg_weight", OC_TILE, 64, _words("pg_weight") // OC_TILE, "bram"),
-        ArrayCost("pg_threshold", 1, 16, _words("pg_threshold"), "bram"),
-        ArrayCost("pg_scale, pg_bn_scale", 2, scale, _words("pg_scale"), "bram"),
-        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3, param, _words("pg_shift"), "bram"),
+        ArrayCost("image_buf", COLOURS * ROW_BANKS, LEVEL_BITS, map_depth, "bram", "tdp"),
+        ArrayCost("msb/lsb planes (ping-pong)", 4 * ROW_BANKS, 64, map_depth, "bram", "tdp"),
+        ArrayCost("fmap (residual stream)", OC_TILE, fm, STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE, "bram", "tdp"),
+        ArrayCost("pg_weight", OC_TILE, 64, _words("pg_weight") // OC_TILE, "bram", "rom"),
+        ArrayCost("pg_threshold", 1, 16, _words("pg_threshold"), "bram", "rom"),
+        ArrayCost("pg_scale, pg_bn_scale", 2, scale, _words("pg_scale"), "bram", "rom"),
+        ArrayCost("pg_shift, pg_slope, pg_bn_shift", 3, param, _words("pg_shift"), "bram", "rom"),
         ArrayCost("conv1_level_dot (stem tables)", STEM_CHANNELS * TAPS, LEVEL_BITS, COLOURS * (levels + 1), "lutram"),
         ArrayCost("fc_weight", CLASSES, param, _words("fc_weight") // CLASSES, "lutram"),
         ArrayCost(
             "the tile's weights and parameters", 1, OC_TILE * (TAPS * 64 + 16 + 2 * scale + 3 * param), 1, "registers"
         ),
         ArrayCost("conv1 BN", 1, STEM_CHANNELS * (scale + param), 1, "registers"),
-        ArrayCost(
-            "windows, pool sums, means, FC accumulators",
-            1,
-            2 * 9 * 64 + COLOURS * 9 * LEVEL_BITS + 16 * (fm + 6) + 64 * fm,
-            1,
-            "registers",
-        ),
+        ArrayCost("windows (PG planes, stem level counts)", 1, 2 * 9 * 64 + COLOURS * 9 * LEVEL_BITS, 1, "registers"),
+        ArrayCost("means (FC input shift register)", 1, FC_IN * fm, 1, "registers"),
     ]
 
 
-# --------------------------------------------------------------------------- DSPs and LUTs
+# --------------------------------------------------------------------------- logic: units, LUTs, flip-flops, DSPs
+
+SUM_BITS = 16
+"""``sum_t`` (``int16_t``): a conv sum enters its BN multiply as a 16-bit integer."""
+POPCOUNT_BITS = 7
+"""A 64-bit popcount's width (``binary_dot``'s ``n`` is at most 64, too)."""
+PG_SUM_BITS = 12
+"""One plane's nine-tap sum, ``|m| <= 9 x 64``, as :func:`~fracbnn_lib.hw.units.dot_sum` sizes it."""
+STEM_SUM_BITS = 11
+"""The stem's sum over three colours, ``|z| <= 3 x 9 x 32``."""
+MAP_ADDRESS_BITS = (BANK_ROWS * IMAGE_SIZE - 1).bit_length()
+FMAP_ADDRESS_BITS = (STEM_CHANNELS * IMAGE_SIZE**2 // OC_TILE - 1).bit_length()
+
+COUNTER_BITS = {
+    "LOAD_IMAGE": (12, 5, 5, 2, 4, 2),  # i, col, row, bank, addr, colour
+    "STEM": (12, 2, 5, 6, 2, 4, 6, 2, 4),  # i, colour, c, r, out_bank, out_addr, window top/bank/addr
+    "TILE_PARAMS": (5, 3, 6),  # j, t, tile
+    "PG_PIXELS": (11, 6, 2, 4, 6, 2, 4, 11),  # p, c, out_bank, out_addr, window top/bank/addr, base
+    "POOL": (9, 5, 11),  # i, c, base
+    "CONCAT": (9,),
+    "GLOBAL_POOL": (9, 7),  # i, p
+    "FC": (7,),
+    "STORE": (4,),
+    "BLOCK": (4, 6),  # b, tile
+}
+"""Loop counters and address registers of ``hls/cifar10`` per loop, in bits (what each counts up to)."""
+COUNTER_UNIT = 12
+"""The counter unit's width: counters are priced per bit from ``counter(width=12)``."""
+
+INTERFACES = {"m_axi": 2, "s_axilite": 1, "fsm": 1}
+"""``FracNet_T``'s AXI masters (``IMG``, ``RESULT``), its AXI-lite ``CTRL`` and its state machines."""
 
 
-def accelerator_dsps(formats: str | Formats | Mapping[str, Any] = "default") -> dict[str, int]:
-    """DSPs of ``hls/cifar10`` per multiply site: instances x DSPs per multiply."""
-    formats = resolve_formats(formats)
-    fm, scale, param = formats.fm.width, formats.scale.width, formats.param.width
-    sum_bits = 13  # conv sums: |z| <= 2 * 9 * 64 + 9 * 64 (PG), 9 * 3 * 32 (stem)
+def _fmt(fmt: Any, prefix: str) -> dict[str, int]:
+    return {f"{prefix}_w": fmt.width, f"{prefix}_i": fmt.integer}
+
+
+def _formats_units(formats: Formats) -> dict[str, Unit]:
+    """The units whose size follows the formats, at ``formats``."""
+    fm, scale, param, logit = formats.fm, formats.scale, formats.param, formats.logit
+    u = Unit.of
+    fc_acc = param.width + fm.width + 7
     return {
-        "stem: scale * z": STEM_CHANNELS * dsp_per_multiply(scale, sum_bits),
-        "PG: scale * z": OC_TILE * dsp_per_multiply(scale, sum_bits),
-        "PG: y * slope": OC_TILE * dsp_per_multiply(fm, param),
-        "PG: bn_scale * (y + r)": OC_TILE * dsp_per_multiply(scale, fm + 1),
-        "FC: w * mean": CLASSES * dsp_per_multiply(param, fm),
+        "epilogue": u("pg_epilogue", **_fmt(fm, "fm"), **_fmt(scale, "scale"), **_fmt(param, "param"), z_bits=SUM_BITS),
+        "stem_bn": u(
+            "mac_round_sat",
+            a_w=scale.width,
+            a_i=scale.integer,
+            b_bits=SUM_BITS,
+            c_w=param.width,
+            c_i=param.integer,
+            out_w=fm.width,
+            out_i=fm.integer,
+        ),
+        "quantiser": u("quantiser2", **_fmt(fm, "fm")),
+        "avgpool": u("avgpool4", **_fmt(fm, "fm")),
+        "global_pool": u("global_pool_lane", **_fmt(fm, "fm")),
+        "fc": u("fc_mac", w_w=param.width, w_i=param.integer, x_w=fm.width, x_i=fm.integer),
+        "logit": u(
+            "logit_out", acc_w=fc_acc, acc_frac=param.frac + fm.frac, logit_w=logit.width, logit_i=logit.integer
+        ),
+    }
+
+
+def accelerator_units(
+    formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, lsb_engines: int = OC_TILE
+) -> list[UnitUse]:
+    """The logic of ``hls/cifar10`` as instances of synthesised units, part by part (``lsb_engines``: LSB
+    popcount sets per tile; 16 is the design as built, fewer prices :func:`gate_sharing`'s alternative).
+
+    One ``pg_conv_bn`` instance serves every PG layer and one ``avgpool_concat`` every pool
+    (``ALLOCATION limit=1``), so the memories they share with the other functions gain multiplexers on their
+    ports: the ping-pong planes (read data, write data, addresses) and the residual stream ``fmap``
+    (addresses from four functions, write data from three).
+    """
+    formats = resolve_formats(formats)
+    fm = formats.fm.width
+    by = _formats_units(formats)
+    u = Unit.of
+    mux2, mux3, mux4 = u("mux", ways=2, width=1), u("mux", ways=3, width=1), u("mux", ways=4, width=1)
+    popcount64 = u("xor_popcount", n=64)
+    e = lsb_engines
+    uses = [
+        UnitUse("PG MSB popcounts (16 lanes x 9 taps)", popcount64, OC_TILE * TAPS),
+        UnitUse(f"PG LSB popcounts ({e} lanes x 9 taps)", popcount64, e * TAPS),
+        UnitUse(
+            f"PG tap sums ({OC_TILE + e} lane-planes)",
+            u("dot_sum", taps=TAPS, count_bits=POPCOUNT_BITS, acc_bits=0),
+            OC_TILE + e,
+        ),
+        UnitUse("PG gates (16 lanes)", u("pg_gate", sum_bits=PG_SUM_BITS, threshold_bits=16), OC_TILE),
+        UnitUse("PG epilogues: scale, RPReLU, residual, BN (16 lanes)", by["epilogue"], OC_TILE),
+        UnitUse("quantisers (16 PG + 16 stem lanes)", by["quantiser"], OC_TILE + STEM_CHANNELS),
+        UnitUse("PG window columns (2 planes x mid/right)", u("read_column", width=64), 4),
+        UnitUse("PG window left columns (2 planes x 3 rows x 64 bits, 2:1)", mux2, 2 * 3 * 64),
+        UnitUse("PG output words (2 planes)", u("place_tile", lanes=OC_TILE, word=64), 2),
+    ]
+    if e < OC_TILE:  # each engine picks one of 16 lanes' nine weight words; each lane one engine's sum
+        uses += [
+            UnitUse(
+                f"LSB weight multiplexers ({e} engines x 9 x 64 bits, 16:1)", u("mux", ways=16, width=1), e * TAPS * 64
+            ),
+            UnitUse(
+                f"LSB sum routing (16 lanes x {PG_SUM_BITS} bits, {e}:1)",
+                u("mux", ways=e, width=1),
+                OC_TILE * PG_SUM_BITS,
+            ),
+            UnitUse(f"LSB lane scheduler ({e} engines x 4-bit lane index, 16:1)", u("mux", ways=16, width=1), e * 4),
+        ]
+    uses += [
+        UnitUse("input level counts (one popcount per word)", u("popcount", n=levels), 1),
+        UnitUse(
+            "stem table sums (16 lanes x 9 taps, 3 colours)",
+            u("adder_tree", inputs=TAPS, width=LEVEL_BITS, acc_bits=STEM_SUM_BITS),
+            STEM_CHANNELS,
+        ),
+        UnitUse("stem table addresses (9 taps)", u("stem_slot", levels=levels), TAPS),
+        UnitUse("stem window columns (3 colours x mid/right)", u("read_column", width=LEVEL_BITS), COLOURS * 2),
+        UnitUse("stem BN (16 lanes)", by["stem_bn"], STEM_CHANNELS),
+        UnitUse(
+            "plane buffer ports: read data (one pg_conv_bn on both ping-pong pairs, 2:1)",
+            mux2,
+            (2 * ROW_BANKS * 2 + 2 * ROW_BANKS) * 64,
+        ),
+        UnitUse("plane buffer ports: write data (stem or pg_conv_bn, 2:1)", mux2, 2 * ROW_BANKS * 64),
+        UnitUse("plane buffer ports: addresses (3:1)", mux3, 4 * ROW_BANKS * 2 * MAP_ADDRESS_BITS),
+        UnitUse("fmap ports: addresses (4 functions, 4:1)", mux4, OC_TILE * 2 * FMAP_ADDRESS_BITS),
+        UnitUse("fmap ports: write data (3 functions, 3:1)", mux3, OC_TILE * fm),
+        UnitUse("image_buf ports: addresses (load or stem, 2:1)", mux2, COLOURS * ROW_BANKS * MAP_ADDRESS_BITS),
+        UnitUse("2x2 average pools (16 lanes)", by["avgpool"], OC_TILE),
+        UnitUse("global pool sums and means (16 lanes)", by["global_pool"], OC_TILE),
+        UnitUse("FC multiply-accumulates (10 classes)", by["fc"], CLASSES),
+        UnitUse("logit rounding and float conversion", by["logit"], 1),
+    ]
+    counter_bits = sum(sum(bits) for bits in COUNTER_BITS.values())
+    uses.append(
+        UnitUse(
+            f"loop counters and addresses ({counter_bits} bits)",
+            u("counter", width=COUNTER_UNIT),
+            counter_bits / COUNTER_UNIT,
+        )
+    )
+    return uses
+
+
+def _allowance(settings: CostSettings, interfaces: Mapping[str, int], index: int) -> dict[str, int]:
+    return {
+        f"{kind} x {count} (allowance)": count * settings.interface_allowance[kind][index]
+        for kind, count in interfaces.items()
     }
 
 
@@ -312,30 +470,32 @@ def accelerator_luts(
     settings: CostSettings | None = None,
     lsb_engines: int = OC_TILE,
 ) -> dict[str, int]:
-    """LUTs of ``hls/cifar10`` per part (module docstring); ``lsb_engines``: LSB popcount sets per tile (16 built)."""
+    """LUTs of ``hls/cifar10`` per part: its units (:func:`accelerator_units`), the LUTROM of its arrays and the
+    interface allowance (:attr:`CostSettings.interface_allowance`)."""
     settings = settings or CostSettings()
-    prim = settings.primitive_luts
-    formats = resolve_formats(formats)
-    level_popcount = prim["xor_popcount_32"] * math.ceil(levels / 32)
-    fm = formats.fm.width
-    shared = {}
-    if lsb_engines < OC_TILE:  # each engine picks one of 16 lanes' 9 weight words, each lane one engine's sum
-        shared = {
-            "LSB weight multiplexers (16:1, 4 LUTs a bit)": lsb_engines * TAPS * 64 * 4,
-            "LSB result routing and lane scheduler": OC_TILE * 13 * math.ceil(lsb_engines / 4) + 200,
-        }
-    stem_windows = COLOURS * 3 * 2 * LEVEL_BITS + TAPS * LEVEL_BITS + TAPS * LEVEL_BITS  # rotations, colour mux, slots
-    return {
-        **shared,
-        "PG MSB popcounts (16 lanes x 9 taps)": OC_TILE * TAPS * prim["xor_popcount_64"],
-        f"PG LSB popcounts ({lsb_engines} lanes x 9 taps)": lsb_engines * TAPS * prim["xor_popcount_64"],
-        "input level counts (one popcount per word)": level_popcount,
-        "tap adder trees": (2 * OC_TILE + STEM_CHANNELS) * prim["tap_adder_tree_9x8"],
-        "window and row multiplexers": 2 * 3 * 2 * 64 + 2 * 9 * 64 + stem_windows,
-        "gates, residual adds, quantisers": OC_TILE * (16 + fm + 1 + 2 * fm) + STEM_CHANNELS * 2 * fm,
-        "LUTROM (stem tables, FC weights)": sum(a.luts for a in accelerator_arrays(formats, levels)),
-        "control and AXI adapters (allowance)": settings.control_luts,
-    }
+    luts = {k: v for k, v in part_totals(accelerator_units(formats, levels, lsb_engines), "lut").items() if v}
+    luts["LUTROM (stem tables, FC weights)"] = sum(a.luts for a in accelerator_arrays(formats, levels))
+    return {**luts, **_allowance(settings, INTERFACES, 0)}
+
+
+def accelerator_ffs(
+    levels: int = 32,
+    formats: str | Formats | Mapping[str, Any] = "default",
+    settings: CostSettings | None = None,
+    lsb_engines: int = OC_TILE,
+) -> dict[str, int]:
+    """Flip-flops of ``hls/cifar10`` per part: its units' pipeline registers, its register arrays and the
+    interface allowance."""
+    settings = settings or CostSettings()
+    ffs = {k: v for k, v in part_totals(accelerator_units(formats, levels, lsb_engines), "ff").items() if v}
+    ffs.update({a.name: a.flip_flops for a in accelerator_arrays(formats, levels) if a.storage == "registers"})
+    return {**ffs, **_allowance(settings, INTERFACES, 1)}
+
+
+def accelerator_dsps(formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32) -> dict[str, int]:
+    """DSP48E2 of ``hls/cifar10`` per part, as yosys maps its units' multiplies (:func:`multiplier_check` sets
+    them beside the ``dsp_per_multiply`` rule)."""
+    return {k: v for k, v in part_totals(accelerator_units(formats, levels), "dsp").items() if v}
 
 
 # --------------------------------------------------------------------------- the gate, priced
@@ -344,7 +504,7 @@ def accelerator_luts(
 def gate_sharing(
     open_lanes: Mapping[str, np.ndarray], images: int, engines: Sequence[int] = (16, 8, 4), levels: int = 32
 ) -> list[dict[str, float]]:
-    """Cycles and LUTs per image with ``E`` LSB engines per 16-lane tile, from measured gate histograms.
+    """Cycles per image, LUTs and flip-flops with ``E`` LSB engines per 16-lane tile, from measured gate histograms.
 
     ``open_lanes``: per PG layer, how many tile-pixels opened ``n`` lanes (``n`` = 0..16), over
     ``images`` images (:attr:`ReferenceTrace.open_lanes`). A tile-pixel takes ``max(1, ceil(n / E))``
@@ -368,9 +528,142 @@ def gate_sharing(
                 "cycles": cycles,
                 "fps": images_per_s(cycles, CLOCK_MHZ),
                 "lut": sum(accelerator_luts(levels, lsb_engines=e).values()),
+                "ff": sum(accelerator_ffs(levels, lsb_engines=e).values()),
             }
         )
     return rows
+
+
+# --------------------------------------------------------------------------- the release's design, priced
+
+RELEASE_FORMATS = resolve_formats("paper")
+"""The release's ``FIX_FM_acc = ap_fixed<16,9>`` and ``FIX_WT = ap_fixed<12,4>`` (the ``paper`` preset)."""
+RELEASE_MAP = IMAGE_SIZE + 1
+"""The release's maps are ``WIDTH`` x ``WIDTH`` = 33 x 33 (a padding row and column)."""
+RELEASE_LAYER_TILES = sum(layer.tiles for layer in PG_LAYERS)
+RELEASE_INTERFACES = {"m_axi": 2, "s_axilite": 1, "fsm": 1}
+RELEASE_COUNTER_BITS = 12 * 11
+"""About a dozen loops of its functions with two or three counters each (row, column, channel tile)."""
+
+
+def release_arrays() -> list[ArrayCost]:
+    """The release's on-chip arrays as its sources partition them (``bnn_tiled.cc``, ``layer.h``, ``pgconv.h``).
+
+    ``msb_fmap[3][33][33]`` (64-bit words, partitioned by plane), ``out_buf_0[4][16][33][33]`` (the residual
+    stream, 64 banks), ``out_buf_t0``/``t1[16][33][33]`` (the MSB and LSB conv sums, ``int16``, 16 banks
+    each), ``conv_weight_all[45][16][3][3]`` (partitioned on its last three dimensions by the conv engine:
+    144 ROM banks of 45 words), ``avgpool_concat``'s ``out_tmp[16][16][16]``; RAMs without a binding pragma
+    are the tool's dual-port RAM (``tdp``). The per-channel ``FIX_WT`` arrays (eight per PG layer, each
+    ``[tiles][16]``) reach the one ``bn_relu_shortcut`` and conv instances through 18 call sites: priced as
+    what those multiplexers over constant arrays amount to, one LUTROM per lane and parameter over the 42
+    tiles. Line buffers and windows are registers.
+    """
+    depth = RELEASE_MAP * RELEASE_MAP
+    wt = RELEASE_FORMATS.param.width
+    return [
+        ArrayCost("msb_fmap (input words, then MSB/LSB planes)", 3, 64, depth, "bram", "tdp"),
+        ArrayCost("out_buf_0 (residual stream, FIX_FM_acc)", 4 * OC_TILE, 16, depth, "bram", "tdp"),
+        ArrayCost("out_buf_t0, out_buf_t1 (conv sums, int16)", 2 * OC_TILE, 16, depth, "bram", "tdp"),
+        ArrayCost("conv_weight_all (45 tiles x 16 x 9 words)", OC_TILE * TAPS, 64, 45, "bram", "rom"),
+        ArrayCost("out_tmp (2x2 pool)", OC_TILE, 16, 16 * 16, "bram", "tdp"),
+        ArrayCost("per-channel FIX_WT parameters (8 per lane)", 8 * OC_TILE, wt, RELEASE_LAYER_TILES, "lutram"),
+        ArrayCost("linear_weight", CLASSES, wt, FC_IN, "lutram"),
+        ArrayCost("line buffers and window (2 x 33 + 9 words)", 1, (2 * RELEASE_MAP + 9) * 64, 1, "registers"),
+        ArrayCost("conv partial sums, BN staging registers", 1, 3 * OC_TILE * 16, 1, "registers"),
+    ]
+
+
+def release_units() -> list[UnitUse]:
+    """The release's logic as instances of the same units (its sources; ``ALLOCATION limit=1`` on the conv
+    engine, ``bn_relu_shortcut`` and ``quant_and_pack``, so one of each).
+
+    The conv engine: 16 lanes x 9 taps of ``compute_engine_64`` (XOR and a SWAR popcount), each lane's sum
+    of nine ``in_channels - 2 pc`` added to its partial sum, the gate test ``2/3 comparator > threshold``;
+    the 33-word line buffers read at a run-time column (33:1); the MSB and LSB passes swap the two conv-sum
+    buffers. ``bn1`` (the stem's BN, inlined), ``bn_relu_shortcut``'s chain of eight roundings and five
+    multiplies per lane, ``to2bit`` and the bit packing, the pools, the FC layer, the multiplexers on the
+    ports of the buffers the functions share, the loop counters.
+    """
+    fmts = RELEASE_FORMATS
+    fm, wt = fmts.fm, fmts.param
+    u = Unit.of
+    mux2, mux3 = u("mux", ways=2, width=1), u("mux", ways=3, width=1)
+    address = (RELEASE_MAP * RELEASE_MAP - 1).bit_length()
+    return [
+        UnitUse("conv popcounts (16 lanes x 9 taps, SWAR)", u("swar_popcount", n=64), OC_TILE * TAPS),
+        UnitUse(
+            "conv lane sums (16 lanes, with partial sums)",
+            u("dot_sum", taps=TAPS, count_bits=POPCOUNT_BITS, acc_bits=16),
+            OC_TILE,
+        ),
+        UnitUse("gate tests (16 lanes)", u("release_gate"), OC_TILE),
+        UnitUse("line buffer reads (2 rows x 64 bits, 33:1)", u("mux", ways=RELEASE_MAP, width=1), 2 * 64),
+        UnitUse("conv-sum buffer swap (MSB/LSB passes, 16 lanes x 3 x 16 bits, 2:1)", mux2, OC_TILE * 3 * 16),
+        UnitUse("conv input plane select (msb_fmap[c_in], 3:1)", mux3, 2 * 64),
+        UnitUse(
+            "bn1 (16 lanes)",
+            u(
+                "mac_round_sat",
+                a_w=wt.width,
+                a_i=wt.integer,
+                b_bits=16,
+                c_w=wt.width,
+                c_i=wt.integer,
+                out_w=fm.width,
+                out_i=fm.integer,
+            ),
+            OC_TILE,
+        ),
+        UnitUse("bn_relu_shortcut (16 lanes)", u("release_bn_lane"), OC_TILE),
+        UnitUse("to2bit quantisers (16 lanes)", u("release_quantiser2", fm_w=fm.width, fm_i=fm.integer), OC_TILE),
+        UnitUse("bit packing (2 planes)", u("place_tile", lanes=OC_TILE, word=64), 2),
+        UnitUse("2x2 average pools (16 lanes)", u("avgpool4", fm_w=fm.width, fm_i=fm.integer), OC_TILE),
+        UnitUse("8x8 average pool (16 lanes, FIX_32_10)", u("accumulator", in_bits=16, acc_bits=32), OC_TILE),
+        UnitUse("FC (10 classes)", u("fc_mac", w_w=fm.width, w_i=fm.integer, x_w=fm.width, x_i=fm.integer), CLASSES),
+        UnitUse(
+            "output to float", u("logit_out", acc_w=39, acc_frac=2 * fm.frac, logit_w=fm.width, logit_i=fm.integer), 1
+        ),
+        UnitUse(
+            "out_buf_0 ports: addresses (6 functions, 4 x 16 banks)", u("mux", ways=6, width=1), 4 * OC_TILE * address
+        ),
+        UnitUse("out_buf_0 ports: write data (4 functions)", u("mux", ways=4, width=1), 4 * OC_TILE * 16),
+        UnitUse("out_buf_t0/t1 ports: addresses (3 functions)", mux3, 2 * OC_TILE * address),
+        UnitUse("out_buf_t0/t1 ports: write data (2 functions)", mux2, 2 * OC_TILE * 16),
+        UnitUse("msb_fmap ports: addresses (4 functions)", u("mux", ways=4, width=1), 3 * address),
+        UnitUse("msb_fmap ports: write data (3 functions)", mux3, 3 * 64),
+        UnitUse(
+            f"loop counters ({RELEASE_COUNTER_BITS} bits)",
+            u("counter", width=COUNTER_UNIT),
+            RELEASE_COUNTER_BITS / COUNTER_UNIT,
+        ),
+    ]
+
+
+def release_summary(settings: CostSettings | None = None) -> dict[str, Any]:
+    """The release's structure priced like ours: ``cycles`` (:func:`release_loops`), ``lut``, ``ff``, ``dsp``,
+    ``bram36``, ``lutram``, then ``paper`` (the post-implementation figures as reported), ``csynth`` (the
+    release maintainer's csynth estimate) and ``ratio`` (reported / modelled, per resource)."""
+    settings = settings or CostSettings()
+    uses, arrays = release_units(), release_arrays()
+    lutram = sum(a.luts for a in arrays)
+    lut = round(sum(use.amount("lut") for use in uses)) + lutram
+    lut += sum(_allowance(settings, RELEASE_INTERFACES, 0).values())
+    ff = round(sum(use.amount("ff") for use in uses)) + sum(a.flip_flops for a in arrays)
+    ff += sum(_allowance(settings, RELEASE_INTERFACES, 1).values())
+    modelled = {
+        "cycles": total_cycles(release_loops())[1],
+        "lut": lut,
+        "dsp": round(sum(use.amount("dsp") for use in uses)),
+        "bram36": math.ceil(sum(a.bram18 for a in arrays) / 2),
+        "ff": ff,
+        "lutram": lutram,
+    }
+    paper = {name: paper_value("cifar10", name, "as reported") for name in ("lut", "dsp", "bram")}
+    paper = {name: int(value) for name, value in paper.items() if value is not None}
+    csynth = {name: int(paper_value("cifar10", name, "release csynth")) for name in ("lut", "dsp", "ff")}
+    csynth["bram36"] = int(paper_value("cifar10", "bram18", "release csynth")) // 2
+    ratio = {name: paper[key] / modelled[name] for name, key in (("lut", "lut"), ("dsp", "dsp"), ("bram36", "bram"))}
+    return {**modelled, "paper": paper, "csynth": csynth, "ratio": ratio}
 
 
 # --------------------------------------------------------------------------- totals
@@ -380,12 +673,18 @@ def cost_summary(
     formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
 ) -> dict[str, Any]:
     """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
-    ``release_cycles``): modelled cycles, images/s at the clock, LUT, DSP, BRAM36, LUTRAM, bits on chip,
-    the DRAM traffic of one image (its input words in, its logits out) and per loop its trips, II and bound."""
+    ``release_cycles`` and ``release``): modelled cycles, images/s at the clock, LUT, FF, DSP, BRAM36, LUTRAM,
+    bits on chip, the DRAM traffic of one image (its input words in, its logits out) and per loop its trips, II
+    and bound; ``release`` is the
+    release's structure priced the same way beside the paper's implemented figures
+    (:func:`release_summary`), the model's stated uncertainty (:func:`~fracbnn_lib.hw.cost_model.budget_check`).
+    ``estimated_units`` lists units priced without synthesis (formats nobody committed, no yosys here)."""
     settings = settings or CostSettings()
     loops = accelerator_loops(levels, settings)
     cycles, ii_only = total_cycles(loops)
     arrays = accelerator_arrays(formats, levels)
+    release = release_summary(settings)
+    uses = accelerator_units(formats, levels)
     dram = COLOURS * IMAGE_SIZE * IMAGE_SIZE * 8 + CLASSES * 4
     return {
         "modelled": True,
@@ -394,7 +693,8 @@ def cost_summary(
         "cycles_ii_only": ii_only,
         "fps": images_per_s(cycles, settings.clock_mhz),
         "lut": sum(accelerator_luts(levels, formats, settings).values()),
-        "dsp": sum(accelerator_dsps(formats).values()),
+        "ff": sum(accelerator_ffs(levels, formats, settings).values()),
+        "dsp": sum(accelerator_dsps(formats, levels).values()),
         "bram36": math.ceil(sum(a.bram18 for a in arrays) / 2),
         "lutram": sum(a.luts for a in arrays),
         "on_chip_bits": sum(a.bits for a in arrays),
@@ -402,5 +702,17 @@ def cost_summary(
         "bandwidth_bound_fps": bandwidth_bound_fps(dram, 64, settings.clock_mhz),
         "loops": loop_summary(loops),
         "not_modelled": [],
-        "release_cycles": total_cycles(release_loops())[1],
+        "release_cycles": release["cycles"],
+        "release": {key: release[key] for key in ("cycles", "lut", "dsp", "bram36", "ff", "paper", "csynth", "ratio")},
+        "estimated_units": sorted({use.unit.key for use in uses if use.cost.estimated}),
     }
+
+
+def table_units() -> list[Unit]:
+    """Every unit this model prices, at the formats it is asked about (:data:`TABLE_FORMATS`), 32 levels and the
+    LSB-engine counts :func:`gate_sharing` tries, and the release's units: what ``unit_costs.json`` holds."""
+    units = {use.unit for use in release_units()}
+    for formats in TABLE_FORMATS.values():
+        for engines in (16, 8, 6, 4, 2):
+            units |= {use.unit for use in accelerator_units(formats, 32, engines)}
+    return sorted(units | {REGISTER_UNIT}, key=lambda unit: unit.key)

@@ -26,7 +26,7 @@ from ...quantizers import quant_sign
 from ..cost_model import ZU3EG, LoopCost, budget_check, images_per_s
 from ..datapath import ReferenceTrace
 from ..export_folder import EXPECTED_FILE, IMAGES_FILE
-from ..fixed_point import FORMAT_PRESETS, FixedFormat, FormatError, Formats
+from ..fixed_point import FORMAT_PRESETS, Formats, sweep_formats
 from ..ladder import CSIM, FLOAT, FOLDED, REFERENCE, Ladder, timed
 from . import cost
 from .csim import ExportCsim
@@ -43,22 +43,9 @@ RELEASE_ON_CHIP_BITS = {"weights": 535_000, "feature maps": 1_950_000}
 
 
 def sweep_candidates(fractional_bits: tuple[int, ...] = (9, 13, 17, 21)) -> dict[str, Formats]:
-    """The paper's formats, then formats shaped like ``default`` with ``F`` fractional bits for feature maps.
-
-    For each ``F``: fm ``<F+7, 7>``, BN scales with ``F+7`` fractional bits (at most 32 wide), other
-    parameters with ``F+1``; ``F = 21`` is the ``default`` preset.
-    """
-    candidates = {"paper": FORMAT_PRESETS["paper"]}
-    for f in fractional_bits:
-        try:
-            formats = Formats(
-                FixedFormat(f + 7, 7), FixedFormat(min(f + 11, 32), 4), FixedFormat(f + 5, 4), FixedFormat(32, 12)
-            )
-        except FormatError:
-            continue
-        name = next((k for k, v in FORMAT_PRESETS.items() if v == formats), f"F={f}")
-        candidates[name] = formats
-    return candidates
+    """The paper's formats, then formats shaped like ``default`` with ``F`` fractional bits for feature maps
+    (:func:`~fracbnn_lib.hw.fixed_point.sweep_formats`)."""
+    return sweep_formats(fractional_bits)
 
 
 def format_sweep(
@@ -355,42 +342,59 @@ def plot_layer_cycles(ours: list[LoopCost], release: list[LoopCost]) -> Figure:
 
 
 def cost_vs_paper(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """This design (modelled, at its clock), the release's structure (modelled at the paper's clock), the paper (as
-    reported) and the ZU3EG."""
+    """This design (modelled, at its clock), the release's structure (modelled by the same units, at the paper's
+    clock), the paper's implemented figures (as reported), the release's csynth estimate, the ratio reported /
+    modelled for the release (the model's uncertainty) and the ZU3EG."""
     clock = paper_value("cifar10", "clock_mhz", "as reported")
-    release_fps = images_per_s(summary["release_cycles"], clock)
+    release = summary["release"]
+    paper, csynth, ratio = release["paper"], release["csynth"], release["ratio"]
+    paper_fps = paper_value("cifar10", "fps", "as reported")
     rows = [
-        ("clock, MHz", summary["clock_mhz"], clock, clock, math.nan),
-        (
-            "images/s at that clock",
-            summary["fps"],
-            release_fps,
-            paper_value("cifar10", "fps", "as reported"),
-            math.nan,
-        ),
-        (
-            "cycles per image",
-            summary["cycles"],
-            summary["release_cycles"],
-            clock * 1e6 / paper_value("cifar10", "fps", "as reported"),
-            math.nan,
-        ),
-        ("LUT", summary["lut"], math.nan, paper_value("cifar10", "lut", "as reported"), ZU3EG["lut"]),
-        ("DSP", summary["dsp"], math.nan, paper_value("cifar10", "dsp", "as reported"), ZU3EG["dsp"]),
-        ("BRAM36", summary["bram36"], math.nan, paper_value("cifar10", "bram", "as reported"), ZU3EG["bram36"]),
+        ("clock, MHz", summary["clock_mhz"], clock, clock, math.nan, math.nan, math.nan),
+        ("images/s at that clock", summary["fps"], images_per_s(release["cycles"], clock), paper_fps, math.nan,
+         paper_fps / images_per_s(release["cycles"], clock), math.nan),
+        ("cycles per image", summary["cycles"], release["cycles"], clock * 1e6 / paper_fps, math.nan,
+         clock * 1e6 / paper_fps / release["cycles"], math.nan),
+        ("LUT", summary["lut"], release["lut"], paper["lut"], csynth["lut"], ratio["lut"], ZU3EG["lut"]),
+        ("FF", summary["ff"], release["ff"], math.nan, csynth["ff"], math.nan, ZU3EG["ff"]),
+        ("DSP", summary["dsp"], release["dsp"], paper["dsp"], csynth["dsp"], ratio["dsp"], ZU3EG["dsp"]),
+        ("BRAM36", summary["bram36"], release["bram36"], paper["bram"], csynth["bram36"], ratio["bram36"],
+         ZU3EG["bram36"]),
+    ]  # fmt: skip
+    columns = [
+        "figure",
+        "this design (modelled)",
+        "release structure (modelled)",
+        "paper (as reported)",
+        "release csynth",
+        "paper / release modelled",
+        "ZU3EG",
     ]
-    columns = ["figure", "this design (modelled)", "release structure (modelled)", "paper (as reported)", "ZU3EG"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    table["paper / release modelled"] = [_ratio(value) for value in table["paper / release modelled"]]
+    return table
+
+
+def _ratio(value: float | None) -> str:
+    """A ratio as text (``0.86``; empty where none), so a table's integer float format leaves it readable."""
+    return "" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 def resource_table(formats: str | Formats, levels: int) -> pd.DataFrame:
-    """Modelled LUTs and DSPs per part, and BRAM18/LUTRAM/flip-flops per on-chip array."""
+    """Modelled LUTs, flip-flops and DSPs per part (synthesised units, the interface allowance), and
+    BRAM18/LUTRAM/flip-flops per on-chip array."""
     rows = [("LUT", name, value) for name, value in cost.accelerator_luts(levels, formats).items()]
-    rows += [("DSP", name, value) for name, value in cost.accelerator_dsps(formats).items()]
-    for array in cost.accelerator_arrays(formats):
+    arrays = cost.accelerator_arrays(formats, levels)
+    registers = {array.name for array in arrays if array.storage == "registers"}
+    rows += [
+        ("FF", name, value) for name, value in cost.accelerator_ffs(levels, formats).items() if name not in registers
+    ]
+    rows += [("DSP", name, value) for name, value in cost.accelerator_dsps(formats, levels).items()]
+    for array in arrays:
         amount = {"bram": array.bram18, "lutram": array.luts, "registers": array.flip_flops}[array.storage]
         unit = {"bram": "BRAM18", "lutram": "LUT (LUTRAM)", "registers": "FF"}[array.storage]
-        rows.append((unit, f"{array.name} ({array.banks} x {array.width} b x {array.depth})", amount))
+        ports = f", {array.ports}" if array.storage == "bram" else ""
+        rows.append((unit, f"{array.name} ({array.banks} x {array.width} b x {array.depth}{ports})", amount))
     return pd.DataFrame(rows, columns=["resource", "part", "amount"])
 
 
@@ -400,6 +404,13 @@ def gate_sharing_table(trace: ReferenceTrace, images: int, levels: int) -> pd.Da
 
 
 def budget_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """Modelled LUT, DSP and BRAM36 against 80% of the ZU3EG: ``resource``, ``modelled``, ``allowed``, ``fits``."""
-    rows = [(name, modelled, allowed, within) for name, (modelled, allowed, within) in budget_check(summary).items()]
-    return pd.DataFrame(rows, columns=["resource", "modelled", "allowed", "fits"])
+    """Modelled LUT, FF, DSP and BRAM36 against 80% of the ZU3EG: ``resource``, ``modelled``, ``allowed``, ``fits``,
+    then ``uncertainty`` (``max(1, reported / modelled)`` for the release's design, as text; empty for FF, which
+    has no implemented figure), ``with_uncertainty`` (modelled x uncertainty) and ``fits_with_uncertainty``."""
+    rows = [
+        (name, b.modelled, b.allowed, b.fits, _ratio(b.uncertainty),
+         math.nan if b.uncertainty is None else b.modelled * b.uncertainty, b.fits_with_uncertainty)
+        for name, b in budget_check(summary).items()
+    ]  # fmt: skip
+    columns = ["resource", "modelled", "allowed", "fits", "uncertainty", "with_uncertainty", "fits_with_uncertainty"]
+    return pd.DataFrame(rows, columns=columns)
