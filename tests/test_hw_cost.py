@@ -307,3 +307,19 @@ def test_cifar10_divides_only_by_constants_and_bounds_every_variable_loop():
             if re.search(r"\b[a-z_]\w*", loop.group(1).replace(".", " ")):  # a run-time bound
                 body = code[loop.end() : loop.end() + 200]
                 assert "LOOP_TRIPCOUNT" in body.split("\n", 2)[1], f"{path.name}: no LOOP_TRIPCOUNT for {loop.group(0)}"
+
+
+def test_the_imagenet_engines_are_priced_and_do_not_fit():
+    """ImageNet's logic by the same units, for its engines as they are today: it says it does not fit."""
+    from fracbnn_lib.hw.imagenet import cost as imagenet_cost
+
+    summary = imagenet_cost.cost_summary()
+    assert summary["not_modelled"] == [] and summary["estimated_units"] == []
+    assert all(isinstance(summary[name], int) for name in ("lut", "ff", "dsp", "bram36"))
+    luts = imagenet_cost.accelerator_luts()
+    assert luts["PG popcounts (32 lanes x 9 taps x 2 planes)"] == 576 * unit_cost("xor_popcount(n=64)").lut
+    assert sum(luts.values()) == summary["lut"] and sum(imagenet_cost.accelerator_ffs().values()) == summary["ff"]
+    checks = cost_model.budget_check(summary)
+    assert not checks["lut"].fits and summary["lut"] > 3 * cost_model.ZU3EG["lut"]  # a redesign follows
+    assert checks["dsp"].fits and checks["bram36"].fits
+    assert sum(imagenet_cost.accelerator_dsps("paper").values()) < summary["dsp"]  # the formats price its DSPs

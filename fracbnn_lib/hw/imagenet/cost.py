@@ -39,18 +39,22 @@ from typing import Any
 
 from ..cost_model import (
     CLOCK_MHZ,
+    REGISTER_UNIT,
     ArrayCost,
     IIBound,
     LoopCost,
     PortUse,
+    UnitUse,
     bandwidth_bound_fps,
     cycles_of_ns,
     images_per_s,
     loop_summary,
+    part_totals,
     total_cycles,
     with_loop_iis,
 )
-from ..fixed_point import Formats, resolve_formats
+from ..fixed_point import FORMAT_PRESETS, Formats, resolve_formats
+from ..units import Unit
 from .layout import (
     CODE_BITS,
     COLOURS,
@@ -95,6 +99,11 @@ class CostSettings:
             "layer": 0,  # a marker, no iterations
         }
     )
+    interface_allowance: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: {"m_axi": (1_000, 1_500), "s_axilite": (300, 400), "fsm": (300, 300)}
+    )
+    """(LUT, FF) per instance of what the model does not synthesise: as CIFAR-10's
+    (:class:`fracbnn_lib.hw.cifar10.cost.CostSettings`), an allowance."""
 
     @property
     def dram_latency(self) -> int:
@@ -225,16 +234,131 @@ def layer_traffic(loops: Iterable[LoopCost]) -> dict[str, dict[str, int]]:
     return traffic
 
 
-def accelerator_arrays() -> list[ArrayCost]:
-    """The on-chip arrays of ``fracnet.cc`` as its pragmas partition and bind them."""
+def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default") -> list[ArrayCost]:
+    """The on-chip arrays of ``fracnet.cc`` as its pragmas partition and bind them (``tile`` and ``out_tile``:
+    ``ram_t2p``, true dual port), and ``pg_conv_bn``'s per-lane parameters (registers: every lane reads its
+    own in every cycle)."""
+    formats = resolve_formats(formats)
+    lane_params = 16 + 3 * formats.scale.width + 3 * formats.param.width
     return [
         ArrayCost("stem_table", STEM_CHANNELS * TAPS * COLOURS, 8, 33, "lutram"),
         ArrayCost("stem_rows", 3 * COLOURS, 8, IMAGE_SIZE, "registers"),
-        ArrayCost("tile", 1, 64, 6720, "bram"),
-        ArrayCost("out_tile", 1, 64, ROW_TILE * 112 * CODE_BITS, "bram"),
+        ArrayCost("tile", 1, 64, 6720, "bram", "tdp"),
+        ArrayCost("out_tile", 1, 64, ROW_TILE * 112 * CODE_BITS, "bram", "tdp"),
         ArrayCost("weight_tile", LANES * TAPS, 64, 16, "lutram"),
         ArrayCost("pool_acc", 32, 64, OUT_CHANNELS // 32, "lutram"),
+        ArrayCost("per-lane parameters (threshold, 3 scales, 3 shifts)", 1, LANES * lane_params, 1, "registers"),
     ]
+
+
+# --------------------------------------------------------------------------- logic
+
+INTERFACES = {"m_axi": 3, "s_axilite": 1, "fsm": 1}
+"""``FracNetImageNet``'s AXI masters (``IMG``, ``WGT``, ``FMAP``), its AXI-lite ``CTRL`` and its state machines."""
+RUNTIME_DIVIDERS = 8
+"""Divisions and remainders by run-time values in pipelined loops: ``LOAD_WEIGHTS`` ``i / (taps gin)``,
+``i / gin``, ``% taps``, ``i % gin``; ``PIXELS`` ``i / gin``, ``i % gin``, ``p / So``, ``p % So``."""
+COUNTER_BITS = 16 * 14
+"""Loop counters and address registers: about sixteen of 14 bits (rows, columns, groups, words)."""
+SUM_BITS = 16
+"""``conv_sum_t`` and the group accumulators ``m``, ``l`` (``|m| <= 9 x 1024``)."""
+
+
+def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32) -> list[UnitUse]:
+    """The logic of ``hls/imagenet`` (``engines.h``) as instances of synthesised units, part by part."""
+    formats = resolve_formats(formats)
+    fm, scale, param = formats.fm, formats.scale, formats.param
+    u = Unit.of
+    fmt = {"fm_w": fm.width, "fm_i": fm.integer}
+    mux2 = u("mux", ways=2, width=1)
+    epilogue = u(
+        "imagenet_epilogue",
+        **fmt,
+        scale_w=scale.width,
+        scale_i=scale.integer,
+        param_w=param.width,
+        param_i=param.integer,
+        z_bits=SUM_BITS,
+        s_bits=6,
+    )
+    stem_bn = u(
+        "mac_round_sat",
+        a_w=scale.width,
+        a_i=scale.integer,
+        b_bits=11,
+        c_w=param.width,
+        c_i=param.integer,
+        out_w=fm.width,
+        out_i=fm.integer,
+    )
+    counter = u("counter", width=12)
+    return [
+        UnitUse("PG popcounts (32 lanes x 9 taps x 2 planes)", u("xor_popcount", n=64), LANES * TAPS * 2),
+        UnitUse("2-bit planes from 4-bit codes (9 taps)", u("code_planes", width=64), TAPS),
+        UnitUse(
+            "tap sums and group accumulators (32 lanes x 2 planes)",
+            u("dot_sum", taps=TAPS, count_bits=7, acc_bits=SUM_BITS),
+            2 * LANES,
+        ),
+        UnitUse("gates (32 lanes)", u("pg_gate", sum_bits=SUM_BITS, threshold_bits=16), LANES),
+        UnitUse("epilogues: scale, RPReLU, BN with res_scale (32 lanes)", epilogue, LANES),
+        UnitUse("4-bit quantisers (32 PG + 32 stem lanes)", u("quantiser4", **fmt), LANES + STEM_CHANNELS),
+        UnitUse("shortcut code sums (32 lanes)", u("shortcut_codes", group=64), LANES),
+        UnitUse("pooled-sum accumulators (32 lanes, int64)", u("accumulator", in_bits=fm.width, acc_bits=64), LANES),
+        UnitUse("output code placement and merge (4 planes x 64 bits x 2)", mux2, CODE_BITS * 64 * 2),
+        UnitUse(
+            f"run-time dividers ({RUNTIME_DIVIDERS}, 32-bit, 32 pipelined stages each)",
+            u("divider_stage", width=32),
+            RUNTIME_DIVIDERS * 32,
+        ),
+        UnitUse("stem level counts", u("popcount", n=levels), 1),
+        UnitUse(
+            "stem table sums (32 lanes x 27 lookups)",
+            u("adder_tree", inputs=TAPS * COLOURS, width=8, acc_bits=0),
+            STEM_CHANNELS,
+        ),
+        UnitUse("stem BN (32 lanes)", stem_bn, STEM_CHANNELS),
+        UnitUse("stem row reads (27 x 8 bits, 224:1)", u("mux", ways=IMAGE_SIZE, width=1), TAPS * COLOURS * 8),
+        UnitUse(f"loop counters and addresses ({COUNTER_BITS} bits)", counter, COUNTER_BITS / 12),
+    ]
+
+
+def _allowance(settings: CostSettings, index: int) -> dict[str, int]:
+    return {
+        f"{kind} x {count} (allowance)": count * settings.interface_allowance[kind][index]
+        for kind, count in INTERFACES.items()
+    }
+
+
+def accelerator_luts(
+    formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
+) -> dict[str, int]:
+    """LUTs per part: the units, the LUTRAM of the arrays and the interface allowance."""
+    settings = settings or CostSettings()
+    luts = {k: v for k, v in part_totals(accelerator_units(formats, levels), "lut").items() if v}
+    luts["LUTRAM (stem tables, weight tile, pooled sums)"] = sum(a.luts for a in accelerator_arrays(formats))
+    return {**luts, **_allowance(settings, 0)}
+
+
+def accelerator_ffs(
+    formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
+) -> dict[str, int]:
+    """Flip-flops per part: the units' registers, the register arrays and the interface allowance."""
+    settings = settings or CostSettings()
+    ffs = {k: v for k, v in part_totals(accelerator_units(formats, levels), "ff").items() if v}
+    ffs.update({a.name: a.flip_flops for a in accelerator_arrays(formats) if a.storage == "registers"})
+    return {**ffs, **_allowance(settings, 1)}
+
+
+def accelerator_dsps(formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32) -> dict[str, int]:
+    """DSP48E2 per part, as yosys maps the units' multiplies."""
+    return {k: v for k, v in part_totals(accelerator_units(formats, levels), "dsp").items() if v}
+
+
+def table_units() -> list[Unit]:
+    """Every unit this model prices at the format presets and 32 levels (what ``unit_costs.json`` holds)."""
+    units = {use.unit for formats in FORMAT_PRESETS.values() for use in accelerator_units(formats, 32)}
+    return sorted(units | {REGISTER_UNIT}, key=lambda unit: unit.key)
 
 
 def cost_summary(
@@ -242,9 +366,8 @@ def cost_summary(
 ) -> dict[str, Any]:
     """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
     ``compute_cycles``, ``port_gb_per_s`` and ``per_layer``): per layer cycles and DRAM bytes, totals, images/s,
-    on-chip memory. ``formats`` does not change this model's figures yet (it prices no datapath logic: ``lut``,
-    ``dsp`` are ``None`` and listed in ``not_modelled``)."""
-    resolve_formats(formats)
+    on-chip memory, and the engines' logic by synthesised units (LUT, FF, DSP). ``estimated_units`` lists units
+    priced without synthesis."""
     settings = settings or CostSettings()
     loops = accelerator_loops(levels, settings)
     cycles, cycles_ii = total_cycles(loops)
@@ -258,22 +381,25 @@ def cost_summary(
     for name, row in per_layer.items():
         row.update(dram_read_bytes=traffic[name]["read"], dram_written_bytes=traffic[name]["written"])
     dram = sum(t["read"] + t["written"] for t in traffic.values())
-    arrays = accelerator_arrays()
+    arrays = accelerator_arrays(formats)
+    uses = accelerator_units(formats, levels)
     return {
         "modelled": True,
         "clock_mhz": settings.clock_mhz,
         "cycles": cycles,
         "cycles_ii_only": cycles_ii,
         "fps": images_per_s(cycles, settings.clock_mhz),
-        "lut": None,
-        "dsp": None,
+        "lut": sum(accelerator_luts(formats, levels, settings).values()),
+        "ff": sum(accelerator_ffs(formats, levels, settings).values()),
+        "dsp": sum(accelerator_dsps(formats, levels).values()),
         "bram36": math.ceil(sum(a.bram18 for a in arrays) / 2),
         "lutram": sum(a.luts for a in arrays),
         "on_chip_bits": sum(a.bits for a in arrays),
         "dram_bytes_per_image": dram,
         "bandwidth_bound_fps": bandwidth_bound_fps(dram, PORT_BITS, settings.clock_mhz),
         "loops": loop_summary(loops),
-        "not_modelled": ["lut", "dsp"],
+        "not_modelled": [],
+        "estimated_units": sorted({use.unit.key for use in uses if use.cost.estimated}),
         "compute_cycles": sum(row["compute_cycles"] for row in per_layer.values()),
         "port_gb_per_s": PORT_BITS / 8 * settings.clock_mhz * 1e6 / 1e9,
         "per_layer": per_layer,
