@@ -85,6 +85,8 @@ class LoopCost:
     ``port_use``: per declared memory the entry touches, the most accesses to one bank in one iteration and its
     ports per bank; ``carried``: ``(array, distance)`` of each dependence carried through memory (both as the
     counting build measures them); ``stated``: the bounds the model states beside them (:class:`IIBound`).
+    ``overlap``: cycles of this entry that run at the same time as the entries before it (a ``DATAFLOW`` region:
+    a consumer keeping pace with its producer), so not counted again: ``cycles = trips * II + depth - overlap``.
     """
 
     layer: str
@@ -96,14 +98,15 @@ class LoopCost:
     port_use: tuple[PortUse, ...] = ()
     carried: tuple[tuple[str, int], ...] = ()
     stated: tuple[IIBound, ...] = ()
+    overlap: int = 0
 
     @property
     def cycles_ii_only(self) -> int:
-        return self.trips * self.ii
+        return self.trips * self.ii - self.overlap
 
     @property
     def cycles(self) -> int:
-        return self.trips * self.ii + self.depth
+        return self.trips * self.ii + self.depth - self.overlap
 
 
 def port_bound(use: PortUse) -> str:
