@@ -124,7 +124,7 @@ def test_every_ii_is_derived_and_says_what_bounds_it():
     assert summary["POOL"] == {"trips": 384, "ii": 3, "bound": "port: fmap 5 accesses/bank, 2 ports"}
     assert summary["PG_PIXELS"]["trips"] == 12_032 and summary["PG_PIXELS"]["bound"].startswith("port: ")
     assert summary["STEM"]["trips"] == 3 * 1024 + 33  # colour-major, 33 words behind the load
-    assert cost.accelerator_loops(design=cost.BEFORE)[3].trips == 1024  # before: one iteration per pixel
+    assert cost.design_loops(cost.BEFORE)[3].trips == 1024  # before: one iteration per pixel
     assert summary["FC"]["bound"] == "port: fc_weight 1 access/bank, 1 port"
     assert cost_model.entry_ii([cost_model.PortUse("tile", 548, 2)]) == (274, "port: tile 548 accesses/bank, 2 ports")
     bound = cost_model.IIBound(2, "dependence: x")
@@ -265,7 +265,7 @@ def test_the_gate_priced_from_a_histogram_of_open_lanes():
 
 
 def test_no_pipelined_loop_reads_a_partitioned_map_through_a_run_time_bank():
-    """Row-banked maps are touched only through read_column / write_row / load_image, bank by bank."""
+    """Row-banked maps are touched only through read_column / write_row, bank by bank."""
     layers = (source_dir() / "layers.h").read_text()
     top = (source_dir() / "fracnet.cc").read_text()
     for name in ("msb_in", "lsb_in", "msb_out", "lsb_out"):

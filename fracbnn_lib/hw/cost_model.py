@@ -37,7 +37,7 @@ CLOCK_MHZ = 200.0
 block design's ``pl_clk0`` (``bitstream/block_design.tcl``) read too (a test holds them equal). 200 MHz, not the
 paper's 250: the release's own block design ran its IP at 200 MHz; the paper's FPS implies 253 MHz for the
 release's cycles, a rate its block design never ran at; and the Ultra96v2's part is the slowest speed grade (-1)
-with the modelled design at ~77% of its LUTs in 64-bit popcount trees, where 4 ns rarely closes (``clock.mk``)."""
+with the modelled design at ~74% of its LUTs in popcount trees, where 4 ns rarely closes (``clock.mk``)."""
 
 SUMMARY_KEYS = (
     "modelled",

@@ -8,15 +8,16 @@ Every figure here is an analytical model computed from the layer table the C++ r
 top function runs them, one :class:`LoopCost` per pipeline entry: its trips, its initiation interval
 (II) with what bounds it, and the pipeline's fill (``depth``, a setting: csynth reports the real one)::
 
-    cycles_ii_only = trips * II          cycles = trips * II + depth
+    cycles_ii_only = trips * II - overlap          cycles = trips * II + depth - overlap
 
-The II is derived, not assumed (:mod:`fracbnn_lib.hw.cost_model`): from the storage each array is declared
+(``overlap``: the stem's cycles under the image load's, the two loops of one ``DATAFLOW`` region.) The II is
+derived, not assumed (:mod:`fracbnn_lib.hw.cost_model`): from the storage each array is declared
 with (``hls_support.h``: a bank per lane, row bank or class; 2 ports per bank of true dual-port RAM, 1 of
 a ROM) and the accesses per bank and iteration each loop makes, ``ceil(accesses / ports)``, with the
-recurrences stated beside it (the accumulators of ``STEM``, ``GLOBAL_POOL`` and ``FC`` are registers: one
-add in the loop-carried path). The counting build of the C-simulation
-(:func:`~fracbnn_lib.hw.cifar10.csim.loop_counts`) logs the same entries with their measured accesses per
-bank, and the tests hold the two equal entry by entry. :func:`release_loops` models the release's
+recurrences stated beside it (the accumulators of ``GLOBAL_POOL`` and ``FC`` are registers: one add in the
+loop-carried path; the stem's colour sums wait a colour, 1,024 iterations, in ``stem_acc``). The counting
+build of the C-simulation (:func:`~fracbnn_lib.hw.cifar10.csim.loop_counts`) logs the same entries with their
+measured accesses per bank, and the tests hold the two equal entry by entry. :func:`release_loops` models the release's
 ``xcel-cifar10`` from its loop bounds (II = 1, no fill): 90,307 cycles per image.
 
 **On-chip memory** (:func:`accelerator_arrays`): each array's banks after partitioning and the
@@ -40,22 +41,32 @@ and the state machines are the one allowance (:attr:`CostSettings.interface_allo
 **The model held against the release** (:func:`release_summary`): the release's ``xcel-cifar10``
 (its arrays, partitions, SWAR popcounts, per-lane BN chain, line buffers, multiplexers, as read from its
 sources) priced by the same units: beside the paper's post-implementation figures (51,444 LUT, 126 DSP,
-212 BRAM36) the model counts 59,641 LUT (reported / modelled 0.86), 122 DSP (1.03) and 260 BRAM36 (0.82;
+212 BRAM36) the model counts 59,639 LUT (reported / modelled 0.86), 122 DSP (1.03) and 260 BRAM36 (0.82;
 the release's three buffers alone come to csynth's 216 BRAM18 exactly). That gap is the model's stated
 uncertainty: :func:`~fracbnn_lib.hw.cost_model.budget_check` holds our design against 80% of the ZU3EG
 with its figures also scaled by ``max(1, reported / modelled)``. The release maintainer's own csynth
-estimate is 193,380 LUT (an HLS estimate, 3.8x the implemented design). By this model our design does
-not fit the LUT allowance: 69,398 LUT against 56,448 (98% of the device), DSPs 116 of 288, BRAM36 66 of
-173, flip-flops 26,230 of 112,896.
+estimate is 193,380 LUT (an HLS estimate, 3.8x the implemented design).
+
+**The design space** (:class:`Design`, :func:`design_options`, issue 22): the design before (16 lanes x 9
+taps x 2 planes of 64-bit XOR-popcounts, the image load then the stem) came to 69,398 LUT, 98% of the
+device against an allowance of 56,448, at 20,612 cycles (9,703 images/s at 200 MHz). Each alternative is
+priced by the same units and loop model: tighter popcounts (compressor trees, 65,366), one popcount set for
+both planes or 8 lanes (they fit at about 6,200-6,400 images/s), 12 lanes (neither), shared LSB engines
+(their weight multiplexers cost more than they save), the stem beside the load (17,573 cycles, the LUTs
+unchanged), and popcounts of 32-bit slices: a 64-channel conv takes two iterations per pixel, but the 32- and
+16-channel convs, 88% of the tile-pixels, keep one, and a slice's XOR-popcount with its weight-slice select is 78
+LUTs against 137. Built (:data:`BUILT`): the slices and the stem beside the load, 52,231 LUT (93% of the
+allowance, with the stated uncertainty too), 26,992 FF, 116 DSP, 70 BRAM36, 18,895 cycles: 10,585 images/s at
+200 MHz (10,000 need 189 MHz). The fastest structure that fits, and the only one at >= 10,000 images/s.
 
 **A gate that pays** (:func:`gate_sharing`): the design computes both bit planes for all 16 lanes
 every cycle, so the precision gate saves nothing. With ``E < 16`` LSB engines per tile, a pixel
 whose gate opens ``n`` lanes would take ``max(1, ceil(n / E))`` cycles; from the measured histogram
 of open lanes (:attr:`~fracbnn_lib.hw.reference.ReferenceTrace.open_lanes`) the model prices each
 ``E`` in cycles and LUTs. Sharing saves ``(16 - E) x 9`` popcounts and tap sums but needs, per engine, a
-16:1 multiplexer over the lanes' nine 64-bit weight words: the LUTs fall below the 16-engine design's only
-at two engines (about 60,000 against 69,400), where most pixels take several cycles, so the design keeps 16
-(the table of :func:`gate_sharing` shows both for a checkpoint's measured gate).
+16:1 multiplexer over the lanes' nine 64-bit weight words, more than the popcounts it replaces, and with
+about half the lanes open most pixels take several cycles, so the design keeps 16 (the table of
+:func:`gate_sharing` shows both for a checkpoint's measured gate).
 """
 
 from __future__ import annotations
@@ -227,7 +238,13 @@ def _planes(layer_index: int) -> tuple[str, str]:
     return ("a", "b") if layer_index % 2 == 0 else ("b", "a")
 
 
-def accelerator_loops(levels: int = 32, settings: CostSettings | None = None, design: Design = BUILT) -> list[LoopCost]:
+def accelerator_loops(levels: int = 32, settings: CostSettings | None = None) -> list[LoopCost]:
+    """The pipelined loops of ``hls/cifar10`` (:data:`BUILT`) for one image, one entry each, in execution order
+    (:func:`design_loops`)."""
+    return design_loops(BUILT, levels, settings)
+
+
+def design_loops(design: Design, levels: int = 32, settings: CostSettings | None = None) -> list[LoopCost]:
     """The pipelined loops of ``hls/cifar10`` for one image, one entry each, in execution order.
 
     ``LOAD_IMAGE`` (3 x 32 x 32 words, one level count each into the FIFO ``level_fifo``) and, in the same
@@ -237,8 +254,8 @@ def accelerator_loops(levels: int = 32, settings: CostSettings | None = None, de
     ``h_out^2`` output pixels (stride-2 convs at output resolution), two iterations per pixel where the conv
     has 64 input channels (32-bit slices); before each stride-2 block ``POOL`` (II 3: four reads and a write
     per dual-port lane bank) and ``CONCAT``; then ``GLOBAL_POOL`` (4 tiles x 64 pixels), ``FC`` (64 channels, 10
-    classes at once) and ``STORE`` (10 logits). ``design`` prices another structure (:class:`Design`; the
-    counting build holds :data:`BUILT` only).
+    classes at once) and ``STORE`` (10 logits). That is :data:`BUILT`; another ``design`` (:class:`Design`) is
+    priced the same way (the counting build holds :data:`BUILT` only).
 
     Each entry carries the accesses per bank and iteration of every memory it touches (``port_use``, what the
     counting build measures), the bounds stated beside them and the II they give, with its reason.
@@ -669,12 +686,12 @@ def accelerator_dsps(
 # --------------------------------------------------------------------------- the gate, priced
 
 
-def _pg_pixel_cycles(design: Design, open_lanes: Mapping[str, np.ndarray] | None, images: int | None) -> float:
+def _pg_pixel_cycles(design: Design, open_lanes: Mapping[str, np.ndarray] | None, images: int | None) -> float | int:
     """``PG_PIXELS``' iterations per image of ``design``: per tile-pixel ``passes``, times ``max(1, ceil(n / E))``
     where fewer LSB engines ``E`` than lanes share the ``n`` open lanes (from the measured histograms)."""
     if design.lsb_sets >= design.lanes or design.shared_planes:
         tiles = [(math.ceil(layer.cout / design.lanes), layer) for layer in PG_LAYERS]
-        return float(sum(n * layer.h_out**2 * design.passes(layer.cin) for n, layer in tiles))
+        return sum(n * layer.h_out**2 * design.passes(layer.cin) for n, layer in tiles)
     if open_lanes is None or not images:
         raise ValueError("fewer LSB engines than lanes: the cycles depend on the gate (open_lanes, images)")
     total = 0.0
@@ -698,7 +715,7 @@ def design_cost(
     needs), ``fits`` (every resource within 80% of the ZU3EG) and ``fits_with_uncertainty`` (also with the model's
     stated uncertainty, :func:`~fracbnn_lib.hw.cost_model.budget_check`; FF has none to state)."""
     settings = settings or CostSettings()
-    loops = accelerator_loops(levels, settings, replace(design, lsb_engines=None))
+    loops = design_loops(replace(design, lsb_engines=None), levels, settings)
     pg = _pg_pixel_cycles(design, open_lanes, images)
     built_pg = sum(loop.trips * loop.ii for loop in loops if loop.loop == "PG_PIXELS")
     cycles = total_cycles(loops)[0] - built_pg + pg
@@ -927,10 +944,18 @@ def release_summary(settings: CostSettings | None = None) -> dict[str, Any]:
 
 
 def cost_summary(
+    formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
+) -> dict[str, Any]:
+    """The ``hls.cost`` section of ``metrics.json`` for the design as built (:func:`design_summary` of
+    :data:`BUILT`)."""
+    return design_summary(BUILT, formats, levels, settings)
+
+
+def design_summary(
+    design: Design,
     formats: str | Formats | Mapping[str, Any] = "default",
     levels: int = 32,
     settings: CostSettings | None = None,
-    design: Design = BUILT,
 ) -> dict[str, Any]:
     """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
     ``release_cycles`` and ``release``): modelled cycles, images/s at the clock, LUT, FF, DSP, BRAM36, LUTRAM,
@@ -940,7 +965,7 @@ def cost_summary(
     (:func:`release_summary`), the model's stated uncertainty (:func:`~fracbnn_lib.hw.cost_model.budget_check`).
     ``estimated_units`` lists units priced without synthesis (formats nobody committed, no yosys here)."""
     settings = settings or CostSettings()
-    loops = accelerator_loops(levels, settings, design)
+    loops = design_loops(design, levels, settings)
     cycles, ii_only = total_cycles(loops)
     arrays = accelerator_arrays(formats, levels, design)
     release = release_summary(settings)
