@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from .encoding import thermometer_encode, thermometer_levels
@@ -105,25 +104,6 @@ def input_layer_cost(
 
 def _image_hwc(image: torch.Tensor) -> np.ndarray:
     return image.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy()
-
-
-SAMPLE_PHOTOGRAPH = "grace_hopper.jpg"
-"""A photograph matplotlib ships in its sample data (Grace Hopper; public domain): always at hand, never downloaded."""
-
-
-def sample_photograph(size: int = 128) -> torch.Tensor:
-    """matplotlib's sample photograph as a float image ``3 x size x size`` in [0, 1] (centre square, area-resized)."""
-    import matplotlib.cbook
-    import matplotlib.image
-
-    with matplotlib.cbook.get_sample_data(SAMPLE_PHOTOGRAPH) as handle:
-        pixels = matplotlib.image.imread(handle, format="jpeg")  # H x W x 3 uint8
-    height, width = pixels.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = torch.from_numpy(np.array(pixels[top : top + side, left : left + side, :3]))  # a writable copy
-    image = square.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
-    return F.interpolate(image, size=(size, size), mode="area")[0].clamp_(0.0, 1.0)
 
 
 def _framed(ax: Any) -> None:

@@ -51,7 +51,7 @@ SLOTS: dict[str, str] = {
 
 KERNEL_NAME = "python3"
 PIPELINE_KEYS = ("run_name", "cell_timeout")
-PATH_PARAMETERS = ("data_dir", "teacher_weights", "export_dir", "bitstream")
+PATH_PARAMETERS = ("data_dir", "teacher_weights", "export_dir", "bitstream", "checkpoint")
 """Parameters holding paths: relative values (params file, ``--set``) are taken from the project root."""
 
 
@@ -304,6 +304,25 @@ def check_teacher(dataset: str, teacher_weights: Any, notebooks: Sequence[Notebo
         )
 
 
+def check_checkpoint(dataset: str, checkpoint: Any) -> None:
+    """A given ``checkpoint`` (notebooks 03-05 run on it instead of the run's own) must exist and hold the data
+    set's network with its classes (:func:`fracbnn_lib.models.trained_model_for`)."""
+    if not checkpoint:
+        return
+    if not Path(checkpoint).is_file():
+        raise PipelineError(
+            f"checkpoint {checkpoint} not found (parameter checkpoint): pass a checkpoint file, e.g. the one "
+            "fracbnn import-release writes"
+        )
+    from .checkpoint import CheckpointError
+    from .models import trained_model_for
+
+    try:
+        trained_model_for(dataset, checkpoint)
+    except CheckpointError as err:
+        raise PipelineError(f"parameter checkpoint: {str(err).splitlines()[0]}") from None
+
+
 def _format_value(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -424,6 +443,7 @@ def plan(args: argparse.Namespace) -> Plan:
     for check, value in (
         (check_device, (str(params.get("device", "cpu")),)),
         (check_data, (str(params.get("dataset", "synthetic")), params.get("data_dir"))),
+        (check_checkpoint, (str(params.get("dataset", "synthetic")), params.get("checkpoint"))),
         (
             check_teacher,
             (

@@ -267,7 +267,8 @@ def accuracy_vs_size_points(
     """The points of :func:`plot_accuracy_vs_size`: columns label, memory_bytes, accuracy, source.
 
     ``summary``: :func:`model_summary` of the final model; ``stage_accuracy``: test accuracy per stage
-    (``stage1`` at the float-32 size, its latent weights; later stages at the binary size);
+    (``stage1`` at the float-32 size, its latent weights; later stages at the binary size; a key that is no
+    stage, such as a given checkpoint's name, is a point at the binary size labelled with the key);
     ``sweep``: :func:`fracbnn_lib.training.gating_sweep` rows (``g=<target>``); ``paper_accuracy``: the
     paper's top-1 at the same size (source ``paper``), labelled ``paper_label`` (say its data set when it is
     not the run's).
@@ -275,7 +276,12 @@ def accuracy_vs_size_points(
     totals = summary_totals(summary)
     size, float_size = totals["memory_bytes"], totals["float32_memory_bytes"]
     rows = [
-        (f"stage {name.removeprefix('stage')}", float_size if name == "stage1" else size, accuracy, "run")
+        (
+            f"stage {name.removeprefix('stage')}" if name.startswith("stage") else name,
+            float_size if name == "stage1" else size,
+            accuracy,
+            "run",
+        )
         for name, accuracy in stage_accuracy.items()
     ]
     if sweep is not None:

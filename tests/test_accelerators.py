@@ -118,3 +118,28 @@ def test_an_export_of_no_known_network_is_one_line(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"manifest_version": 1, "network": "vgg16"}))
     with pytest.raises(ExportError, match="manifest.json: no accelerator of the kit runs network 'vgg16'"):
         accelerator_of(tmp_path)
+
+
+def test_the_photograph_table_runs_the_accelerators_path_at_both_formats_and_leaves_nothing(tmp_path, monkeypatch):
+    """Notebook 04's natural photographs: float, reference and C-simulation per format set, C-sim == reference."""
+    import tempfile
+
+    from fracbnn_lib.hw.ladder import photograph_table
+    from fracbnn_lib.photographs import sample_photographs
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    torch.manual_seed(0)
+    accelerator = ACCELERATORS[0]
+    model = _randomised(build_model(accelerator, 10))
+    photos, names = sample_photographs(accelerator.image_size)
+    classes = [f"class {k}" for k in range(10)]
+    table = photograph_table(model, accelerator.hardware(), photos, names, ("paper", "default"), classes)
+    assert list(table["formats"]) == ["paper"] * len(names) + ["default"] * len(names)
+    assert list(table["photograph"]) == names * 2
+    assert table["csim_equals_reference"].all()
+    assert set(table["float"]) <= set(classes) and set(table["csim"]) <= set(classes)
+    assert (table["csim"] == table["reference"]).all()
+    assert (table["max_abs_diff_float"] >= 0).all() and table["max_abs_diff_float"].notna().all()
+    per_formats = table.set_index("formats")
+    assert list(per_formats.loc["paper", "float"]) == list(per_formats.loc["default", "float"])  # one float model
+    assert list(tmp_path.iterdir()) == []  # the exports were scratch

@@ -25,6 +25,7 @@ from fracbnn_lib import (
 from fracbnn_lib import (
     summary as summaries,
 )
+from fracbnn_lib.photographs import sample_photograph
 
 PG_LAYERS = [f"layer{s}.{b}.conv{c}" for s in (1, 2, 3) for b in (0, 1, 2) for c in (1, 2)]
 
@@ -246,7 +247,7 @@ def test_chance_level_per_data_set():
 
 
 def test_the_sample_photograph_is_a_real_image_in_the_encoders_range():
-    photo = encoding_costs.sample_photograph(32)
+    photo = sample_photograph(32)
     assert photo.shape == (3, 32, 32) and photo.dtype == torch.float32
     assert 0.0 <= float(photo.min()) and float(photo.max()) <= 1.0 and float(photo.std()) > 0.1
     code = thermometer_encode(photo.unsqueeze(0))

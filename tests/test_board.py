@@ -229,6 +229,28 @@ def test_vectors_are_found_from_the_parameters(tmp_path, fake_export, monkeypatc
         load_vectors(fake_export, max_images=-1)
 
 
+def test_a_given_checkpoint_must_be_the_one_the_vectors_were_exported_from(tmp_path, fake_export):
+    """Notebook 05's ``checkpoint``: the export manifest's ``source.sha256`` against the file's."""
+    import dataclasses
+
+    from fracbnn_lib.files import sha256
+
+    checkpoint, other = tmp_path / "final.pt", tmp_path / "other.pt"
+    checkpoint.write_bytes(b"the exported weights")
+    other.write_bytes(b"other weights")
+    source = {"checkpoint": "runs/release/checkpoints/final.pt", "sha256": sha256(checkpoint)}
+    vectors = dataclasses.replace(load_vectors(fake_export), manifest={"source": source})
+    board.check_vectors_source(vectors, checkpoint)  # the same bytes: accepted
+    with pytest.raises(BoardError, match="exported from runs/release/checkpoints/final.pt, not from") as err:
+        board.check_vectors_source(vectors, other)
+    assert "run notebook 04 with this checkpoint first" in str(err.value) and len(str(err.value).splitlines()) == 1
+    with pytest.raises(BoardError, match="checkpoint .*missing.pt not found"):
+        board.check_vectors_source(vectors, tmp_path / "missing.pt")
+    unrecorded = dataclasses.replace(vectors, manifest={})
+    with pytest.raises(BoardError, match="exported from an unrecorded model"):
+        board.check_vectors_source(unrecorded, checkpoint)
+
+
 def test_driver_targets_and_input_checks(fake_export):
     with pytest.raises(BoardError, match="unknown target 'fpga': choose one of auto, pynq, csim"):
         FracNetDriver("fpga")

@@ -103,7 +103,7 @@ def test_on_a_photograph_the_releases_imagenet_arithmetic_moves_a_few_percent_of
     from PIL import Image
 
     from fracbnn_lib.encoding import release_thermometer_count, thermometer_count
-    from fracbnn_lib.encoding_costs import SAMPLE_PHOTOGRAPH
+    from fracbnn_lib.photographs import SAMPLE_PHOTOGRAPH
 
     with matplotlib.cbook.get_sample_data(SAMPLE_PHOTOGRAPH) as handle:
         photo = Image.open(handle).convert("RGB")

@@ -55,6 +55,7 @@ NOT_COMPARED = {
     ],
     "04": [
         "L.ladder_table(",
+        "L.photograph_table(",
         "H.format_sweep(",
         "hardware.layer_error_table(",
         "L.hardware_sparsity_table(",
@@ -173,3 +174,41 @@ def test_notebooks_reproduce_their_committed_outputs(repo_copy, embedded_run):
     assert embedded_run.run_dir == repo_copy / "runs" / "default"  # the run the notebooks resumed
     runs_after = sorted(p.relative_to(ROOT) for p in (ROOT / "runs").rglob("*")) if (ROOT / "runs").is_dir() else []
     assert runs_after == runs_before, "the notebooks wrote into the repository's runs/"
+
+
+@pytest.mark.slow
+def test_notebooks_03_to_05_run_on_a_given_checkpoint(repo_copy, embedded_run):
+    """The parameter ``checkpoint`` (the README's chain from ``fracbnn import-release``): notebook 03 analyses the
+    checkpoint instead of training, 04 exports it and runs the photographs, 05 checks the export came from it."""
+    import json
+    import shutil
+
+    from session_runs import run_command, user_environment
+
+    given = repo_copy / "given" / "authors.pt"
+    given.parent.mkdir()
+    shutil.copy(embedded_run.run_dir / "checkpoints" / "final.pt", given)
+    command = (
+        "python -m fracbnn_lib pipeline --params params/synthetic.yaml --run-name given --only 03,04,05 "
+        "--set checkpoint=given/authors.pt --set test_vectors=40"
+    )
+    done = run_command(command, repo_copy, user_environment(repo_copy))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_dir = repo_copy / "runs" / "given"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "stage2" not in metrics and "stage3" not in metrics  # nothing trained
+    assert metrics["final"]["checkpoint"] == "authors.pt" and metrics["final"]["test_accuracy"] > 0.1  # chance 0.1
+    assert (run_dir / "checkpoints" / "final.pt").read_bytes() == given.read_bytes()
+    assert metrics["final"]["test_accuracy"] == embedded_run.metrics["final"]["test_accuracy"]  # the same network
+    assert 0 < metrics["gating"]["sparsity"] < 1 and metrics["gating"]["per_layer"]
+    assert "sweep" not in metrics["gating"]
+    manifest = json.loads((run_dir / "export" / "manifest.json").read_text())
+    assert manifest["source"]["checkpoint"].endswith("given/authors.pt")
+    assert metrics["hls"]["csim_reference_mismatched_outputs"] == 0 and metrics["hls"]["images"] == 40
+    assert metrics["board"]["accuracy"] == metrics["hls"]["accuracy_csim"]
+    executed = nbformat.read(run_dir / "04_hls_export.ipynb", as_version=4)
+    photographs = [c for c in executed.cells if "L.photograph_table(" in c.source]
+    assert "C-simulation equal to the reference on every photograph: True" in _outputs_text(photographs[0])
+    executed = nbformat.read(run_dir / "05_board_eval.ipynb", as_version=4)
+    setup = [c for c in executed.cells if "board.check_vectors_source(" in c.source]
+    assert "test vectors exported from authors.pt" in _outputs_text(setup[0])

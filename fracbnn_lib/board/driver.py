@@ -191,6 +191,23 @@ def load_vectors(folder: str | Path, max_images: int = 0) -> Vectors:
     )
 
 
+def check_vectors_source(vectors: Vectors, checkpoint: str | Path) -> None:
+    """:class:`BoardError` unless ``vectors`` were exported from ``checkpoint``: the export manifest's
+    ``source.sha256`` (what notebook 04 recorded) against the file's SHA-256 (notebook 05's ``checkpoint``)."""
+    from ..files import sha256
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise BoardError(f"checkpoint {path} not found: pass the checkpoint notebook 04 exported, or leave it empty")
+    recorded = vectors.manifest.get("source", {}).get("sha256")
+    if recorded != sha256(path):
+        made_from = vectors.manifest.get("source", {}).get("checkpoint") or "an unrecorded model"
+        raise BoardError(
+            f"the test vectors in {vectors.folder} were exported from {made_from}, not from {path} (SHA-256 differs): "
+            "run notebook 04 with this checkpoint first"
+        )
+
+
 def check_images(images: np.ndarray, what: str = "images", accelerator: Accelerator = CIFAR10) -> None:
     """:class:`BoardError` unless ``images`` are ``accelerator``'s input words (``uint64[N, 3, 32, 32]`` on
     CIFAR-10, ``uint32[N, 3, 224, 224]`` on ImageNet)."""

@@ -13,14 +13,19 @@ Agreement conventions: *arg-max agreement* is the share of images whose top-1 cl
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
+from torch import nn
 
 from ..gating import GatingStats
 from ..logits import accuracy, argmax_agreement, mismatched_logits, mismatched_outputs
@@ -88,6 +93,54 @@ def ladder_table(ladder: Ladder) -> pd.DataFrame:
                 "max_abs_diff_float": float(np.abs(np.asarray(logits, np.float64) - float_logits).max()),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def photograph_table(
+    model: nn.Module,
+    hardware: ModuleType,
+    photos: torch.Tensor,
+    names: Sequence[str],
+    formats: Sequence[str] = ("paper", "default"),
+    classes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The accelerator's path on natural photographs (:func:`fracbnn_lib.photographs.sample_photographs`).
+
+    For each format set in ``formats`` the model is exported with ``photos`` as its test vectors (into a
+    temporary folder, removed afterwards) and the ladder runs on them (``hardware.run_ladder``: float model,
+    bit-exact reference, C-simulation). ``photos``: float ``N x 3 x S x S`` in [0, 1] at the accelerator's
+    image size; ``names``: ``N`` names; ``classes``: class names (else class indices are shown). One row per
+    photograph and format set: ``photograph``, ``formats``, the top-1 class of ``float``, ``reference`` and
+    ``csim``, ``csim_equals_reference`` (every output bit-equal), ``max_abs_diff_float`` (the reference's
+    largest logit difference to the float model). A photograph has no label: the ladder's labels are placeholders
+    and no accuracy is reported.
+    """
+    unlabelled = np.zeros(len(photos), np.int64)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fracbnn-photographs-") as scratch:
+        for name in formats:
+            folder = Path(scratch) / name
+            hardware.export_accelerator(model, folder, photos, unlabelled, formats=name)
+            ladder = hardware.run_ladder(model, folder, photos, unlabelled)
+            top = {rung: np.asarray(ladder.logits[rung]).argmax(axis=1) for rung in (FLOAT, REFERENCE, CSIM)}
+            shown = {rung: [classes[k] if classes is not None else int(k) for k in tops] for rung, tops in top.items()}
+            same = [
+                mismatched_outputs(ladder.csim_outputs[i : i + 1], ladder.reference_outputs[i : i + 1]) == 0
+                for i in range(len(photos))
+            ]
+            error = np.abs(np.asarray(ladder.logits[REFERENCE], np.float64) - ladder.logits[FLOAT]).max(axis=1)
+            for i, photo in enumerate(names):
+                rows.append(
+                    {
+                        "photograph": photo,
+                        "formats": name,
+                        "float": shown[FLOAT][i],
+                        "reference": shown[REFERENCE][i],
+                        "csim": shown[CSIM][i],
+                        "csim_equals_reference": bool(same[i]),
+                        "max_abs_diff_float": float(error[i]),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

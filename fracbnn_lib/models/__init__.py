@@ -61,6 +61,29 @@ def load_trained_model(checkpoint: str | Path) -> nn.Module:
     return model.eval()
 
 
+def trained_model_for(dataset: str, checkpoint: str | Path) -> nn.Module:
+    """:func:`load_trained_model` of ``checkpoint``, refused unless it is ``dataset``'s network with its classes.
+
+    What notebooks 03-05 run on when given a ``checkpoint`` (ours, or the release's imported with ``fracbnn
+    import-release``): a ReActNet for a CIFAR-10 data set, or a classifier of 1000 classes for a 10-class one, is
+    a :class:`~fracbnn_lib.checkpoint.CheckpointError` (one line) that names both.
+    """
+    from ..checkpoint import CheckpointError
+
+    model = load_trained_model(checkpoint)
+    wanted = for_dataset(dataset)
+    state = model.state_dict()
+    held = for_state_dict(state)
+    classes = int(state[held.classifier_key].shape[0])
+    if held is not wanted or classes != wanted.datasets[dataset]:
+        raise CheckpointError(
+            f"{checkpoint} holds a {type(model).__name__} of {classes} classes (the {held.name} accelerator's "
+            f"network); data set {dataset} runs the {wanted.name} accelerator's with {wanted.datasets[dataset]}: "
+            "pass a checkpoint of that network, or the data set it was trained on"
+        )
+    return model
+
+
 __all__ = [
     "BasicBlock",
     "BuildingBlock",
@@ -70,5 +93,6 @@ __all__ = [
     "fracbnn_resnet20",
     "build_model",
     "load_trained_model",
+    "trained_model_for",
     "model_builder",
 ]
