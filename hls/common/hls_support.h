@@ -41,6 +41,8 @@
 #define FRACNET_HLS_SUPPORT_H
 
 #define FRACNET_PRAGMA(text) _Pragma(#text)
+// A pragma whose text names macros (a depth from fracnet_config.h): they are expanded before it is stringized.
+#define FRACNET_PRAGMA_EXPANDED(text) FRACNET_PRAGMA(text)
 
 // ------------------------------------------------------------------------------------------------ storage
 // Binding in both tools' spelling: Vitis HLS BIND_STORAGE, Vivado HLS 2019.2 RESOURCE.
