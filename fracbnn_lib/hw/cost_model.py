@@ -55,8 +55,8 @@ SUMMARY_KEYS = (
 (a figure an accelerator's model does not price yet is ``None``, and listed in ``not_modelled``). ``loops``:
 per loop label, its trips over all entries, its II and what bounds the II (:func:`loop_summary`)."""
 
-ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
-"""The Ultra96v2's xczu3eg-sbva484-1-e."""
+ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216, "lutram": 28_800}
+"""The Ultra96v2's xczu3eg-sbva484-1-e (``lutram``: the LUTs of its SLICEMs, 1.8 Mbit of distributed RAM)."""
 BUDGET = 0.8
 """Share of each ZU3EG resource the model allows (room for routing, the AXI interconnect, timing)."""
 
@@ -241,7 +241,7 @@ def budget_check(summary: Mapping[str, Any]) -> dict[str, tuple[float, float, bo
     """Per resource the model prices: (modelled, allowed = 80% of the ZU3EG, within the allowance)."""
     return {
         name: (summary[name], BUDGET * ZU3EG[name], summary[name] <= BUDGET * ZU3EG[name])
-        for name in ("lut", "dsp", "bram36")
+        for name in ("lut", "dsp", "bram36", "lutram")
         if summary.get(name) is not None
     }
 

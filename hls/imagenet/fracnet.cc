@@ -143,19 +143,25 @@ STEM_TILES:
 
 void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights[WEIGHT_BEATS],
                      const beat_t params[PARAM_BEATS], beat_t fmaps[2 * FMAP_BEATS], beat_t pooled[POOLED_BEATS]) {
-// Three AXI masters (IMG: 64-bit; WGT and FMAP: 128-bit), bursts of up to 256 beats on the Ultra96's HP ports, depths
-// the regions' (for C/RTL co-simulation); every buffer address and ap_ctrl in the one AXI-lite port CTRL (Vitis
+// Three AXI masters (IMG: 64-bit; WGT and FMAP: 128-bit), each on its own HP port of the Ultra96 (the block design),
+// bursts of 64 beats with 4 outstanding (256 beats in flight hide the ~40-cycle DRAM latency), depths the regions'
+// (for C/RTL co-simulation); every buffer address and ap_ctrl in the one AXI-lite port CTRL (Vitis
 // HLS puts an address there only when told, Vivado HLS 2019.2 by itself).
   FRACNET_PRAGMA_EXPANDED(HLS INTERFACE m_axi port = image offset = slave bundle = IMG depth = FRACNET_IMAGE_BEATS
-                              max_read_burst_length = 256)
+                              max_read_burst_length = 64
+                              num_read_outstanding = 4)
   FRACNET_PRAGMA_EXPANDED(HLS INTERFACE m_axi port = weights offset = slave bundle = WGT depth = FRACNET_WEIGHT_BEATS
-                              max_read_burst_length = 256)
+                              max_read_burst_length = 64
+                              num_read_outstanding = 4)
   FRACNET_PRAGMA_EXPANDED(HLS INTERFACE m_axi port = params offset = slave bundle = WGT depth = FRACNET_PARAM_BEATS
-                              max_read_burst_length = 256)
+                              max_read_burst_length = 64
+                              num_read_outstanding = 4)
   FRACNET_PRAGMA_EXPANDED(HLS INTERFACE m_axi port = fmaps offset = slave bundle = FMAP depth = FRACNET_FMAPS_BEATS
-                              max_read_burst_length = 256 max_write_burst_length = 256)
+                              max_read_burst_length = 64
+                              num_read_outstanding = 4 max_write_burst_length = 64 num_write_outstanding = 4)
   FRACNET_PRAGMA_EXPANDED(HLS INTERFACE m_axi port = pooled offset = slave bundle = FMAP depth = FRACNET_POOLED_BEATS
-                              max_write_burst_length = 256)
+                              max_write_burst_length = 64
+                              num_write_outstanding = 4)
 #pragma HLS INTERFACE s_axilite port = image bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = weights bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = params bundle = CTRL
