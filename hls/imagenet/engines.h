@@ -104,7 +104,8 @@ inline slice_t place_code(code_t code, int k) {
 
 // ------------------------------------------------------------------------------------------------------- stem
 
-// The stem's level-dot tables (a beat: 16 of the 288 tables at one slot, into 16 banks) and its BN (registers).
+// The stem's level-dot tables (a beat: 16 of the 288 tables at one slot, into their 16 banks; each bank's byte of a
+// beat is fixed, k mod 16) and its BN (registers).
 inline void stem_load_tables(const beat_t *weights, const beat_t *params, stem_table_t table,
                              scale_t scale[STEM_CHANNELS], param_t shift[STEM_CHANNELS]) {
 #pragma HLS INLINE off
@@ -115,8 +116,10 @@ STEM_TABLE:
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     const beat_t beat = weights[i];
-    for (int e = 0; e < 2 * 8; e++) {
-      FRACNET_WRITE(table[first + e][slot]) = int8_t(beat.range(8 * e + 7, 8 * e).to_int());
+    for (int k = 0; k < STEM_TABLES; k++) {  // table k takes byte k mod 16 of the beats of its slot's run
+      if (k >= first && k < first + 2 * 8) {
+        FRACNET_WRITE(table[k][slot]) = int8_t(beat.range(8 * (k % 16) + 7, 8 * (k % 16)).to_int());
+      }
     }
     first += 2 * 8;
     if (first == STEM_TABLES) first = 0, slot++;
@@ -191,6 +194,7 @@ STEM_PIXELS:
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     uint16_t cur[3];  // window rows 0..2 at element ox of colour c
+    FRACNET_REGISTERS(cur)
     for (int j = 0; j < 3; j++) {
       const int d = j >= r3 ? j - r3 : j - r3 + 3;  // the window row bank j holds
       const int addr = (j < r3 ? rq + IMG_BEATS_PER_ROW : rq) + ox;
@@ -202,6 +206,8 @@ STEM_PIXELS:
     }
     int slot[TAPS];
     bool valid[TAPS];
+    FRACNET_REGISTERS(slot)
+    FRACNET_REGISTERS(valid)
     for (int d = 0; d < 3; d++) {
       const uint16_t before = c == 0 ? left[0][d] : c == 1 ? left[1][d] : left[2][d];
       slot[3 * d] = c * LEVEL_SLOTS + (before >> 8);
@@ -214,6 +220,7 @@ STEM_PIXELS:
         for (int d = 0; d < 3; d++) left[cc][d] = cur[d];
     }
     slice_t codes[STEM_CHANNELS / LANES];
+    FRACNET_REGISTERS(codes)
     for (int s = 0; s < STEM_CHANNELS / LANES; s++) codes[s] = 0;
   STEM_LANES:
     for (int k = 0; k < STEM_CHANNELS; k++) {
@@ -303,6 +310,7 @@ STORE_TILE:
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     word_t plane[2] = {0, 0};
+    FRACNET_REGISTERS(plane)
     for (int s = 0; s < SLICES; s++) {
       if (g != gout - 1 || s < last_slices) {
         const slice_t codes = FRACNET_READ(out[s][e]);
@@ -431,14 +439,20 @@ PIXELS:
       const int slots = three ? TAPS : left - (pass < 0 ? 0 : TAPS);  // 1x1: groups of pass `next`
       for (int k = 0; k < LANES - 1; k++)
         for (int j = 0; j < TAPS; j++) shadow[k][j] = shadow[k + 1][j];
-      for (int j = 0; j < TAPS; j++) shadow[LANES - 1][j] = j < slots ? FRACNET_READ(wbuf[j][next * LANES + p]) : word_t(0);
+      for (int j = 0; j < TAPS; j++) {
+        if (j < slots) shadow[LANES - 1][j] = FRACNET_READ(wbuf[j][next * LANES + p]);
+      }
     }
     if (pass >= 0) {
       const bool final = pass == L.passes - 1;
       // The nine banks: the window element (or group) each holds, read once; in the last pass the shortcut's.
       word_t msb[TAPS], lsb[TAPS];
-      int count[TAPS];  // valid channels of the slot's group (0: no element)
+      int count[TAPS];                // valid channels of the slot's group (0: no element)
       word_t shortcut[4][CODE_BITS];  // the shortcut's elements: (dy, dx) = (1, 1), (1, 2), (2, 1), (2, 2); 1x1: [0]
+      FRACNET_REGISTERS(msb)
+      FRACNET_REGISTERS(lsb)
+      FRACNET_REGISTERS(count)
+      FRACNET_REGISTERS(shortcut)
       for (int j = 0; j < TAPS; j++) count[j] = 0;
       for (int j = 0; j < TAPS; j++) {
         int slot, base;
@@ -452,6 +466,7 @@ PIXELS:
           inside = row >= 0 && row < L.size_in && col >= 0 && col < L.size_in;
           if (inside) {
             word_t b[CODE_BITS];
+            FRACNET_REGISTERS(b)
             for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base + pass][k]);
             code_planes(b, msb[slot], lsb[slot]);
             count[slot] = pass == L.gin - 1 ? L.last_valid : GROUP;
@@ -466,6 +481,7 @@ PIXELS:
           inside = slot < left;
           if (inside) {
             word_t b[CODE_BITS];
+            FRACNET_REGISTERS(b)
             for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base][k]);
             code_planes(b, msb[slot], lsb[slot]);
             count[slot] = pass * TAPS + slot == L.gin - 1 ? L.last_valid : GROUP;
@@ -479,6 +495,8 @@ PIXELS:
       }
       // Popcounts: the slots' sums of this pass, lane by lane.
       int m[LANES], l[LANES];
+      FRACNET_REGISTERS(m)
+      FRACNET_REGISTERS(l)
       for (int k = 0; k < LANES; k++) m[k] = l[k] = 0;
       for (int slot = 0; slot < TAPS; slot++) {
         const int n = count[slot];
@@ -490,11 +508,14 @@ PIXELS:
       }
       // The shortcut's code sums (last pass): four codes' worth.
       int s_sum[LANES];
+      FRACNET_REGISTERS(s_sum)
       if (final) {
         const int elements = three && wide ? 4 : 1, weight = three && wide ? 1 : 4;
         for (int k = 0; k < LANES; k++) {
           int sum = 0;
-          for (int e = 0; e < elements; e++) sum += code_at(shortcut[e], cbase + k);
+          for (int e = 0; e < 4; e++) {
+            if (e < elements) sum += code_at(shortcut[e], cbase + k);
+          }
           s_sum[k] = weight * sum;
         }
       }
@@ -558,6 +579,7 @@ STORE_POOLED:
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     word_t words[2] = {0, 0};
+    FRACNET_REGISTERS(words)
     for (int j = 0; j < LANES; j++) {
       for (int h = 0; h < 2; h++) {
         if (j == ((2 * i + h) & (LANES - 1))) words[h] = word_t(FRACNET_READ(pool_acc[j][(2 * i + h) >> 3]));
