@@ -450,6 +450,16 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
     per_bit = "lut_per_bit"
     lane = 16 + 17 + 3 * 2 * fm + fm + (fm + 6) + 8  # gate, z, three roundings with saturation, RPReLU, q4, pack
     stem_lane = 11 + 2 * fm + (fm + 6) + 4  # colour sum, rounding with saturation, q4, pack
+    param_bits = 16 + 3 * formats.scale.width + 3 * formats.param.width
+    # one engine instance serves both arrays of a pair: read data and addresses (write data is shared)
+    tile_address, out_address, weight_address, row_address = 9, 11, 7, 10
+    ping_pong = (
+        TILE_BANKS * CODE_BITS * (64 + 2 * tile_address)  # compute_tile reads, load_tile writes
+        + TAPS * (64 + 2 * weight_address)  # compute_tile reads, load_weight_tile writes
+        + LANES * param_bits  # compute_tile reads the parameter registers
+        + SLICES * (4 * LANES + 2 * out_address)  # store_tile reads, compute_tile writes
+        + TILE_BANKS * (16 + 2 * row_address)  # stem_compute reads, stem_load writes
+    )
     return [
         Unit("PG XOR-popcounts (9 slots x 8 lanes x 2 planes)", "xor_popcount_64", TAPS * LANES * 2),
         Unit("PG slot sums (8 lanes x 2 planes, nine inputs)", "tap_adder_tree_9x8", LANES * 2),
@@ -464,6 +474,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         Unit("stem level counts (two 32-bit words a beat)", "xor_popcount_32", 2),
         Unit("stem window (slots, row rotation)", per_bit, TAPS * 8 + 3 * 16),
         Unit("store: slices into plane words (2 of 4 planes)", per_bit, 2 * 64),
+        Unit("ping-pong: 2:1 multiplexers on the shared engines' memory ports", per_bit, ping_pong),
     ]  # fmt: skip
 
 
