@@ -52,6 +52,12 @@
 #else
 #define FRACNET_BIND(a, vitis_type, vitis_impl, vivado_core) FRACNET_PRAGMA(HLS RESOURCE variable = a core = vivado_core)
 #endif
+// A struct on an AXI master packed into one wide word (its first field at the least significant bits).
+#ifdef __VITIS_HLS__
+#define FRACNET_PACKED(port) FRACNET_PRAGMA(HLS AGGREGATE variable = port)
+#else
+#define FRACNET_PACKED(port) FRACNET_PRAGMA(HLS DATA_PACK variable = port)
+#endif
 #define FRACNET_BIND_RAM_T2P_BRAM(a) FRACNET_BIND(a, ram_t2p, bram, RAM_T2P_BRAM)
 #define FRACNET_BIND_ROM_1P_BRAM(a) FRACNET_BIND(a, rom_1p, bram, ROM_1P_BRAM)
 #define FRACNET_BIND_ROM_1P_LUTRAM(a) FRACNET_BIND(a, rom_1p, lutram, ROM_1P_LUTRAM)

@@ -1,9 +1,9 @@
 // C-simulation library of the ImageNet accelerator: FracNetImageNet compiled with g++ and called from
 // Python (fracbnn_lib.hw.imagenet.csim). Not part of the HLS project.
 //
-// The DRAM images (weights.bin, params.bin of an export) are passed in as 64-bit words and turned into the
-// 128-bit beats of their masters once per call; each thread owns its feature-map buffers and runs the unmodified
-// top function on its share of the images.
+// The DRAM images (weights.bin, params.bin of an export) are passed in as they are (64-bit words, read two a beat by
+// the 128-bit masters); each thread owns its feature-map buffers and runs the unmodified top function on its share of
+// the images.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -23,12 +23,8 @@ std::string describe_layout() {
   return text;
 }
 
-// 64-bit words as 128-bit beats (word 2 i in the low half of beat i).
-std::vector<beat_t> beats_of(const uint64_t *words, long count) {
-  std::vector<beat_t> beats(count / BEAT_WORDS);
-  for (long i = 0; i < long(beats.size()); i++) beats[i] = make_beat(words[2 * i], words[2 * i + 1]);
-  return beats;
-}
+// 64-bit words as 128-bit beats (word 2 i in the low half of beat i): the same memory.
+const beat_t *beats_of(const void *words) { return static_cast<const beat_t *>(words); }
 
 // The pooled sums of one image from their beats.
 void pooled_of(const std::vector<beat_t> &beats, int64_t *pooled) {
@@ -61,13 +57,12 @@ const char *fracnet_layout() {
 int fracnet_predict(const uint64_t *weights, long weight_words, const int64_t *params, long param_words,
                     const uint32_t *images, int64_t *pooled, long n, int threads) {
   if (weight_words != WEIGHT_WORDS || param_words != PARAM_WORDS) return -1;
-  const std::vector<beat_t> weight_beats = beats_of(weights, weight_words);
-  const std::vector<beat_t> param_beats = beats_of(reinterpret_cast<const uint64_t *>(params), param_words);
+  static_assert(sizeof(beat_t) == 2 * sizeof(word_t), "a beat is two words");
   if (threads < 1) threads = 1;
   if (threads > n) threads = n > 0 ? int(n) : 1;
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; t++)
-    workers.emplace_back(run_images, weight_beats.data(), param_beats.data(), images, pooled, n * t / threads,
+    workers.emplace_back(run_images, beats_of(weights), beats_of(params), images, pooled, n * t / threads,
                          n * (t + 1) / threads);
   for (auto &worker : workers) worker.join();
   return 0;
@@ -79,11 +74,9 @@ int fracnet_predict(const uint64_t *weights, long weight_words, const int64_t *p
 long fracnet_count_loops(const uint64_t *weights, long weight_words, const int64_t *params, long param_words,
                          const uint32_t *image, char *out, long capacity) {
   if (weight_words != WEIGHT_WORDS || param_words != PARAM_WORDS) return -1;
-  const std::vector<beat_t> weight_beats = beats_of(weights, weight_words);
-  const std::vector<beat_t> param_beats = beats_of(reinterpret_cast<const uint64_t *>(params), param_words);
   fracnet_count_reset();
   std::vector<beat_t> fmaps(2 * FMAP_BEATS), sums(POOLED_BEATS);
-  FracNetImageNet(reinterpret_cast<const image_beat_t *>(image), weight_beats.data(), param_beats.data(), fmaps.data(),
+  FracNetImageNet(reinterpret_cast<const image_beat_t *>(image), beats_of(weights), beats_of(params), fmaps.data(),
                   sums.data());
   const std::string text = fracnet_loop_report();
   if (long(text.size()) + 1 > capacity) return -2;

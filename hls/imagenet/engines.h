@@ -60,14 +60,11 @@ inline int popcount64(word_t x) {
 }
 
 // Word `half` (0: bits 63..0, 1: bits 127..64) of a 128-bit beat, and a beat of two words.
-inline word_t beat_word(const beat_t &beat, int half) {
-  return half ? word_t(beat.range(127, 64).to_uint64()) : word_t(beat.range(63, 0).to_uint64());
-}
+inline word_t beat_word(const beat_t &beat, int half) { return half ? beat.high : beat.low; }
 
 inline beat_t make_beat(word_t low, word_t high) {
   beat_t beat;
-  beat.range(63, 0) = low;
-  beat.range(127, 64) = high;
+  beat.low = low, beat.high = high;
   return beat;
 }
 
@@ -92,14 +89,22 @@ inline code_t code_at(const word_t b[CODE_BITS], int k) {
   return code_t(((b[3] >> bit) & 1) << 3 | ((b[2] >> bit) & 1) << 2 | ((b[1] >> bit) & 1) << 1 | ((b[0] >> bit) & 1));
 }
 
+// The 8 bits of a byte, each at the bottom of its own byte (bit i at bit 8 i): shifts and masks, wires in hardware.
+inline word_t spread_byte(uint8_t byte) {
+  word_t x = byte;
+  x = (x | x << 28) & 0x0000000F0000000FULL;
+  x = (x | x << 14) & 0x0003000300030003ULL;
+  x = (x | x << 7) & 0x0101010101010101ULL;
+  return x;
+}
+
 // The level count of a 32-bit colour word: its set bits among the top LEVELS (the code of that many levels).
 inline level_t count_levels(uint32_t word) { return level_t(popcount64(word_t(word) >> (32 - LEVELS))); }
 
-// Lane k's code in plane b of a slice: bit 8 b + 7 - k.
+// Lane k's code in plane b of a slice: bit 8 b + 7 - k (the code's bit b moved to bit 8 b, then to its lane).
 inline slice_t place_code(code_t code, int k) {
-  slice_t bits = 0;
-  for (int b = 0; b < CODE_BITS; b++) bits |= slice_t((code >> b) & 1) << (8 * b + 7 - k);
-  return bits;
+  const slice_t spread = slice_t(code & 1) | slice_t(code & 2) << 7 | slice_t(code & 4) << 14 | slice_t(code & 8) << 21;
+  return spread << (7 - k);
 }
 
 // ------------------------------------------------------------------------------------------------------- stem
@@ -118,7 +123,7 @@ STEM_TABLE:
     const beat_t beat = weights[i];
     for (int k = 0; k < STEM_TABLES; k++) {  // table k takes byte k mod 16 of the beats of its slot's run
       if (k >= first && k < first + 2 * 8) {
-        FRACNET_WRITE(table[k][slot]) = int8_t(beat.range(8 * (k % 16) + 7, 8 * (k % 16)).to_int());
+        FRACNET_WRITE(table[k][slot]) = int8_t(beat_word(beat, (k % 16) >> 3) >> (8 * (k % 8)));
       }
     }
     first += 2 * 8;
@@ -326,24 +331,27 @@ STORE_TILE:
 }
 
 // One weight tile (LANES output channels of layer L, from weight beat w and parameter beat p) into a weight buffer
-// and parameter registers. Its parameters are one burst (field-major, LANES each, shifted in two a beat); its
+// and parameter registers. Its parameters are one burst (field-major, LANES each, two a beat); its
 // weights another, lane by lane: 3x3 words (lane, tap, g) into bank tap at g * LANES + lane; 1x1 words (lane, g)
 // into bank g mod 9 at (g / 9) * LANES + lane: the bank is the slot and g / 9 the pass that reads it.
 inline void load_weight_tile(const LayerSpec &L, const beat_t *weights, const beat_t *params, int w, int p,
                              weight_tile_t wbuf, param_tile_t praw) {
 #pragma HLS INLINE off
+  int field = 0, lane = 0;  // of the beat's first word (LANES is even: a beat's two words share the field)
   FRACNET_LOOP_ENTER("load_params");
 LOAD_PARAMS:
   for (int i = 0; i < PARAM_TILE_BEATS; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     const beat_t beat = params[p + i];
-    for (int k = 0; k < PARAM_ARRAYS * LANES - 2; k++) praw[k / LANES][k % LANES] = praw[(k + 2) / LANES][(k + 2) % LANES];
-    praw[PARAM_ARRAYS - 1][LANES - 2] = int64_t(beat_word(beat, 0));
-    praw[PARAM_ARRAYS - 1][LANES - 1] = int64_t(beat_word(beat, 1));
+    praw[field][lane] = int64_t(beat_word(beat, 0));  // registers: each one's enable decoded from the counters
+    praw[field][lane + 1] = int64_t(beat_word(beat, 1));
+    lane += 2;
+    if (lane == LANES) lane = 0, field++;
   }
   const bool three = L.ksize == 3;
-  int lane = 0, slot = 0, pass = 0, g = 0;
+  int slot = 0, pass = 0, g = 0;
+  lane = 0;
   FRACNET_LOOP_ENTER("load_weights");
 LOAD_WEIGHTS:
   for (int i = 0; i < L.tile_weight_beats; i++) {
@@ -372,6 +380,28 @@ LOAD_WEIGHTS:
 }
 
 // ------------------------------------------------------------------------------------------------- PG engine
+
+// A 3x3 window whose first local row is `top` (mod 3: r3; its bank address rq): per bank row d, the window row it holds
+// (dy), that row's address in the bank and whether the row is inside the map.
+inline void window_rows(const LayerSpec &L, int first_row, int top, int r3, int rq, int dys[3], int row_base[3],
+                        bool row_inside[3]) {
+  for (int d = 0; d < 3; d++) {
+    dys[d] = d >= r3 ? d - r3 : d - r3 + 3;
+    row_base[d] = rq + (d < r3 ? L.tile_row_step : 0);
+    const int row = first_row + top + dys[d];
+    row_inside[d] = row >= 0 && row < L.size_in;
+  }
+}
+
+// One output's epilogue: gate m > T; z = 2 m + gate * l; y = fm(scale z + shift); y = fm(slope y) if y < 0;
+// x' = fm(bn_scale y + res_scale s + bn_shift), s the shortcut's sum of four codes.
+inline fm_t pg_epilogue(sum_t m, sum_t l, int s, sum_t threshold, const scale_t &scale, const param_t &shift,
+                        const param_t &slope, const scale_t &bn_scale, const scale_t &res_scale, const param_t &bn_shift) {
+  const conv_sum_t z = 2 * int(m) + (m > threshold ? int(l) : 0);
+  fm_t y = scale * z + shift;
+  if (y < 0) y = y * slope;
+  return bn_scale * y + res_scale * code_sum_t(s) + bn_shift;
+}
 
 // One weight tile (output channels oc0 .. oc0 + LANES - 1) of row tile t (its first input row first_row) of layer L.
 // Per output channel o with MSB/LSB sums m, l over the valid taps: gate m > T; z = 2 m + gate * l;
@@ -421,12 +451,18 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
   FRACNET_REGISTERS(shadow)
   FRACNET_REGISTERS(pool_sum)
   int pass = -1, p = 0, length = LANES;  // -1: the weights of pass 0 shift in
-  int left = L.gin;                       // input groups from this pass on (1x1: the pass's slots, at most 9)
-  int oy = 0, ox = 0;                     // output pixel in the row tile
-  int r3 = 0, rq = 0, c3 = 0, cq = 0;     // 3x3: the window's local row (oy * stride) and column (ox * stride):
-                                          // mod 3, and / 3 times tile_row_step or gin
+  int groups_left = L.gin;                // input groups from this pass on (1x1: the pass's slots, at most 9)
+  int ox = 0;                             // output column in the row tile
+  int top = 0, left = 0;                  // 3x3: the window's local row (oy * stride) and column (ox * stride),
+  int r3 = 0, rq = 0, c3 = 0, cq = 0;     // mod 3, and / 3 times tile_row_step or gin
   int e9 = 0, eq = 0;                     // 1x1: p * gin, mod 9 and / 9
   int at = go;                            // out tile pixel-group p * gout + go
+  int dys[3], row_base[3];                // 3x3, per bank row: the window row it holds, its address, whether inside
+  bool row_inside[3];                     // the map (set at each window row, kept across its pixels)
+  FRACNET_REGISTERS(dys)
+  FRACNET_REGISTERS(row_base)
+  FRACNET_REGISTERS(row_inside)
+  window_rows(L, first_row, 0, 0, 0, dys, row_base, row_inside);
   FRACNET_LOOP_ENTER("pixels");
 PIXELS:
   for (int i = 0; i < LANES + L.passes * L.pixels; i++) {
@@ -436,7 +472,7 @@ PIXELS:
     FRACNET_LOOP_TRIP();
     const int next = pass + 1;  // the pass whose weights shift in (at p < LANES)
     if (p < LANES && next < L.passes) {
-      const int slots = three ? TAPS : left - (pass < 0 ? 0 : TAPS);  // 1x1: groups of pass `next`
+      const int slots = three ? TAPS : groups_left - (pass < 0 ? 0 : TAPS);  // 1x1: groups of pass `next`
       for (int k = 0; k < LANES - 1; k++)
         for (int j = 0; j < TAPS; j++) shadow[k][j] = shadow[k + 1][j];
       for (int j = 0; j < TAPS; j++) {
@@ -454,56 +490,64 @@ PIXELS:
       FRACNET_REGISTERS(count)
       FRACNET_REGISTERS(shortcut)
       for (int j = 0; j < TAPS; j++) count[j] = 0;
-      for (int j = 0; j < TAPS; j++) {
-        int slot, base;
-        bool inside;
-        if (three) {
-          const int br = j / 3, bc = j % 3;
-          const int dy = br >= r3 ? br - r3 : br - r3 + 3, dx = bc >= c3 ? bc - c3 : bc - c3 + 3;
-          const int row = first_row + oy * L.stride + dy, col = ox * L.stride - 1 + dx;
-          slot = dy * 3 + dx;
-          base = rq + (br < r3 ? L.tile_row_step : 0) + cq + (bc < c3 ? L.gin : 0);
-          inside = row >= 0 && row < L.size_in && col >= 0 && col < L.size_in;
-          if (inside) {
+      if (three) {  // bank (br, bc) holds window element (dy, dx) = ((br - r) mod 3, (bc - c) mod 3)
+        const int n = pass == L.gin - 1 ? L.last_valid : GROUP;
+        int dxs[3], col_base[3];
+        bool col_inside[3];
+        FRACNET_REGISTERS(dxs)
+        FRACNET_REGISTERS(col_base)
+        FRACNET_REGISTERS(col_inside)
+        for (int d = 0; d < 3; d++) {
+          dxs[d] = d >= c3 ? d - c3 : d - c3 + 3, col_base[d] = cq + (d < c3 ? L.gin : 0);
+          const int col = left - 1 + dxs[d];
+          col_inside[d] = col >= 0 && col < L.size_in;
+        }
+        for (int br = 0; br < 3; br++) {
+          for (int bc = 0; bc < 3; bc++) {
+            const int j = 3 * br + bc, dy = dys[br], dx = dxs[bc], slot = 3 * dy + dx;
+            const int base = row_base[br] + col_base[bc];
+            if (row_inside[br] && col_inside[bc]) {
+              word_t b[CODE_BITS];
+              FRACNET_REGISTERS(b)
+              for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base + pass][k]);
+              code_planes(b, msb[slot], lsb[slot]);
+              count[slot] = n;
+            }
+            if (final && dy >= 1 && dx >= 1 && (wide || (dy == 1 && dx == 1))) {
+              const int which = (dy - 1) * 2 + dx - 1;
+              for (int k = 0; k < CODE_BITS; k++) shortcut[which][k] = FRACNET_READ(tile[j][base + gs][k]);
+            }
+          }
+        }
+      } else {  // bank j holds group slot = (j - p gin) mod 9 of the pass
+        int s9 = e9 + gs_r, sq = eq + gs_q;  // the shortcut's element p * gin + gs
+        if (s9 >= TAPS) s9 -= TAPS, sq++;
+        for (int j = 0; j < TAPS; j++) {
+          const int slot = j >= e9 ? j - e9 : j - e9 + TAPS;
+          if (slot < groups_left) {
             word_t b[CODE_BITS];
             FRACNET_REGISTERS(b)
-            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base + pass][k]);
-            code_planes(b, msb[slot], lsb[slot]);
-            count[slot] = pass == L.gin - 1 ? L.last_valid : GROUP;
-          }
-          if (final && dy >= 1 && dx >= 1 && (wide || (dy == 1 && dx == 1))) {
-            const int which = (dy - 1) * 2 + dx - 1;
-            for (int k = 0; k < CODE_BITS; k++) shortcut[which][k] = FRACNET_READ(tile[j][base + gs][k]);
-          }
-        } else {
-          slot = j >= e9 ? j - e9 : j - e9 + TAPS;
-          base = eq + pass + (j < e9 ? 1 : 0);
-          inside = slot < left;
-          if (inside) {
-            word_t b[CODE_BITS];
-            FRACNET_REGISTERS(b)
-            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base][k]);
+            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][eq + pass + (j < e9 ? 1 : 0)][k]);
             code_planes(b, msb[slot], lsb[slot]);
             count[slot] = pass * TAPS + slot == L.gin - 1 ? L.last_valid : GROUP;
           }
-          int s9 = e9 + gs_r, sq = eq + gs_q;  // the shortcut's element p * gin + gs
-          if (s9 >= TAPS) s9 -= TAPS, sq++;
           if (final && j == s9) {
             for (int k = 0; k < CODE_BITS; k++) shortcut[0][k] = FRACNET_READ(tile[j][sq][k]);
           }
         }
       }
-      // Popcounts: the slots' sums of this pass, lane by lane.
-      int m[LANES], l[LANES];
+      // Popcounts: the slots' sums of this pass, lane by lane: n - 2 popcount(a ^ w) over the valid slots, i.e. the
+      // valid channels less twice the popcounts' sum.
+      int m[LANES], l[LANES], channels = 0;
       FRACNET_REGISTERS(m)
       FRACNET_REGISTERS(l)
       for (int k = 0; k < LANES; k++) m[k] = l[k] = 0;
       for (int slot = 0; slot < TAPS; slot++) {
-        const int n = count[slot];
-        if (n == 0) continue;
+        if (count[slot] == 0) continue;
+        channels += count[slot];
         for (int k = 0; k < LANES; k++) {
-          m[k] += n - 2 * popcount64(msb[slot] ^ active[k][slot]);
-          l[k] += n - 2 * popcount64(lsb[slot] ^ active[k][slot]);
+          m[k] += popcount64(msb[slot] ^ active[k][slot]);
+          l[k] += popcount64(lsb[slot] ^ active[k][slot]);
         }
       }
       // The shortcut's code sums (last pass): four codes' worth.
@@ -511,17 +555,16 @@ PIXELS:
       FRACNET_REGISTERS(s_sum)
       if (final) {
         const int elements = three && wide ? 4 : 1, weight = three && wide ? 1 : 4;
-        for (int k = 0; k < LANES; k++) {
-          int sum = 0;
-          for (int e = 0; e < 4; e++) {
-            if (e < elements) sum += code_at(shortcut[e], cbase + k);
-          }
-          s_sum[k] = weight * sum;
+        word_t sums = 0;  // byte 7 - k: lane k's sum of codes (at most 60: no carry between bytes)
+        for (int e = 0; e < 4; e++) {
+          if (e < elements)
+            for (int b = 0; b < CODE_BITS; b++) sums += spread_byte(uint8_t(shortcut[e][b] >> (56 - cbase))) << b;
         }
+        for (int k = 0; k < LANES; k++) s_sum[k] = weight * int((sums >> (8 * (7 - k))) & 0xFF);
       }
       slice_t codes = 0;
       for (int k = 0; k < LANES; k++) {
-        acc_t sums = {sum_t(m[k]), sum_t(l[k])};
+        acc_t sums = {sum_t(channels - 2 * m[k]), sum_t(channels - 2 * l[k])};
         if (pass > 0) {
           const acc_t before = FRACNET_READ(acc[p][k]);
           sums.m += before.m, sums.l += before.l;
@@ -530,10 +573,8 @@ PIXELS:
           FRACNET_WRITE(acc[p][k]) = sums;
           continue;
         }
-        const conv_sum_t z = 2 * sums.m + (sums.m > threshold[k] ? sums.l : sum_t(0));
-        fm_t y = scale[k] * z + shift[k];
-        if (y < 0) y = y * slope[k];
-        const fm_t x = bn_scale[k] * y + res_scale[k] * code_sum_t(s_sum[k]) + bn_shift[k];
+        const fm_t x = pg_epilogue(sums.m, sums.l, s_sum[k], threshold[k], scale[k], shift[k], slope[k], bn_scale[k],
+                                   res_scale[k], bn_shift[k]);
         if (last) {
           pool_sum[k] = (p == 0 ? int64_t(0) : pool_sum[k]) + raw_of(x);
           if (p == L.pixels - 1) FRACNET_WRITE(pool_acc[k][oc0 >> 3]) = pool_sum[k];
@@ -550,21 +591,23 @@ PIXELS:
     // The next iteration's position.
     if (++p == length) {  // the end of a pass (or of the first weights): the next pass's weights take over
       p = 0, length = L.pixels;
-      if (pass >= 0 && !three) left -= TAPS;
+      if (pass >= 0 && !three) groups_left -= TAPS;
       pass++;
       for (int k = 0; k < LANES; k++)
         for (int j = 0; j < TAPS; j++) active[k][j] = shadow[k][j];
-      oy = ox = 0, r3 = rq = c3 = cq = 0, e9 = eq = 0, at = go;
+      ox = 0, top = left = 0, r3 = rq = c3 = cq = 0, e9 = eq = 0, at = go;
+      window_rows(L, first_row, 0, 0, 0, dys, row_base, row_inside);
     } else if (pass >= 0) {
       at += L.gout;
       e9 += gin_r, eq += gin_q;
       if (e9 >= TAPS) e9 -= TAPS, eq++;
-      c3 += L.stride;
+      c3 += L.stride, left += L.stride;
       if (c3 >= 3) c3 -= 3, cq += L.gin;
       if (++ox == L.size_out) {
-        ox = 0, oy++, c3 = cq = 0;
-        r3 += L.stride;
+        ox = 0, c3 = cq = 0, left = 0;
+        r3 += L.stride, top += L.stride;
         if (r3 >= 3) r3 -= 3, rq += L.tile_row_step;
+        window_rows(L, first_row, top, r3, rq, dys, row_base, row_inside);
       }
     }
   }

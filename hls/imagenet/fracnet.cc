@@ -162,6 +162,10 @@ void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights
   FRACNET_PRAGMA_EXPANDED(HLS INTERFACE m_axi port = pooled offset = slave bundle = FMAP depth = FRACNET_POOLED_BEATS
                               max_write_burst_length = 64
                               num_write_outstanding = 4)
+  FRACNET_PACKED(weights)
+  FRACNET_PACKED(params)
+  FRACNET_PACKED(fmaps)
+  FRACNET_PACKED(pooled)
 #pragma HLS INTERFACE s_axilite port = image bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = weights bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = params bundle = CTRL

@@ -36,7 +36,12 @@
 #include "fracnet_config.h"
 
 typedef uint64_t word_t;      // 64 channels of one bit plane (or weights), channel k at bit 63 - k
-typedef ap_uint<128> beat_t;  // one beat of the 128-bit masters: word 0 in bits 63..0, word 1 in bits 127..64
+// One beat of the 128-bit masters: word 0 (low) in bits 63..0, word 1 (high) in bits 127..64. A struct, packed into one
+// 128-bit word on the m_axi ports (FRACNET_PACKED in fracnet.cc: DATA_PACK / AGGREGATE, first field at the LSBs),
+// laid out as the two words in memory, so the C-simulation reads the DRAM images as they are.
+struct beat_t {
+  word_t low, high;
+};
 typedef uint64_t image_beat_t;  // one beat of the image master: image words 2j (bits 31..0) and 2j + 1 (63..32)
 typedef int16_t sum_t;        // binary conv sums (at most 9 x 1024 in magnitude) and gate thresholds
 typedef uint8_t code_t;       // a 4-bit activation code q4(x) = sat(floor((x + 1) * 15/2 + 1/2)), 0..15
