@@ -148,7 +148,9 @@ def test_the_cost_model_counts_the_loops_the_cpp_runs(tmp_path):
     assert {loop.ii for loop in loops} == {1}
     summary = cost_summary("default", 32)
     assert summary["loops"]["pixels"]["ii"] == 1 and "tile_" in summary["loops"]["pixels"]["bound"]
-    assert summary["modelled"] is True and summary["compute_cycles"] < summary["cycles"] < summary["cycles_ii_only"] * 1.1
+    assert (
+        summary["modelled"] is True and summary["compute_cycles"] < summary["cycles"] < summary["cycles_ii_only"] * 1.1
+    )
     per_layer = summary["per_layer"]
     assert list(per_layer) == ["stem", *(layer.name for layer in layout.layer_table(32)), "pool"]
     assert sum(row["cycles"] for row in per_layer.values()) == summary["cycles"]

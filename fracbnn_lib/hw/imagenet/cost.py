@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any
 
 from ..cost_model import (
     BUDGET,
@@ -64,7 +64,6 @@ from .layout import (
     MAX_PIXELS,
     OUT_CHANNELS,
     OUT_DEPTH,
-    PARAM_FIELDS,
     PARAM_TILE_WORDS,
     SLICES,
     STEM_CHANNELS,
@@ -176,12 +175,14 @@ def acc_bound(pixels: int) -> IIBound:
 def _weight_writes(layer: Layer) -> int:
     """The most words one beat of ``load_weights`` writes into one slot bank (``engines.h``'s word order)."""
     slots = []
-    for lane in range(LANES):
+    for _ in range(LANES):
         if layer.ksize == 3:
             slots += [tap for tap in range(TAPS) for _ in range(layer.gin)]
         else:
             slots += [g % TAPS for g in range(layer.gin)]
-    return max(max(slots[i : i + BEAT_WORDS].count(s) for s in slots[i : i + BEAT_WORDS]) for i in range(0, len(slots), 2))
+    return max(
+        max(slots[i : i + BEAT_WORDS].count(s) for s in slots[i : i + BEAT_WORDS]) for i in range(0, len(slots), 2)
+    )
 
 
 def _tile_reads(layer: Layer, oc0: int) -> int:
@@ -201,7 +202,7 @@ def _input_rows(layer: Layer, tile: int) -> int:
     return min(layer.size_in, first + layer.in_rows) - max(0, first)
 
 
-Schedule = Union[int, tuple[str, tuple["Schedule", ...]]]
+Schedule = int | tuple[str, tuple["Schedule", ...]]
 """A loop entry (its index in :func:`accelerator_loops`), or ``("seq", children)`` run in turn, or ``("par",
 children)`` run at once (a step: as long as its longest child)."""
 
@@ -236,8 +237,8 @@ class _Plan:
             return _seq()
         layer = self.table[index]
         self.next = (index, tile + 1) if tile + 1 < layer.oc_tiles * layer.tiles else (index + 1, 0)
-        params = LoopCost(layer.name, "load_params", PARAM_TILE_WORDS // BEAT_WORDS, stated=(IIBound(1, REGISTERS.format(
-            "the parameters shift"),),))  # fmt: skip
+        stated = (IIBound(1, REGISTERS.format("the parameters shift")),)
+        params = LoopCost(layer.name, "load_params", PARAM_TILE_WORDS // BEAT_WORDS, stated=stated)
         weights = LoopCost(
             layer.name,
             "load_weights",
@@ -249,8 +250,14 @@ class _Plan:
     def stem(self) -> None:
         loops = []
         loops.append(
-            self.add(LoopCost("stem", "stem_table", stem_table_words(self.levels) // BEAT_WORDS,
-                              port_use=(PortUse("stem_table", 1, 1),)))  # fmt: skip
+            self.add(
+                LoopCost(
+                    "stem",
+                    "stem_table",
+                    stem_table_words(self.levels) // BEAT_WORDS,
+                    port_use=(PortUse("stem_table", 1, 1),),
+                )
+            )
         )
         stated = (IIBound(1, REGISTERS.format("scale and shift")),)
         loops.append(self.add(LoopCost("stem", "stem_params", 2 * STEM_CHANNELS // BEAT_WORDS, stated=stated)))
@@ -293,7 +300,9 @@ class _Plan:
         else:
             uses.append(PortUse(f"out_{out}", 1, 2))
         trips = LANES + layer.passes * layer.pixels
-        return LoopCost(layer.name, "pixels", trips, port_use=tuple(sorted(uses)), carried=carried, stated=tuple(stated))
+        return LoopCost(
+            layer.name, "pixels", trips, port_use=tuple(sorted(uses)), carried=carried, stated=tuple(stated)
+        )
 
     def pg_layer(self, layer: Layer, last: bool) -> None:
         loops: list[Schedule] = [self.add(LoopCost(layer.name, "layer", 0, stated=(IIBound(1, "nothing: a marker"),)))]
@@ -453,6 +462,8 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
     param_bits = 16 + 3 * formats.scale.width + 3 * formats.param.width
     # one engine instance serves both arrays of a pair: read data and addresses (write data is shared)
     tile_address, out_address, weight_address, row_address = 9, 11, 7, 10
+    # the shortcut: per bank the 8 channels at cbase of each plane (8:1), routed to 4 positions (9:1), summed
+    shortcut = TILE_BANKS * CODE_BITS * LANES * 3 + 4 * CODE_BITS * LANES * 3 + LANES * 8
     ping_pong = (
         TILE_BANKS * CODE_BITS * (64 + 2 * tile_address)  # compute_tile reads, load_tile writes
         + TAPS * (64 + 2 * weight_address)  # compute_tile reads, load_weight_tile writes
@@ -466,7 +477,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         Unit("PG partial sums (acc adds)", per_bit, LANES * 2 * 16),
         Unit("PG slot routing (nine banks to nine slots, 2 planes)", "mux9_bit", TAPS * 2 * 64),
         Unit("PG code planes (q2 from four planes, nine banks)", per_bit, TILE_BANKS * 64),
-        Unit("PG shortcut: 8 channels of 4 positions, code sums", per_bit, TILE_BANKS * CODE_BITS * LANES * 3 + 4 * 32 * 3 + LANES * 8),
+        Unit("PG shortcut: 8 channels of 4 positions, code sums", per_bit, shortcut),
         Unit("PG epilogue (8 lanes: gate, z, BN, RPReLU, BN, q4)", per_bit, LANES * lane),
         Unit("PG pool sums (8 lanes x 64 bits)", per_bit, LANES * 64),
         Unit("stem table sums (32 lanes, nine entries)", "tap_adder_tree_9x8", STEM_CHANNELS),
@@ -475,7 +486,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         Unit("stem window (slots, row rotation)", per_bit, TAPS * 8 + 3 * 16),
         Unit("store: slices into plane words (2 of 4 planes)", per_bit, 2 * 64),
         Unit("ping-pong: 2:1 multiplexers on the shared engines' memory ports", per_bit, ping_pong),
-    ]  # fmt: skip
+    ]
 
 
 def accelerator_luts(
@@ -553,6 +564,7 @@ def cost_summary(
         "per_layer": per_layer,
     }
     summary["budget"] = {
-        name: {"modelled": summary[name], "allowed": BUDGET * ZU3EG[name]} for name in ("lut", "dsp", "bram36", "lutram")
+        name: {"modelled": summary[name], "allowed": BUDGET * ZU3EG[name]}
+        for name in ("lut", "dsp", "bram36", "lutram")
     }
     return summary

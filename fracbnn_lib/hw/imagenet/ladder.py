@@ -173,7 +173,10 @@ def plot_layer_cost(summary: dict[str, Any]) -> Figure:
     x = np.arange(len(table))
     cycles.bar(x, table["compute_cycles"], label="computing (pixel loops)")
     cycles.bar(
-        x, table["cycles"] - table["compute_cycles"], bottom=table["compute_cycles"], label="transfers and fills not hidden"
+        x,
+        table["cycles"] - table["compute_cycles"],
+        bottom=table["compute_cycles"],
+        label="transfers and fills not hidden",
     )
     cycles.set(title=f"modelled cycles per layer ({summary['clock_mhz']:g} MHz)", xlabel="layer", ylabel="cycles")
     traffic.bar(x - 0.2, table["dram_read_kib"], width=0.4, label="read")
@@ -193,7 +196,10 @@ def cost_vs_paper(summary: dict[str, Any]) -> pd.DataFrame:
     """The modelled figures beside the paper's reported ImageNet board figure."""
     rows = [
         {"quantity": f"images/s (modelled, {summary['clock_mhz']:g} MHz, overlapped)", "value": summary["fps"]},
-        {"quantity": "images/s if bound by the busiest AXI master's bandwidth", "value": summary["bandwidth_bound_fps"]},
+        {
+            "quantity": "images/s if bound by the busiest AXI master's bandwidth",
+            "value": summary["bandwidth_bound_fps"],
+        },
         {
             "quantity": "images/s reported by the paper (board, as quoted)",
             "value": paper_value("imagenet", "fps", "as reported"),
@@ -203,7 +209,10 @@ def cost_vs_paper(summary: dict[str, Any]) -> pd.DataFrame:
         {"quantity": "on-chip memory, kbit (modelled)", "value": summary["on_chip_bits"] / 1000},
     ]
     rows += [
-        {"quantity": f"{name.upper()} (modelled; 80% of the ZU3EG: {budget['allowed']:,.0f})", "value": budget["modelled"]}
+        {
+            "quantity": f"{name.upper()} (modelled; 80% of the ZU3EG: {budget['allowed']:,.0f})",
+            "value": budget["modelled"],
+        }
         for name, budget in summary.get("budget", {}).items()
     ]
     return pd.DataFrame(rows)

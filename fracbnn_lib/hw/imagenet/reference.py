@@ -20,8 +20,8 @@ from ..bits import unpack_bits
 from ..datapath import Datapath, ReferenceTrace, plus_minus_one, thermometer_planes
 from .layout import (
     GROUP,
-    PARAM_FIELDS,
     LANES,
+    PARAM_FIELDS,
     STEM_CHANNELS,
     Layer,
     image_words,
