@@ -5,13 +5,15 @@ generated ``fracnet_config.h``: default formats, 32 levels as exported; a second
 the stem's input words), once per module. Each test runs one of its sub-commands on seeded random inputs
 and compares every integer it prints with :mod:`fracbnn_lib.hw.imagenet.reference`, ``.layout`` and
 ``.params``: ``quantize4`` (at every code boundary and both saturation ends) and the 2-bit code it
-implies, ``code_planes`` and ``code_at`` on planes packed with ``pack_bits``, ``stem_conv_bn`` on a
-whole input (the engine's size is fixed: 224 x 224) of ``image_words``, and ``pg_conv_bn`` itself called
-with a small ``LayerSpec`` (3x3 and 1x1, stride 1 and 2, identity and duplicated shortcuts, one and
-two groups in and out, gates open, closed and mixed, saturating parameters; every output word of the
-map, or every pooled sum of the last layer's form). The engines' inline arithmetic (BN, RPReLU, the
-shortcut sums, packing codes into planes, ``fmap_word``) is reached through the engines' outputs; lanes
-whose parameters pass only the shortcut through also check the shortcut sums against their definition.
+implies, ``code_planes`` and ``code_at`` on planes packed with ``pack_bits``, the stem's engines
+(``stem_load_tables``, ``stem_load``, ``stem_compute``, ``store_tile``) on a whole input (their size is fixed:
+224 x 224) of ``image_words``, and the PG engines (``load_tile``, ``load_weight_tile``, ``compute_tile``,
+``store_tile``, ``store_pooled``) on every row tile and weight tile of a small layer (``Layer.spec``: 3x3 and 1x1,
+stride 1 and 2, identity and duplicated shortcuts, one and two groups in and out, gates open, closed and mixed,
+saturating parameters, weights and parameters at random beat offsets; every output word of the map, or every
+pooled sum of the last layer's form). The engines' inline arithmetic (BN, RPReLU, the shortcut sums, packing
+codes into slices and planes) is reached through the engines' outputs; lanes whose parameters pass only the
+shortcut through also check the shortcut sums against their definition.
 """
 
 from functools import cache

@@ -138,8 +138,8 @@ def _check_imagenet_tiny_run(run: PipelineRun) -> None:
     assert hls["accelerator"] == "imagenet" and hls["images"] == 8
     assert hls["csim_reference_mismatched_outputs"] == 0 and hls["accuracy_csim"] == hls["accuracy_reference"]
     assert hls["expected_reference_mismatched_outputs"] == 0
-    assert set(SUMMARY_KEYS) <= set(hls["cost"]) and hls["cost"]["not_modelled"] == ["lut", "dsp"]
-    assert hls["cost"]["modelled"] is True and hls["cost"]["fps"] > 48.1  # the paper's board figure
+    assert set(SUMMARY_KEYS) <= set(hls["cost"]) and hls["cost"]["not_modelled"] == []
+    assert hls["cost"]["modelled"] is True and hls["cost"]["fps"] >= 2 * 48.1  # twice the paper's board figure
     board = metrics["board"]
     assert board["backend"] == "csim" and board["mismatched_logits"] == 0 and board["images"] == 8
     assert board["accuracy"] == hls["accuracy_csim"]
