@@ -237,11 +237,14 @@ def dsp_per_multiply(a_bits: int, b_bits: int) -> int:
     return math.ceil(max(a_bits, b_bits) / 27) * math.ceil(min(a_bits, b_bits) / 18)
 
 
-def budget_check(summary: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
-    """Per resource the model prices: (modelled, allowed = 80% of the ZU3EG, within the allowance)."""
+def budget_check(
+    summary: Mapping[str, Any], resources: Sequence[str] = ("lut", "dsp", "bram36")
+) -> dict[str, tuple[float, float, bool]]:
+    """Per resource the model prices (of ``resources``; ImageNet's check adds ``"lutram"``): (modelled, allowed = 80%
+    of the ZU3EG, within the allowance)."""
     return {
         name: (summary[name], BUDGET * ZU3EG[name], summary[name] <= BUDGET * ZU3EG[name])
-        for name in ("lut", "dsp", "bram36", "lutram")
+        for name in resources
         if summary.get(name) is not None
     }
 
