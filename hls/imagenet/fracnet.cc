@@ -80,7 +80,7 @@ inline void pg_layer(const LayerSpec &L, bool last, const beat_t *weights, const
                      weight_tile_t weights_a, weight_tile_t weights_b, param_tile_t params_a, param_tile_t params_b,
                      WeightTiles &wt, acc_tile_t acc, pool_acc_t pool_acc) {
   int first_row = L.ksize == 3 ? -1 : 0;  // row tile t's first input row (-1: the padding row)
-  int dst = -L.store_beats;               // row tile t - 1's output, in beats from out_map
+  int dst = 0;                            // the next output row tile to store, in beats from out_map
   load_tile(L, in, first_row, tile_a);    // the first input tile (the layer before is stored)
 ROW_TILES:
   for (int t = 0; t < L.tiles; t++) {
@@ -96,7 +96,8 @@ ROW_TILES:
       row_tile(L, last, first_row, weights, params, tile_b, weights_a, weights_b, params_a, params_b, wt, acc, out_b,
                pool_acc);
     }
-    first_row = next_row, dst += L.store_beats;
+    first_row = next_row;
+    if (store) dst += L.store_beats;
   }
   if (!last) {  // the last row tile's output
     const int slices = (L.cout - GROUP * (L.gout - 1)) / LANES;
