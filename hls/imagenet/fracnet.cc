@@ -47,6 +47,8 @@ inline void row_tile(const LayerSpec &L, bool last, int first_row, const beat_t 
                      const tile_t tile, weight_tile_t weights_a, weight_tile_t weights_b, param_tile_t params_a,
                      param_tile_t params_b, WeightTiles &wt, acc_tile_t acc, out_tile_t out, pool_acc_t pool_acc) {
 #pragma HLS INLINE off
+#pragma HLS ALLOCATION function instances = compute_tile limit = 1
+#pragma HLS ALLOCATION function instances = load_weight_tile limit = 1
   int oc0 = 0;
 WEIGHT_TILES:
   for (int j = 0; j < L.oc_tiles; j++) {
@@ -173,9 +175,13 @@ void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights
 #pragma HLS INTERFACE s_axilite port = fmaps bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = pooled bundle = CTRL
 #pragma HLS INTERFACE s_axilite port = return bundle = CTRL
-#pragma HLS ALLOCATION function instances = compute_tile limit = 1
-#pragma HLS ALLOCATION function instances = load_weight_tile limit = 1
+// One instance of each engine and transfer serves all its call sites (the branches name different arrays: the tool
+// multiplexes the instance's memory ports between them); compute_tile and load_weight_tile are shared inside row_tile.
+#pragma HLS ALLOCATION function instances = row_tile limit = 1
+#pragma HLS ALLOCATION function instances = transfer limit = 1
+#pragma HLS ALLOCATION function instances = store_tile limit = 1
 #pragma HLS ALLOCATION function instances = stem_compute limit = 1
+#pragma HLS ALLOCATION function instances = stem_load limit = 1
 
   stem_table_t stem_table;
   stem_rows_t stem_rows_a, stem_rows_b;
