@@ -6,9 +6,9 @@
 // assignment to fm_t rounds to nearest (ties up, AP_RND) and saturates (AP_SAT); products and sums of ap_fixed
 // values are exact.
 //
-// Everything big lives in DRAM (the ZU3EG's 7.6 Mbit of BRAM cannot hold 3.5 MB of binary weights). Four AXI
-// masters: IMG (64-bit beats: two image words), WGT (weights and params), FMAP (feature maps and pooled), all
-// three 128-bit (two 64-bit words a beat, the first at the low half), every transfer one long burst:
+// Everything big lives in DRAM (the ZU3EG's 7.6 Mbit of BRAM cannot hold 3.5 MB of binary weights). Three AXI
+// masters: IMG (64-bit beats: two image words), WGT (weights and params) and FMAP (feature maps and pooled), both
+// 128-bit (two 64-bit words a beat, the first at the low half); every transfer is one long burst:
 //   image   uint32 [3][224][224]       thermometer words, level b of a colour at bit 31 - b; a stem tile reads
 //                                      its rows of each colour as one burst
 //   weights uint64 [WEIGHT_WORDS]      the stem's level-dot tables (int8, 8 per word, entry

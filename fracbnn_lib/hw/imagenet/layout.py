@@ -115,7 +115,7 @@ def tile_rows(ksize: int, cin: int, cout: int, size: int, stride: int) -> int:
         rows
         for rows in range(1, size_out + 1)
         if size_out % rows == 0
-        and rows * size_out <= MAX_PIXELS
+        and LANES <= rows * size_out <= MAX_PIXELS  # a pass is long enough to shift the next pass's weights in
         and rows * size_out * groups(cout) <= OUT_DEPTH
         and _bank_depth(ksize, cin, size, stride, rows) <= TILE_DEPTH
     ]
