@@ -47,6 +47,10 @@ def test_the_layer_table_is_the_models_blocks():
     assert layout.weight_words(32) * 8 == 3_561_568  # 3.5 MB of binary weights: DRAM, not BRAM
     offsets = [t.weight_word for t in table]
     assert offsets == sorted(offsets) and offsets[0] == layout.stem_table_words(32)
+    assert all(t.weight_word % 2 == 0 and t.param_word % 2 == 0 for t in table)  # whole 128-bit beats
+    typedefs = (csim.source_dir() / "typedefs.h").read_text()  # an export of another layout stops the compiler
+    assert f"FRACNET_LAYOUT_VERSION != {layout.LAYOUT_VERSION}" in typedefs
+    assert f"#define FRACNET_LAYOUT_VERSION {layout.LAYOUT_VERSION}" in layout.config_header(FORMATS, 32)
 
 
 def test_the_2_bit_code_is_a_function_of_the_4_bit_code():

@@ -35,6 +35,10 @@
 
 #include "fracnet_config.h"
 
+#if !defined(FRACNET_LAYOUT_VERSION) || FRACNET_LAYOUT_VERSION != 2
+#error "fracnet_config.h was exported for another DRAM layout of hls/imagenet: export the checkpoint again"
+#endif
+
 typedef uint64_t word_t;      // 64 channels of one bit plane (or weights), channel k at bit 63 - k
 // One beat of the 128-bit masters: word 0 (low) in bits 63..0, word 1 (high) in bits 127..64. A struct, packed into one
 // 128-bit word on the m_axi ports (FRACNET_PACKED in fracnet.cc: DATA_PACK / AGGREGATE, first field at the LSBs),
