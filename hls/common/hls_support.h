@@ -41,6 +41,8 @@
 #define FRACNET_HLS_SUPPORT_H
 
 #define FRACNET_PRAGMA(text) _Pragma(#text)
+// A pragma whose text names macros (a depth from fracnet_config.h): they are expanded before it is stringized.
+#define FRACNET_PRAGMA_EXPANDED(text) FRACNET_PRAGMA(text)
 
 // ------------------------------------------------------------------------------------------------ storage
 // Binding in both tools' spelling: Vitis HLS BIND_STORAGE, Vivado HLS 2019.2 RESOURCE.
@@ -49,6 +51,12 @@
   FRACNET_PRAGMA(HLS BIND_STORAGE variable = a type = vitis_type impl = vitis_impl)
 #else
 #define FRACNET_BIND(a, vitis_type, vitis_impl, vivado_core) FRACNET_PRAGMA(HLS RESOURCE variable = a core = vivado_core)
+#endif
+// A struct on an AXI master packed into one wide word (its first field at the least significant bits).
+#ifdef __VITIS_HLS__
+#define FRACNET_PACKED(port) FRACNET_PRAGMA(HLS AGGREGATE variable = port)
+#else
+#define FRACNET_PACKED(port) FRACNET_PRAGMA(HLS DATA_PACK variable = port)
 #endif
 #define FRACNET_BIND_RAM_T2P_BRAM(a) FRACNET_BIND(a, ram_t2p, bram, RAM_T2P_BRAM)
 #define FRACNET_BIND_ROM_1P_BRAM(a) FRACNET_BIND(a, rom_1p, bram, ROM_1P_BRAM)
