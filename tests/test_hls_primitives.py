@@ -142,7 +142,10 @@ def _reference_sums(planes: np.ndarray, weight: np.ndarray, channels: int, strid
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-@pytest.mark.parametrize("size, channels, cout, tile0", [(8, 32, 64, 5), (6, 5, 32, 0), (32, 16, 16, PG_TILES - 1)])
+@pytest.mark.parametrize(
+    "size, channels, cout, tile0",
+    [(8, 32, 64, 5), (6, 5, 32, 0), (32, 16, 16, PG_TILES - 1), (8, 64, 32, 3), (6, 40, 16, 1)],  # 2 slices: 64, 40
+)
 def test_pg_conv_bn_gates_sums_adds_the_residual_and_packs_its_quantised_output(
     program, stride, size, channels, cout, tile0
 ):

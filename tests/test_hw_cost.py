@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,19 +39,46 @@ def test_the_release_structure_comes_out_at_its_counted_cycles():
 
 
 def test_our_cycles_and_the_budgets():
+    """Issue 22: within 80% of the ZU3EG at >= 10,000 images/s at 200 MHz (32-bit popcount slices and the stem
+    beside the image load; before: 20,612 cycles, 9,703 images/s and 69,398 LUTs, which did not fit)."""
     summary = cost.cost_summary()
     assert summary["modelled"] is True and summary["clock_mhz"] == cost_model.CLOCK_MHZ == 200
-    assert summary["cycles_ii_only"] == 19_434 and summary["cycles"] <= 21_000
-    assert summary["fps"] >= 9_500 and summary["fps"] >= 3.4 * paper_value("cifar10", "fps", "as reported")
-    assert summary["release_cycles"] / summary["cycles"] > 4.3  # 4.38x fewer cycles than the release
+    assert summary["cycles_ii_only"] == 17_675 and summary["cycles"] <= 19_000
+    assert summary["fps"] >= 10_000 and summary["fps"] >= 3.7 * paper_value("cifar10", "fps", "as reported")
+    assert summary["release_cycles"] / summary["cycles"] > 4.7  # 4.78x fewer cycles than the release
     checks = cost_model.budget_check(summary)
-    assert checks["dsp"].fits and checks["bram36"].fits and checks["ff"].fits
+    assert all(check.fits for check in checks.values())
     assert set(checks) == {"lut", "ff", "dsp", "bram36"} and checks["lut"].allowed == 0.8 * 70_560
-    # the LUTs do not fit the allowance, with or without the model's uncertainty: the model says so
-    assert not checks["lut"].fits and checks["lut"].fits_with_uncertainty is False
+    # the LUTs fit the allowance, also with the model's uncertainty (the release's LUTs are over-counted: 1)
+    assert checks["lut"].fits_with_uncertainty is True and summary["lut"] < 0.95 * checks["lut"].allowed
     assert checks["ff"].uncertainty is None and checks["ff"].fits_with_uncertainty is None  # no implemented FF figure
     lutram = cost_model.budget_check(summary, ("lutram",))["lutram"]  # the resources checked are the caller's
     assert lutram.fits and lutram.modelled == summary["lutram"] and lutram.allowed == 0.8 * cost_model.ZU3EG["lutram"]
+
+
+def test_the_design_space_the_built_design_is_the_fastest_that_fits():
+    """design_options: every structure priced by the same units and loop model. Of those that fit 80% of the ZU3EG
+    (with the stated uncertainty too) the built one is the fastest, and the only one at >= 10,000 images/s; the
+    design before did not fit, and each change alone either does not fit or is slower."""
+    rows = {row["design"]: row for row in cost.design_options()}
+    built = rows["built: 32-bit slices, stem beside the load"]
+    before = rows["before: 16 lanes x 9 taps x 2 planes of 64-bit popcounts; load, then stem"]
+    assert built == {**cost.design_cost(cost.BUILT), "design": built["design"]}
+    assert built["cycles"] == cost.cost_summary()["cycles"] and built["lut"] == cost.cost_summary()["lut"]
+    assert built["fits"] and built["fits_with_uncertainty"] and built["fps"] >= cost.TARGET_FPS
+    assert not before["fits"] and before["cycles"] == 20_612 and before["fps"] < cost.TARGET_FPS
+    fitting = [row for row in rows.values() if row["fits"] and row["fits_with_uncertainty"]]
+    assert max(fitting, key=lambda row: row["fps"]) is built
+    assert [row for row in rows.values() if row["fps"] >= cost.TARGET_FPS and row["fits"]] == [built]
+    assert built["mhz_for_10k"] == pytest.approx(built["cycles"] / 100) and built["mhz_for_10k"] < 200
+    fused = rows["before, stem beside the load (DATAFLOW)"]  # fast enough, but the 64-bit popcounts do not fit
+    assert fused["fps"] > built["fps"] and not fused["fits"]
+    sliced = rows["32-bit slices (2 iterations per 64-channel pixel); load, then stem"]  # fits, too slow alone
+    assert sliced["fits"] and sliced["fps"] < cost.TARGET_FPS
+    assert not rows["before, compressor-tree popcounts (6:3 counters)"]["fits"]
+    for name in ("before, MSB and LSB through one popcount set (2 iterations per pixel)", "before, 8 lanes per tile"):
+        assert rows[name]["fits"] and rows[name]["fps"] < 0.7 * built["fps"]
+    assert not any("LSB engines" in name for name in rows)  # sharing needs a measured gate
 
 
 def test_the_release_priced_by_the_same_model_beside_its_implemented_figures():
@@ -96,7 +124,9 @@ def test_every_ii_is_derived_and_says_what_bounds_it():
     summary = cost.cost_summary()["loops"]
     assert list(summary) == list(dict.fromkeys(loop.loop for loop in loops))
     assert summary["POOL"] == {"trips": 384, "ii": 3, "bound": "port: fmap 5 accesses/bank, 2 ports"}
-    assert summary["PG_PIXELS"]["trips"] == 10_752 and summary["PG_PIXELS"]["bound"].startswith("port: ")
+    assert summary["PG_PIXELS"]["trips"] == 12_032 and summary["PG_PIXELS"]["bound"].startswith("port: ")
+    assert summary["STEM"]["trips"] == 3 * 1024 + 33  # colour-major, 33 words behind the load
+    assert cost.design_loops(cost.BEFORE)[3].trips == 1024  # before: one iteration per pixel
     assert summary["FC"]["bound"] == "port: fc_weight 1 access/bank, 1 port"
     assert cost_model.entry_ii([cost_model.PortUse("tile", 548, 2)]) == (274, "port: tile 548 accesses/bank, 2 ports")
     bound = cost_model.IIBound(2, "dependence: x")
@@ -127,10 +157,15 @@ def test_fills_are_settings_and_count_once_per_entry():
     deeper = cost.CostSettings(depth={**defaults.depth, "PG_PIXELS": defaults.depth["PG_PIXELS"] + 10})
     base, _ = cost_model.total_cycles(cost.accelerator_loops())
     more, ii_only = cost_model.total_cycles(cost.accelerator_loops(32, deeper))
-    assert more - base == 10 * sum(layer.tiles for layer in PG_LAYERS) and ii_only == 19_434  # a fill per tile
+    assert more - base == 10 * sum(layer.tiles for layer in PG_LAYERS) and ii_only == 17_675  # a fill per tile
     assert defaults.dram_latency == 40  # 200 ns at 200 MHz, paid by the two loops on an AXI master
-    fills = {loop.loop: loop.depth for loop in cost.accelerator_loops()}
+    loops = cost.accelerator_loops()
+    fills = {loop.loop: loop.depth for loop in loops}
     assert fills["LOAD_IMAGE"] == defaults.depth["LOAD_IMAGE"] + 40 and fills["STORE"] == defaults.depth["STORE"] + 40
+    assert fills["PG_PIXELS"] == defaults.depth["PG_PIXELS"] + 1  # the slices' partial sums: one more stage
+    load, stem = loops[:2]  # one DATAFLOW region: the stem's cycles under the load's are not counted again
+    assert stem.overlap == load.trips == 3072 and stem.cycles == 33 + defaults.depth["STEM"]
+    assert load.cycles + stem.cycles == max(load.cycles, load.depth + stem.trips + stem.depth)
     assert imagenet_cost.CostSettings().dram_latency == 40
 
 
@@ -189,19 +224,27 @@ def test_memory_dsp_and_lut_formulas():
     weights = arrays["pg_weight"]
     assert (weights.banks, weights.depth, weights.bram18) == (16, 42 * 9, 32)  # one ROM bank per lane, 512 x 36
     assert arrays["msb/lsb planes (ping-pong)"].bram18 == 12 * 4  # true dual port: 64 bits need four 1K x 18
-    popcount = unit_cost("xor_popcount(n=64)").lut
+    popcount = unit_cost("slice_xor_popcount(n=32,slices=2)").lut
     luts = cost.accelerator_luts()
-    assert luts["PG MSB popcounts (16 lanes x 9 taps)"] == 144 * popcount
+    assert luts["PG MSB popcounts (16 lanes x 9 taps, 32-bit slices)"] == 144 * popcount
+    assert popcount < 0.6 * unit_cost("xor_popcount(n=64)").lut  # a 32-bit slice: 78 LUTs against 137
+    before = cost.accelerator_luts(design=cost.BEFORE)
+    assert before["PG MSB popcounts (16 lanes x 9 taps, 64 bits, adder)"] == 144 * unit_cost("xor_popcount(n=64)").lut
     assert luts["input level counts (one popcount per word)"] == unit_cost("popcount(n=32)").lut  # 32 levels
     assert luts["PG epilogues: scale, RPReLU, residual, BN (16 lanes)"] > 16 * 250  # a fixed-point chain, not 100
     assert "m_axi x 2 (allowance)" in luts and sum(luts.values()) == cost.cost_summary()["lut"]
     tables = arrays["conv1_level_dot (stem tables)"]
     assert (tables.banks, tables.depth, tables.luts) == (144, 99, 144 * 2 * 8)  # a 128 x 8 LUTROM per lane and tap
-    assert cost.accelerator_arrays(levels=16)[7].depth == 3 * 17
-    assert cost.accelerator_luts(lsb_engines=8)["PG LSB popcounts (8 lanes x 9 taps)"] == 72 * popcount
+    sixteen = {array.name: array for array in cost.accelerator_arrays(levels=16)}
+    assert sixteen["conv1_level_dot (stem tables)"].depth == 3 * 17
+    assert (arrays["stem_acc (colour sums)"].banks, arrays["stem_acc (colour sums)"].bram18) == (16, 16)
+    assert "image_buf" not in arrays and "image_buf" in {a.name for a in cost.accelerator_arrays(design=cost.BEFORE)}
+    shared = cost.accelerator_luts(design=replace(cost.BUILT, lsb_engines=8))
+    assert shared["PG LSB popcounts (8 lanes x 9 taps, 32-bit slices)"] == 72 * popcount
     ffs = cost.accelerator_ffs()
     assert ffs["the tile's weights and parameters"] == 16 * (9 * 64 + 16 + 2 * 27 + 3 * 26)
     assert sum(ffs.values()) == cost.cost_summary()["ff"] and ffs["PG gates (16 lanes)"] > 0
+    assert ffs["PG partial sums (32 lane-planes)"] == 32 * 12
     paper = cost.accelerator_dsps("paper")
     assert paper == {"PG epilogues: scale, RPReLU, residual, BN (16 lanes)": 48, "stem BN (16 lanes)": 16,
                      "FC multiply-accumulates (10 classes)": 10}  # fmt: skip
@@ -224,7 +267,7 @@ def test_the_gate_priced_from_a_histogram_of_open_lanes():
 
 
 def test_no_pipelined_loop_reads_a_partitioned_map_through_a_run_time_bank():
-    """Row-banked maps are touched only through read_column / write_row / load_image, bank by bank."""
+    """Row-banked maps are touched only through read_column / write_row, bank by bank."""
     layers = (source_dir() / "layers.h").read_text()
     top = (source_dir() / "fracnet.cc").read_text()
     for name in ("msb_in", "lsb_in", "msb_out", "lsb_out"):

@@ -235,6 +235,9 @@ def test_the_units_compute_what_the_cpp_computes(tmp_path):
     for v, k in zip(values, _simulate(quantiser, values, "k", tmp_path), strict=True):
         assert k == max(0, min(15, math.floor((15 * fixed(v["x"], fm) + 16) / 2)))
     words = [{"a": rng.getrandbits(64), "w": rng.getrandbits(64)} for _ in range(20)]
-    for kind in ("xor_popcount", "swar_popcount"):
+    for kind in ("xor_popcount", "swar_popcount", "compressor_popcount"):
         counts = _simulate(Unit.of(kind, n=64), words, "count", tmp_path)
         assert counts == [bin(v["a"] ^ v["w"]).count("1") for v in words]
+    slices = [{"a": v["a"] >> 32, "w": v["w"], "slice": i % 2} for i, v in enumerate(words)]  # layers.h slice_dot
+    counts = _simulate(Unit.of("slice_xor_popcount", n=32, slices=2), slices, "count", tmp_path)
+    assert counts == [bin(v["a"] ^ (v["w"] >> (32 - 32 * v["slice"]) & 0xFFFFFFFF)).count("1") for v in slices]

@@ -251,3 +251,20 @@ def test_shipped_params_files_only_name_declared_parameters(name):
     assert params["dataset"] == name and not missing
     pipeline.check_parameters({k: v for k, v in params.items() if k != "run_dir"}, present, missing)
     assert set(settings) <= set(pipeline.PIPELINE_KEYS)
+
+
+def test_the_notebooks_defaults_are_the_embedded_defaults_values():
+    """The committed notebooks are one run of ``params/synthetic.yaml`` (``make notebooks`` executes them with their
+    own defaults): every parameter both name has the same value, paths aside (the notebooks' are relative to
+    ``notebooks/``)."""
+    params, _ = pipeline.load_params(ROOT / "params" / "synthetic.yaml")
+    present, _ = pipeline.find_notebooks(ROOT / "notebooks", list(pipeline.SLOTS), params["dataset"])
+    differing = {
+        (nb.path.name, name): (pipeline._default_value(info), params[name])
+        for nb in present
+        for name, info in nb.parameters.items()
+        if name in params and name != "data_dir" and pipeline._default_value(info) != params[name]
+    }
+    assert differing == {}
+    shared = {name for nb in present for name in nb.parameters} & set(params)
+    assert {"gating_reg", "threshold_lr_scale", "sweep_targets", "batch_size"} <= shared

@@ -226,6 +226,58 @@ def xor_popcount(m: Module, n: int) -> None:
     m.output("count", bits, "c", registered=False)
 
 
+def slice_xor_popcount(m: Module, n: int, slices: int) -> None:
+    """Ones of ``a XOR w[slice]`` over ``n`` bits: one tap of a lane whose engine counts ``n`` of a word's
+    ``n x slices`` channels per cycle (``layers.h`` ``slice_dot``). ``a`` is the window word's slice, selected
+    once for every lane; the unit selects the lane's weight slice (``slices``:1) itself."""
+    a, w = m.input("a", n), m.input("w", n * slices)
+    sel = m.input("slice", max(1, (slices - 1).bit_length()))
+    bits = n.bit_length()
+    m.lines.append(f"wire [{n - 1}:0] ws = {w}[({slices - 1} - {sel}) * {n} +: {n}];")
+    m.lines.append(f"reg [{bits - 1}:0] c; integer i;")
+    m.lines.append(f"always @* begin c = 0; for (i = 0; i < {n}; i = i + 1) c = c + ({a}[i] ^ ws[i]); end")
+    m.output("count", bits, "c", registered=False)
+
+
+def compressor_popcount(m: Module, n: int) -> None:
+    """Ones of ``a XOR w`` over ``n`` bits as a compressor tree: full adders over three XORed pairs (a 6-input
+    function per output: one LUT6 each), then 6:3 counters column by column until at most three rows remain,
+    summed by one ternary add. What an HLS tool emits for ``popcount_bits`` written as a tree of 6-bit counts."""
+    a, w = m.input("a", n), m.input("w", n)
+    columns: dict[int, list[str]] = {0: []}
+    for i in range(0, n - n % 3, 3):
+        x = [f"({a}[{j}] ^ {w}[{j}])" for j in range(i, i + 3)]
+        columns[0].append(m.wire(" ^ ".join(x), 1, signed=False, stem="fs"))
+        majority = f"({x[0]} & {x[1]}) | ({x[0]} & {x[2]}) | ({x[1]} & {x[2]})"
+        columns.setdefault(1, []).append(m.wire(majority, 1, signed=False, stem="fc"))
+    columns[0] += [m.wire(f"{a}[{j}] ^ {w}[{j}]", 1, signed=False, stem="fx") for j in range(n - n % 3, n)]
+    while max(len(bits) for bits in columns.values()) > 3:
+        target = max(3, max(len(bits) for bits in columns.values()) // 2)
+        merged: dict[int, list[str]] = {}
+        for weight in sorted(columns):
+            bits = list(columns[weight])
+            while len(bits) > target and len(bits) >= 6:
+                group, bits = bits[:6], bits[6:]
+                count = m.wire(" + ".join(f"{{2'b0, {b}}}" for b in group), 3, signed=False, stem="gpc")
+                for k in range(3):
+                    merged.setdefault(weight + k, []).append(f"{count}[{k}]")
+            while len(bits) > target and len(bits) >= 3:
+                group, bits = bits[:3], bits[3:]
+                count = m.wire(" + ".join(f"{{1'b0, {b}}}" for b in group), 2, signed=False, stem="fa")
+                for k in range(2):
+                    merged.setdefault(weight + k, []).append(f"{count}[{k}]")
+            merged.setdefault(weight, []).extend(bits)
+        columns = merged
+    width = n.bit_length()
+    rows = []
+    for r in range(max(len(bits) for bits in columns.values())):
+        parts = [
+            f"({{{width}'d0, {bits[r]}}} << {weight})" for weight, bits in sorted(columns.items()) if r < len(bits)
+        ]
+        rows.append("(" + " | ".join(parts) + ")")
+    m.output("count", width, " + ".join(rows), registered=False)
+
+
 def popcount(m: Module, n: int) -> None:
     """Ones of an ``n``-bit word (``count_levels``: an input word's thermometer level count)."""
     a = m.input("a", n)
@@ -539,14 +591,18 @@ def place_tile(m: Module, lanes: int, word: int) -> None:
     m.output("word", word, f"{kept} | {placed}", registered=False)
 
 
-def stem_slot(m: Module, levels: int) -> None:
-    """A stem's table address of one tap (both networks' stems, one colour an iteration): ``colour * (levels + 1) +
-    on``, ``on`` the level count of the iteration's colour (a 3:1 multiplexer and an add). Combinational."""
+def stem_slot(m: Module, levels: int, windows: int) -> None:
+    """A stem's table address of one tap: ``colour * (levels + 1) + on``, ``on`` the level count of the
+    iteration's colour, picked from ``windows`` windows (3: one per colour, a 3:1 multiplexer, ImageNet's stem and
+    CIFAR-10's row-major one; 1: the one window of CIFAR-10's colour-major stem). Combinational."""
     bits = levels.bit_length()
     colour = m.input("colour", 2)
-    on = [m.input(f"on{c}", bits) for c in range(3)]
+    on = [m.input(f"on{c}", bits) for c in range(windows)]
     slot_bits = (3 * (levels + 1) - 1).bit_length()
-    chosen = m.wire(f"({colour} == 0) ? {on[0]} : ({colour} == 1) ? {on[1]} : {on[2]}", bits, signed=False)
+    chosen = on[-1]
+    for c in reversed(range(windows - 1)):
+        chosen = f"({colour} == {c}) ? {on[c]} : {chosen}"
+    chosen = m.wire(chosen, bits, signed=False)
     m.output("slot", slot_bits, f"{colour} * {levels + 1} + {chosen}", registered=False)
 
 
@@ -571,6 +627,8 @@ KINDS: dict[str, Callable[..., None]] = {
     f.__name__: f
     for f in (
         xor_popcount,
+        slice_xor_popcount,
+        compressor_popcount,
         popcount,
         swar_popcount,
         dot_sum,

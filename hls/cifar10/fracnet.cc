@@ -29,18 +29,15 @@ void FracNet_T(uint64 image[COLOURS][IMG][IMG], float output[CLASSES]) {
 #pragma HLS ALLOCATION function instances = avgpool_concat limit = 1
 
   // Storage, one declaration per array (hls_support.h): banks and ports for the pragmas and the counting build.
-  colour_t image_buf[COLOURS];         // the input as level counts, row-banked per colour
   fmap_t fmap;                         // residual stream x, OC_TILE lanes
   plane_t msb_a, lsb_a, msb_b, lsb_b;  // packed 2-bit activations, ping-pong between layers
-  FRACNET_MEMORY_BANKED2(image_buf, RAM_T2P_BRAM, 1, 2)  // a bank per colour and row bank
-  FRACNET_MEMORY_BANKED(fmap, RAM_T2P_BRAM, 1)           // a bank per lane
-  FRACNET_MEMORY_BANKED(msb_a, RAM_T2P_BRAM, 1)          // a bank per row bank
+  FRACNET_MEMORY_BANKED(fmap, RAM_T2P_BRAM, 1)   // a bank per lane
+  FRACNET_MEMORY_BANKED(msb_a, RAM_T2P_BRAM, 1)  // a bank per row bank
   FRACNET_MEMORY_BANKED(lsb_a, RAM_T2P_BRAM, 1)
   FRACNET_MEMORY_BANKED(msb_b, RAM_T2P_BRAM, 1)
   FRACNET_MEMORY_BANKED(lsb_b, RAM_T2P_BRAM, 1)
 
-  load_image(image, image_buf);
-  stem_conv_bn(image_buf, fmap, msb_a, lsb_a);
+  load_stem(image, fmap, msb_a, lsb_a);  // the image load and the stem side by side (DATAFLOW)
 
   int tile = 0;
 BLOCK:

@@ -13,10 +13,11 @@
 // The result updates the residual stream in place and is quantised and packed for the next layer
 // in the same pass (no separate re-packing pass).
 //
-// Every layer is one flattened loop pipelined at II = 1 (the stride-2 pooling pass at II = 3), and no
-// pipelined loop indexes a partitioned array with a bank number known only at run time: maps are
-// row-banked (typedefs.h) and read through read_column, one read per bank and port, then rotated
-// into window order by a 3:1 multiplexer on the data. No pipelined loop divides by a run-time value.
+// Every layer is one flattened loop pipelined at II = 1 (the stride-2 pooling pass at II = 3); a conv with 64 input
+// channels takes two iterations per pixel, one per 32-channel slice; the image load and the stem run side by
+// side in one DATAFLOW region. No pipelined loop indexes a partitioned array with a bank number known only at
+// run time: maps are row-banked (typedefs.h) and read through read_column, one read per bank and port, then
+// rotated into window order by a 3:1 multiplexer on the data. No pipelined loop divides by a run-time value.
 // Every access to an on-chip memory is wrapped in FRACNET_READ / FRACNET_WRITE (hls_support.h), so the
 // counting build measures each loop's accesses per bank and iteration: the II its ports allow, which the
 // cost model (fracbnn_lib.hw.cifar10.cost) must state. README.md gives each loop's II and storage.
@@ -42,8 +43,22 @@ inline int popcount_bits(word_t word) {
 #endif
 }
 
-// Sum of n products of +-1 values packed in a and w: n - 2 popcount(a XOR w). Unused bits are 0 in both.
-inline int binary_dot(word_t a, word_t w, int n) { return n - 2 * popcount_bits<MAX_CHANNELS>(a ^ w); }
+// Slice s of a packed word: channels SLICE_BITS s .. SLICE_BITS (s + 1) - 1, i.e. bits 63 - 32 s .. 32 - 32 s
+// (slice 0 holds channels 0..31). In hardware a SLICES:1 multiplexer with constant shifts.
+inline slice_t slice_of(word_t word, int s) {
+  slice_t out = 0;
+  for (int j = 0; j < SLICES; j++) {
+    if (j == s) out = slice_t(word >> (MAX_CHANNELS - SLICE_BITS * (j + 1)));
+  }
+  return out;
+}
+
+// Sum of n products of +-1 values in slice s: n - 2 popcount(a XOR w[s]), with a the window word's slice s
+// (selected once for every lane) and w a lane's whole weight word. Unused bits are 0 in both. A 64-channel binary
+// dot product is the sum over its two slices (n = 32 each); one of at most 32 channels is slice 0 alone.
+inline int slice_dot(slice_t a, word_t w, int s, int n) {
+  return n - 2 * popcount_bits<SLICE_BITS>(a ^ slice_of(w, s));
+}
 
 // The same over the LEVELS thermometer levels of a colour word (bits 63 .. 64 - LEVELS; the rest are 0):
 // the popcount tree is only as wide as the levels.
@@ -126,27 +141,18 @@ inline void write_row(word_t map[ROW_BANKS][BANK_ROWS][IMG], int bank, int addr,
   }
 }
 
-// Copy the input into on-chip memory as level counts, row-banked per colour: one LEVELS-bit popcount per
-// word, so the stem's window holds 3 x 9 counts, not 64-bit words. The words are read in their memory
-// order through one pointer and the loop index (address = base + 8 i), so the tool sees one sequential
-// read and bursts it over the IMG master; the counters only place each count in its bank.
-inline void load_image(const uint64 image[COLOURS][IMG][IMG], colour_t image_buf[COLOURS]) {
+// The input's words as level counts, in memory order, into the FIFO to the stem: one LEVELS-bit popcount per
+// word, so the stem's window holds counts, not 64-bit words. The words are read through one pointer and the
+// loop index (address = base + 8 i), so the tool sees one sequential read and bursts it over the IMG master.
+inline void load_levels(const uint64 image[COLOURS][IMG][IMG], level_fifo_t level_fifo) {
+#pragma HLS INLINE off
   const uint64 *words = &image[0][0][0];
-  int colour = 0, row = 0, col = 0, bank = 0, addr = 0;
   FRACNET_LOOP_ENTER("LOAD_IMAGE");
 LOAD_IMAGE:
-  for (int i = 0; i < COLOURS * IMG * IMG; i++) {
+  for (int i = 0; i < WORDS; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
-    const level_t on = count_levels(words[i].to_uint64());
-    for (int j = 0; j < ROW_BANKS; j++) {
-      if (j == bank) FRACNET_WRITE(image_buf[colour][j][addr][col]) = on;
-    }
-    if (++col == IMG) {
-      col = 0;
-      if (++bank == ROW_BANKS) bank = 0, addr++;
-      if (++row == IMG) row = 0, bank = 0, addr = 0, colour++;
-    }
+    FRACNET_WRITE(level_fifo[i]) = count_levels(words[i].to_uint64());
   }
 }
 
@@ -163,58 +169,61 @@ inline void tap_inside(int top, int left, int h, bool inside[TAPS]) {
 // A tap's dot product with a thermometer code depends only on its level count, so each lane and tap
 // looks it up in its table of COLOURS x (LEVELS + 1) entries (conv1_level_dot, LUTROM) instead of
 // computing a popcount: the hardware form of fracbnn_lib.encoding.thermometer_conv2d.
-// One pass over the 32 x 32 pixels, one colour per iteration (16 lanes x 9 taps of lookups, summed over
-// three iterations); each colour's window keeps its left column from the previous pixel.
-inline void stem_conv_bn(const colour_t image[COLOURS], fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
+// Colour-major, in the order the words arrive from load_levels (the FIFO level_fifo), STEM_LAG = 33 words behind
+// them: iteration i takes word i and computes pixel (r, c) of word i - 33, whose window's new (right) column is
+// words i - 64, i - 32 and i, i.e. rows r - 1, r, r + 1 at column c + 1 (the two rows above shift through a
+// register line of 2 x 32 counts; at c = 31 the same words are column 0 of the next rows, the next pixel's middle
+// column). The window shifts every iteration, the first 33 compute nothing, and the last 33 take no word. Each
+// pixel's sum over the colours so far waits in stem_acc (a bank per lane); the last colour's adds BN, writes fmap
+// and the planes.
+inline void stem_conv_bn(const level_fifo_t level_fifo, fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
 #pragma HLS INLINE off
   FRACNET_MEMORY_BANKED2(conv1_level_dot, ROM_1P_LUTRAM, 1, 2)  // a LUTROM per lane and tap
   FRACNET_REGISTERS(conv1_scale)
   FRACNET_REGISTERS(conv1_shift)
-  level_t window[COLOURS][3][3];  // [colour][window row][window column]
-  int z[STEM_CHANNELS];           // conv sums of the current pixel, over the colours so far
+  stem_sum_t stem_acc[STEM_CHANNELS][IMG * IMG];  // [lane][pixel]: the sum over the colours before this one
+  FRACNET_MEMORY_BANKED(stem_acc, RAM_T2P_BRAM, 1)  // a bank per lane
+  level_t line[2 * IMG];  // the last 64 counts: line[j] is word i - 1 - j
+  level_t window[3][3];   // [window row][window column] of the current colour
+  FRACNET_REGISTERS(line)
   FRACNET_REGISTERS(window)
-  FRACNET_REGISTERS(z)
-  WindowRows rows;
-  rows.start();
-  int r = 0, c = 0, colour = 0, out_bank = 0, out_addr = 0;
+  for (int j = 0; j < 2 * IMG; j++) line[j] = 0;
+  for (int d = 0; d < 3; d++) window[d][0] = window[d][1] = window[d][2] = 0;
+  int colour = 0, r = 0, c = 0, pixel = 0, out_bank = 0, out_addr = 0;
   FRACNET_LOOP_ENTER("STEM");
 STEM:
-  for (int i = 0; i < IMG * IMG * COLOURS; i++) {
+  for (int i = 0; i < WORDS + STEM_LAG; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS DEPENDENCE variable = stem_acc inter false
 #pragma HLS DEPENDENCE variable = fmap inter false
     FRACNET_LOOP_TRIP();
-    level_t mid[COLOURS][3], right[COLOURS][3];
-    for (int cc = 0; cc < COLOURS; cc++) {  // only this iteration's colour is read (static bank indices)
-      if (cc != colour) continue;
-      read_column(image[cc], rows, c, IMG, mid[cc]);
-      read_column(image[cc], rows, c + 1, IMG, right[cc]);
-      for (int d = 0; d < 3; d++) {
-        window[cc][d][0] = c == 0 ? level_t(0) : window[cc][d][1];
-        window[cc][d][1] = mid[cc][d];
-        window[cc][d][2] = right[cc][d];
-      }
+    const level_t incoming = i < WORDS ? FRACNET_READ(level_fifo[i]) : level_t(0);
+    const level_t column[3] = {line[2 * IMG - 1], line[IMG - 1], incoming};  // words i - 64, i - 32, i
+    for (int j = 2 * IMG - 1; j > 0; j--) line[j] = line[j - 1];
+    line[0] = incoming;
+    for (int d = 0; d < 3; d++) {
+      window[d][0] = window[d][1];
+      window[d][1] = window[d][2];
+      window[d][2] = column[d];
     }
-    int slot[TAPS];  // this colour's window, tap by tap, as table addresses colour * (LEVELS + 1) + on
-    for (int tap = 0; tap < TAPS; tap++) {
-      const level_t on = colour == 0 ? window[0][tap / 3][tap % 3]
-                         : colour == 1 ? window[1][tap / 3][tap % 3]
-                                       : window[2][tap / 3][tap % 3];
-      slot[tap] = colour * (LEVELS + 1) + on;
-    }
+    if (i < STEM_LAG) continue;  // the first pixel's window is not in yet
+    int slot[TAPS];  // the window, tap by tap, as table addresses colour * (LEVELS + 1) + on
+    for (int tap = 0; tap < TAPS; tap++) slot[tap] = colour * (LEVELS + 1) + window[tap / 3][tap % 3];
     bool inside[TAPS];
     tap_inside(r - 1, c - 1, IMG, inside);
     lanes_t msb_bits = 0, lsb_bits = 0;
   STEM_LANES:
     for (int k = 0; k < STEM_CHANNELS; k++) {
 #pragma HLS UNROLL
-      int sum = colour == 0 ? 0 : z[k];
+      int sum = colour == 0 ? 0 : int(FRACNET_READ(stem_acc[k][pixel]));
       for (int tap = 0; tap < TAPS; tap++) {
         if (inside[tap]) sum += FRACNET_READ(conv1_level_dot[k][tap][slot[tap]]);
       }
-      z[k] = sum;
-      if (colour == COLOURS - 1) {
+      if (colour < COLOURS - 1) {
+        FRACNET_WRITE(stem_acc[k][pixel]) = stem_sum_t(sum);
+      } else {
         const fm_t x = conv1_scale[k] * sum_t(sum) + conv1_shift[k];
-        FRACNET_WRITE(fmap[k][r * IMG + c]) = x;
+        FRACNET_WRITE(fmap[k][pixel]) = x;
         quantize2(x, k, msb_bits, lsb_bits);
       }
     }
@@ -222,15 +231,25 @@ STEM:
       write_row(msb_out, out_bank, out_addr, c, msb_bits, 0);
       write_row(lsb_out, out_bank, out_addr, c, lsb_bits, 0);
     }
-    if (++colour == COLOURS) {
-      colour = 0;
-      if (++c == IMG) {
-        c = 0, r++;
-        rows.advance(1);
-        if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
-      }
+    pixel++;
+    if (++c == IMG) {
+      c = 0, r++;
+      if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
+      if (r == IMG) r = 0, pixel = 0, out_bank = 0, out_addr = 0, colour++;
     }
   }
+}
+
+// The image load and the stem as one DATAFLOW region: the stem consumes each level count as load_levels
+// produces it, through a FIFO, so the two loops run at the same time (the stem finishes 33 iterations and its
+// pipeline after the load).
+inline void load_stem(const uint64 image[COLOURS][IMG][IMG], fmap_t fmap, plane_t msb_out, plane_t lsb_out) {
+#pragma HLS INLINE off
+#pragma HLS DATAFLOW
+  level_fifo_t level_fifo;
+  FRACNET_MEMORY_STREAM(level_fifo, LEVEL_FIFO_DEPTH)
+  load_levels(image, level_fifo);
+  stem_conv_bn(level_fifo, fmap, msb_out, lsb_out);
 }
 
 // Precision-gated 3x3 conv (pad 1, stride 1 or 2, computed only at output pixels) fused with
@@ -238,8 +257,11 @@ STEM:
 // fmap (already at output resolution) is updated in place. Per output tile of 16 channels:
 // TILE_PARAMS shifts the tile's weights (9 words per lane, from 16 lane banks of BRAM) and per-channel
 // parameters (one lane per cycle) into registers, then PG_PIXELS runs the tile's h_out x h_out pixels
-// (flattened); for every pixel the window's middle and right columns are read (two reads per bank) and
-// its left column is the previous pixel's middle (stride 1) or right (stride 2) column.
+// (flattened), `slices` iterations each: every XOR-popcount counts SLICE_BITS = 32 channels, so a conv with 64
+// input channels takes two iterations per pixel (slice 0, then slice 1, the lanes' partial MSB and LSB sums
+// waiting in registers) and one with at most 32 channels one. A pixel's first iteration reads the window's
+// middle and right columns (two reads per bank); its left column is the previous pixel's middle (stride 1) or
+// right (stride 2) column. Its last iteration gates, runs the epilogue and writes.
 // tile0: the layer's first row in the pg_* arrays.
 inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, plane_t msb_out, plane_t lsb_out,
                        int cin, int cout, int h_in, int stride, int tile0) {
@@ -253,11 +275,14 @@ inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, 
   FRACNET_MEMORY(pg_bn_shift, ROM_1P_BRAM)
   const int h_out = stride == 2 ? h_in >> 1 : h_in;  // stride is 1 or 2: a select, no divider
   const int pixels = h_out * h_out;
+  const int slices = (cin + SLICE_BITS - 1) / SLICE_BITS;  // iterations per pixel (a constant divisor: a shift)
+  const int last_n = cin - SLICE_BITS * (slices - 1);     // channels in the last slice
   word_t weight[OC_TILE][TAPS];  // the current tile's weights and parameters, lane by lane (registers)
   sum_t threshold[OC_TILE];
   scale_t scale[OC_TILE], bn_scale[OC_TILE];
   param_t shift[OC_TILE], slope[OC_TILE], bn_shift[OC_TILE];
   word_t msb_win[3][3], lsb_win[3][3];  // [window row][window column]
+  int m_part[OC_TILE], l_part[OC_TILE];  // the lanes' MSB and LSB sums over the pixel's slices so far
   FRACNET_REGISTERS(weight)
   FRACNET_REGISTERS(threshold)
   FRACNET_REGISTERS(scale)
@@ -267,6 +292,8 @@ inline void pg_conv_bn(const plane_t msb_in, const plane_t lsb_in, fmap_t fmap, 
   FRACNET_REGISTERS(bn_shift)
   FRACNET_REGISTERS(msb_win)
   FRACNET_REGISTERS(lsb_win)
+  FRACNET_REGISTERS(m_part)
+  FRACNET_REGISTERS(l_part)
   int base = 0;  // fmap index of the current tile's first pixel
 PG_TILE:
   for (int t = 0; t < cout / OC_TILE; t++) {
@@ -293,59 +320,78 @@ PG_TILE:
     }
     WindowRows rows;
     rows.start();
-    int c = 0, out_bank = 0, out_addr = 0;
+    int c = 0, p = 0, s = 0, out_bank = 0, out_addr = 0;  // column, pixel, slice
     FRACNET_LOOP_ENTER("PG_PIXELS");
   PG_PIXELS:
-    for (int p = 0; p < pixels; p++) {
-#pragma HLS LOOP_TRIPCOUNT min = 64 max = 1024 avg = 256
+    for (int i = 0; i < pixels * slices; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 64 max = 1024 avg = 286
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = fmap inter false
 #pragma HLS DEPENDENCE variable = msb_out inter false
 #pragma HLS DEPENDENCE variable = lsb_out inter false
       FRACNET_LOOP_TRIP();
+      const bool first = s == 0, last = s == slices - 1;
       const int mid_col = c * stride;
-      word_t msb_mid[3], msb_right[3], lsb_mid[3], lsb_right[3];
-      read_column(msb_in, rows, mid_col, h_in, msb_mid);
-      read_column(msb_in, rows, mid_col + 1, h_in, msb_right);
-      read_column(lsb_in, rows, mid_col, h_in, lsb_mid);
-      read_column(lsb_in, rows, mid_col + 1, h_in, lsb_right);
-      for (int d = 0; d < 3; d++) {
-        const word_t msb_left = stride == 1 ? msb_win[d][1] : msb_win[d][2];
-        const word_t lsb_left = stride == 1 ? lsb_win[d][1] : lsb_win[d][2];
-        msb_win[d][0] = c == 0 ? word_t(0) : msb_left;
-        lsb_win[d][0] = c == 0 ? word_t(0) : lsb_left;
-        msb_win[d][1] = msb_mid[d], msb_win[d][2] = msb_right[d];
-        lsb_win[d][1] = lsb_mid[d], lsb_win[d][2] = lsb_right[d];
+      if (first) {  // a new pixel: its window's middle and right columns, the left one kept
+        word_t msb_mid[3], msb_right[3], lsb_mid[3], lsb_right[3];
+        read_column(msb_in, rows, mid_col, h_in, msb_mid);
+        read_column(msb_in, rows, mid_col + 1, h_in, msb_right);
+        read_column(lsb_in, rows, mid_col, h_in, lsb_mid);
+        read_column(lsb_in, rows, mid_col + 1, h_in, lsb_right);
+        for (int d = 0; d < 3; d++) {
+          const word_t msb_left = stride == 1 ? msb_win[d][1] : msb_win[d][2];
+          const word_t lsb_left = stride == 1 ? lsb_win[d][1] : lsb_win[d][2];
+          msb_win[d][0] = c == 0 ? word_t(0) : msb_left;
+          lsb_win[d][0] = c == 0 ? word_t(0) : lsb_left;
+          msb_win[d][1] = msb_mid[d], msb_win[d][2] = msb_right[d];
+          lsb_win[d][1] = lsb_mid[d], lsb_win[d][2] = lsb_right[d];
+        }
       }
+      slice_t msb_slice[TAPS], lsb_slice[TAPS];  // slice s of the window, once for every lane
+      for (int tap = 0; tap < TAPS; tap++) {
+        msb_slice[tap] = slice_of(msb_win[tap / 3][tap % 3], s);
+        lsb_slice[tap] = slice_of(lsb_win[tap / 3][tap % 3], s);
+      }
+      const int n = last ? last_n : SLICE_BITS;  // channels in slice s
       bool inside[TAPS];
       tap_inside(rows.top, mid_col - 1, h_in, inside);
       lanes_t msb_bits = 0, lsb_bits = 0;
     PG_LANES:
       for (int k = 0; k < OC_TILE; k++) {
 #pragma HLS UNROLL
-        int m = 0;
+        int m = first ? 0 : m_part[k];
         for (int tap = 0; tap < TAPS; tap++) {
-          if (inside[tap]) m += binary_dot(msb_win[tap / 3][tap % 3], weight[k][tap], cin);
+          if (inside[tap]) m += slice_dot(msb_slice[tap], weight[k][tap], s, n);
         }
-        int z = 2 * m;
-        if (m > threshold[k]) {  // the precision gate opens: add the LSB plane
+        int l = first ? 0 : l_part[k];
+        if (!last || m > threshold[k]) {  // the hardware sums every slice; C-simulation skips an unused last one
           for (int tap = 0; tap < TAPS; tap++) {
-            if (inside[tap]) z += binary_dot(lsb_win[tap / 3][tap % 3], weight[k][tap], cin);
+            if (inside[tap]) l += slice_dot(lsb_slice[tap], weight[k][tap], s, n);
           }
         }
-        fm_t y = scale[k] * sum_t(z) + shift[k];
-        if (y < 0) y = y * slope[k];
-        const fm_t x = bn_scale[k] * (y + FRACNET_READ(fmap[k][base + p])) + bn_shift[k];
-        FRACNET_WRITE(fmap[k][base + p]) = x;
-        quantize2(x, k, msb_bits, lsb_bits);
+        if (!last) {
+          m_part[k] = m, l_part[k] = l;
+        } else {
+          int z = 2 * m;
+          if (m > threshold[k]) z += l;  // the precision gate opens: add the LSB plane
+          fm_t y = scale[k] * sum_t(z) + shift[k];
+          if (y < 0) y = y * slope[k];
+          const fm_t x = bn_scale[k] * (y + FRACNET_READ(fmap[k][base + p])) + bn_shift[k];
+          FRACNET_WRITE(fmap[k][base + p]) = x;
+          quantize2(x, k, msb_bits, lsb_bits);
+        }
       }
-      write_row(msb_out, out_bank, out_addr, c, msb_bits, t);
-      write_row(lsb_out, out_bank, out_addr, c, lsb_bits, t);
-      if (++c == h_out) {
-        c = 0;
-        rows.advance(stride);
-        if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
+      if (last) {
+        write_row(msb_out, out_bank, out_addr, c, msb_bits, t);
+        write_row(lsb_out, out_bank, out_addr, c, lsb_bits, t);
+        p++;
+        if (++c == h_out) {
+          c = 0;
+          rows.advance(stride);
+          if (++out_bank == ROW_BANKS) out_bank = 0, out_addr++;
+        }
       }
+      s = last ? 0 : s + 1;
     }
     base += pixels;
   }

@@ -20,6 +20,8 @@ typedef uint32_t lanes_t;    // the OC_TILE bits of one output-channel tile, lan
 typedef int16_t sum_t;       // gate thresholds (binary conv sums are ints of at most 12 bits)
 typedef uint8_t level_t;     // levels on in one colour word, 0..LEVELS (the input as the stem reads it)
 typedef int8_t level_dot_t;  // a stem weight word's dot product with a thermometer code, -LEVELS..LEVELS
+typedef uint32_t slice_t;    // one slice of a packed word: the SLICE_BITS channels an XOR-popcount counts per cycle
+typedef int16_t stem_sum_t;  // a pixel's stem sum over the colours so far (|z| <= 2 x 9 x LEVELS before the last)
 
 typedef ap_fixed<FRACNET_FM_W, FRACNET_FM_I, AP_RND, AP_SAT> fm_t;           // feature maps
 typedef ap_fixed<FRACNET_SCALE_W, FRACNET_SCALE_I, AP_RND, AP_SAT> scale_t;  // BN scales
@@ -39,6 +41,8 @@ const int LEVELS = FRACNET_LEVELS;  // thermometer levels per colour word
 const int TAPS = 9;                 // 3x3 kernels
 const int OC_TILE = 16;             // output channels computed in parallel (lanes)
 const int MAX_CHANNELS = 64;        // channels per packed word
+const int SLICE_BITS = 32;          // channels one XOR-popcount counts per cycle (a 64-channel conv: 2 per pixel)
+const int SLICES = MAX_CHANNELS / SLICE_BITS;
 const int STEM_CHANNELS = 16;       // output channels of the binary input layer
 const int NUM_BLOCKS = FRACNET_NUM_BLOCKS;  // BasicBlocks, two PG convs each (fracnet_config.h)
 const int PG_TILES = FRACNET_PG_TILES;      // 16-channel tiles over all 18 PG convs (6 x 1 + 6 x 2 + 6 x 4)
@@ -58,8 +62,12 @@ const int ROW_BANKS = 3;
 const int BANK_ROWS = (IMG + ROW_BANKS - 1) / ROW_BANKS;  // 11 rows of 32 per bank
 // One bit plane (MSB or LSB) of the 2-bit activations: a packed word per pixel.
 typedef word_t plane_t[ROW_BANKS][BANK_ROWS][IMG];
-// The input of one colour as level counts (load_image).
-typedef level_t colour_t[ROW_BANKS][BANK_ROWS][IMG];
+// The input as level counts, in the order of its words (load_levels -> stem_conv_bn, a FIFO in hardware).
+const int WORDS = COLOURS * IMG * IMG;
+const int LEVEL_FIFO_DEPTH = 64;
+typedef level_t level_fifo_t[WORDS];
+// The stem runs colour-major, STEM_LAG words behind the input: pixel (r, c) of a colour needs word (r + 1, c + 1).
+const int STEM_LAG = IMG + 1;
 // A stem lane's table of dot products, one per colour and level count (params.h: conv1_level_dot).
 const int LEVEL_SLOTS = COLOURS * (LEVELS + 1);
 

@@ -10,7 +10,8 @@
 //               ap_ufixed<2,2,AP_RND,AP_SAT>((x + 1) * 1.5); then per tile: the msb and lsb lanes_t.
 //   place_tile  n, then n cases: a starting word, a tile count T (1..4) and T lanes_t values. Prints per
 //               case the word after place_tile(word, bits_t, t) for t = 0 .. T-1.
-//   binary_dot  n, then n cases: a, w, channels. Prints binary_dot(a, w, channels) per case.
+//   binary_dot  n, then n cases: a, w, channels. Prints the binary dot product over the channels as pg_conv_bn
+//               computes it: slice_dot over the word's 32-channel slices (one for at most 32 channels).
 //   levels      n, then n words. Prints count_levels(word) per word, then thermometer_word(on) for
 //               on = 0 .. LEVELS.
 //   stem        n, then n lanes of COLOURS x TAPS weight words ([lane][colour][tap], as conv1_weight).
@@ -88,7 +89,13 @@ int run_binary_dot() {
   const long long n = read_int();
   for (long long i = 0; i < n; i++) {
     const word_t a = read_word(), w = read_word();
-    print_int(binary_dot(a, w, int(read_int())));
+    const int channels = int(read_int());
+    int dot = 0;
+    for (int s = 0; s * SLICE_BITS < channels; s++) {
+      const int n = channels - s * SLICE_BITS < SLICE_BITS ? channels - s * SLICE_BITS : SLICE_BITS;
+      dot += slice_dot(slice_of(a, s), w, s, n);
+    }
+    print_int(dot);
   }
   return 0;
 }

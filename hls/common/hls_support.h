@@ -10,6 +10,8 @@
 //   FRACNET_MEMORY_BANKED(a, KIND, d)       dimension d (1-based) completely partitioned: a bank per index
 //   FRACNET_MEMORY_BANKED2(a, KIND, d, e)   dimensions d and e completely partitioned
 //   FRACNET_MEMORY_CYCLIC(a, KIND, d, f)    dimension d cyclically partitioned into f banks (index % f)
+//   FRACNET_MEMORY_STREAM(a, depth)         a FIFO of `depth` words between two processes of a DATAFLOW region,
+//                                           written and read in index order (STREAM; 1 port: one write or read)
 //   FRACNET_REGISTERS(a)                    every element a register (complete partition of all dimensions)
 //
 // KIND (ports per bank, what the HLS tool binds):
@@ -80,6 +82,8 @@
   FRACNET_DECLARE(a, FRACNET_PORTS_##KIND, d, e, 0, 0)
 #define FRACNET_MEMORY_CYCLIC(a, KIND, d, f) \
   FRACNET_CYCLIC(a, d, f) FRACNET_BIND_##KIND(a) FRACNET_DECLARE(a, FRACNET_PORTS_##KIND, 0, 0, d, f)
+#define FRACNET_MEMORY_STREAM(a, depth) \
+  FRACNET_PRAGMA(HLS STREAM variable = a depth = depth) FRACNET_DECLARE(a, 1, 0, 0, 0, 0)
 #define FRACNET_REGISTERS(a) FRACNET_COMPLETE(a, 0)
 
 #ifndef FRACNET_COUNT

@@ -229,13 +229,13 @@ def saturation_table(trace: ReferenceTrace, params: AcceleratorParams) -> pd.Dat
 def memory_table(params: AcceleratorParams) -> pd.DataFrame:
     """On-chip memory of the accelerator: every parameter array as stored, then the feature-map buffers.
 
-    Buffers (``hls/cifar10/fracnet.cc``, sized by :func:`.cost.accelerator_arrays`): the input image
-    and the four packed activation planes (MSB/LSB, ping-pong), row-banked (3 banks of 11 rows of 32
-    words), and the residual stream (16 lanes x 1024 ``fm_t``). Columns: ``memory``, ``kind``,
-    ``bits`` and ``kbit``.
+    Buffers (``hls/cifar10/fracnet.cc``, ``layers.h``, sized by :func:`.cost.accelerator_arrays`): the stem's
+    colour sums (16 lanes x 1024 ``int16``), the four packed activation planes (MSB/LSB, ping-pong), row-banked
+    (3 banks of 11 rows of 32 words), and the residual stream (16 lanes x 1024 ``fm_t``). Columns: ``memory``,
+    ``kind``, ``bits`` and ``kbit``.
     """
     rows = [{"memory": name, "kind": "parameters", "bits": bits} for name, bits in params.memory_bits().items()]
-    buffers = ("image_buf", "msb/lsb planes (ping-pong)", "fmap (residual stream)")
+    buffers = ("stem_acc (colour sums)", "msb/lsb planes (ping-pong)", "fmap (residual stream)")
     rows += [
         {"memory": array.name, "kind": "buffer", "bits": array.bits}
         for array in cost.accelerator_arrays(params.formats)
@@ -401,6 +401,13 @@ def resource_table(formats: str | Formats, levels: int) -> pd.DataFrame:
 def gate_sharing_table(trace: ReferenceTrace, images: int, levels: int) -> pd.DataFrame:
     """:func:`.cost.gate_sharing` for the gate measured in ``trace`` (16 LSB engines: the design as built)."""
     return pd.DataFrame(cost.gate_sharing(trace.open_lanes, images, engines=(16, 8, 6, 4, 2), levels=levels))
+
+
+def design_options_table(trace: ReferenceTrace, images: int, levels: int, formats: str | Formats) -> pd.DataFrame:
+    """:func:`.cost.design_options` with the gate measured in ``trace`` (the rows with shared LSB engines): every
+    structure priced by the same units and loop model, its LUT, FF, DSP, BRAM36, cycles, images/s at the clock,
+    the clock 10,000 images/s needs and whether it fits 80% of the ZU3EG (also with the stated uncertainty)."""
+    return pd.DataFrame(cost.design_options(trace.open_lanes, images, levels, formats))
 
 
 def budget_table(summary: Mapping[str, Any]) -> pd.DataFrame:

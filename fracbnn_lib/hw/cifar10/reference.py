@@ -5,7 +5,7 @@ rounding points (every assignment to ``fm_t``/``logit_t`` is AP_RND then AP_SAT,
 :mod:`.fixed_point`); everything else is exact integer arithmetic on raw fixed-point values.
 Binary convs are exact integer sums of ``±1`` products over the valid taps (a padding tap adds
 nothing), i.e. ``n - 2 popcount(a XOR w)`` summed over the taps inside the image. The stem reads
-each input word as its level count (:func:`count_levels`, the C++'s ``load_image``) and convolves
+each input word as its level count (:func:`count_levels`, the C++'s ``load_levels``) and convolves
 the thermometer code of that count; the C++ looks the same dot products up in a table
 (:func:`~fracbnn_lib.hw.params.stem_level_dots`), so the two are independent formulations.
 
@@ -87,7 +87,7 @@ class Cifar10Datapath(Datapath):
 def count_levels(packed: np.ndarray, levels: int) -> np.ndarray:
     """Levels on per input word, ``int64[N, 3, 32, 32]``: its set bits among bits ``63 .. 64 - L``.
 
-    The C++'s ``count_levels`` in ``load_image``: the accelerator reads every input word this way.
+    The C++'s ``count_levels`` in ``load_levels``: the accelerator reads every input word this way.
     """
     return unpack_bits(packed, levels).sum(axis=-1, dtype=np.int64)
 
@@ -106,7 +106,7 @@ def _pg_weight(params: AcceleratorParams, layer_index: int) -> np.ndarray:
 
 
 def stem_conv_bn(dp: Cifar10Datapath, packed: np.ndarray) -> np.ndarray:
-    """The binary input layer (``load_image`` + ``stem_conv_bn``): raw ``fm`` values ``N x 16 x 1024``."""
+    """The binary input layer (``load_levels`` + ``stem_conv_bn``): raw ``fm`` values ``N x 16 x 1024``."""
     levels = dp.p.levels
     z0 = binary_conv(thermometer_planes(count_levels(packed, levels), levels), _stem_weight(dp.p), 1)
     return dp.affine(z0, 0, "conv1_scale", "conv1_shift")

@@ -532,7 +532,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         ),
         UnitUse("stem BN (32 lanes)", stem_bn, STEM_CHANNELS),
         UnitUse("stem level counts (two 32-bit words a beat)", u("popcount", n=levels), 2),
-        UnitUse("stem table addresses (9 taps)", u("stem_slot", levels=levels), TAPS),
+        UnitUse("stem table addresses (9 taps)", u("stem_slot", levels=levels, windows=3), TAPS),
         UnitUse("stem window rows (three row banks, rotated)", u("read_column", width=16), 1),
         UnitUse("store: slices into plane words (2 of 4 planes)", mux2, 2 * 64),
         UnitUse("ping-pong: 2:1 multiplexers on the shared engines' memory ports", mux2, ping_pong),
