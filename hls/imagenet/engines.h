@@ -416,8 +416,8 @@ inline fm_t pg_epilogue(sum_t m, sum_t l, int s, sum_t threshold, const scale_t 
 // pass the shortcut's elements (group oc0 mod cin / 64) read on the banks' second port; acc read (after the first
 // pass) and written (before the last); the next pass's weights one lane a cycle from the weight buffer.
 inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, const tile_t tile,
-                         const weight_tile_t wbuf, const param_tile_t praw, acc_tile_t acc, out_tile_t out,
-                         pool_acc_t pool_acc) {
+                         const weight_tile_t wbuf, const param_tile_t praw, acc_tile_t acc, sc_tile_t sc_sums,
+                         out_tile_t out, pool_acc_t pool_acc) {
 #pragma HLS INLINE off
   sum_t threshold[LANES];
   scale_t scale[LANES], bn_scale[LANES], res_scale[LANES];
@@ -445,6 +445,8 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
   const int go = oc0 >> 6, slice = (oc0 >> 3) & (SLICES - 1);
   const int gin_q = L.gin >= TAPS ? 1 : 0, gin_r = L.gin >= TAPS ? L.gin - TAPS : L.gin;  // gin = 9 gin_q + gin_r
   const int gs_q = gs >= TAPS ? 1 : 0, gs_r = gs >= TAPS ? gs - TAPS : gs;
+  const int gs_pass = three ? gs : gs_q;  // the pass that reads the shortcut's group: its codes are summed there
+  const bool sc_kept = gs_pass != L.passes - 1;  // ... and kept in sc_sums for the last pass
   word_t active[LANES][TAPS], shadow[LANES][TAPS];  // this pass's weights, the next pass's
   int64_t pool_sum[LANES];
   FRACNET_REGISTERS(active)
@@ -480,8 +482,9 @@ PIXELS:
       }
     }
     if (pass >= 0) {
-      const bool final = pass == L.passes - 1;
-      // The nine banks: the window element (or group) each holds, read once; in the last pass the shortcut's.
+      const bool final = pass == L.passes - 1, sc_pass = pass == gs_pass;
+      // The nine banks: the window element (or group) each holds, read once; in the pass of the shortcut's group the
+      // shortcut's elements are among them.
       word_t msb[TAPS], lsb[TAPS];
       int count[TAPS];                // valid channels of the slot's group (0: no element)
       word_t shortcut[4][CODE_BITS];  // the shortcut's elements: (dy, dx) = (1, 1), (1, 2), (2, 1), (2, 2); 1x1: [0]
@@ -506,22 +509,20 @@ PIXELS:
           for (int bc = 0; bc < 3; bc++) {
             const int j = 3 * br + bc, dy = dys[br], dx = dxs[bc], slot = 3 * dy + dx;
             const int base = row_base[br] + col_base[bc];
-            if (row_inside[br] && col_inside[bc]) {
+            if (row_inside[br] && col_inside[bc]) {  // (the shortcut's elements are inside the map)
               word_t b[CODE_BITS];
               FRACNET_REGISTERS(b)
               for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base + pass][k]);
               code_planes(b, msb[slot], lsb[slot]);
               count[slot] = n;
-            }
-            if (final && dy >= 1 && dx >= 1 && (wide || (dy == 1 && dx == 1))) {
-              const int which = (dy - 1) * 2 + dx - 1;
-              for (int k = 0; k < CODE_BITS; k++) shortcut[which][k] = FRACNET_READ(tile[j][base + gs][k]);
+              if (sc_pass && dy >= 1 && dx >= 1 && (wide || (dy == 1 && dx == 1))) {
+                const int which = (dy - 1) * 2 + dx - 1;
+                for (int k = 0; k < CODE_BITS; k++) shortcut[which][k] = b[k];
+              }
             }
           }
         }
       } else {  // bank j holds group slot = (j - p gin) mod 9 of the pass
-        int s9 = e9 + gs_r, sq = eq + gs_q;  // the shortcut's element p * gin + gs
-        if (s9 >= TAPS) s9 -= TAPS, sq++;
         for (int j = 0; j < TAPS; j++) {
           const int slot = j >= e9 ? j - e9 : j - e9 + TAPS;
           if (slot < groups_left) {
@@ -530,9 +531,9 @@ PIXELS:
             for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][eq + pass + (j < e9 ? 1 : 0)][k]);
             code_planes(b, msb[slot], lsb[slot]);
             count[slot] = pass * TAPS + slot == L.gin - 1 ? L.last_valid : GROUP;
-          }
-          if (final && j == s9) {
-            for (int k = 0; k < CODE_BITS; k++) shortcut[0][k] = FRACNET_READ(tile[j][sq][k]);
+            if (sc_pass && slot == gs_r) {
+              for (int k = 0; k < CODE_BITS; k++) shortcut[0][k] = b[k];
+            }
           }
         }
       }
@@ -550,18 +551,24 @@ PIXELS:
           l[k] += popcount64(lsb[slot] ^ active[k][slot]);
         }
       }
-      // The shortcut's code sums (last pass): four codes' worth.
-      int s_sum[LANES];
-      FRACNET_REGISTERS(s_sum)
-      if (final) {
+      // The shortcut's code sums (four codes' worth, at most 60: 6 bits a lane), in the pass that reads its group;
+      // kept in sc_sums until the last pass unless that is the last.
+      sc_word_t s_sums = 0;  // lane k's sum at bits 6 k + 5 .. 6 k
+      if (sc_pass) {
         const int elements = three && wide ? 4 : 1, weight = three && wide ? 1 : 4;
         word_t sums = 0;  // byte 7 - k: lane k's sum of codes (at most 60: no carry between bytes)
         for (int e = 0; e < 4; e++) {
           if (e < elements)
             for (int b = 0; b < CODE_BITS; b++) sums += spread_byte(uint8_t(shortcut[e][b] >> (56 - cbase))) << b;
         }
-        for (int k = 0; k < LANES; k++) s_sum[k] = weight * int((sums >> (8 * (7 - k))) & 0xFF);
+        for (int k = 0; k < LANES; k++) s_sums(6 * k + 5, 6 * k) = weight * int((sums >> (8 * (7 - k))) & 0xFF);
+        if (sc_kept) FRACNET_WRITE(sc_sums[p]) = s_sums;
+      } else if (final) {
+        s_sums = FRACNET_READ(sc_sums[p]);
       }
+      int s_sum[LANES];
+      FRACNET_REGISTERS(s_sum)
+      for (int k = 0; k < LANES; k++) s_sum[k] = int(s_sums(6 * k + 5, 6 * k));
       slice_t codes = 0;
       for (int k = 0; k < LANES; k++) {
         acc_t sums = {sum_t(channels - 2 * m[k]), sum_t(channels - 2 * l[k])};

@@ -45,7 +45,8 @@ inline void advance(WeightTiles &wt) {
 // computing one is not in).
 inline void row_tile(const LayerSpec &L, bool last, int first_row, const beat_t *weights, const beat_t *params,
                      const tile_t tile, weight_tile_t weights_a, weight_tile_t weights_b, param_tile_t params_a,
-                     param_tile_t params_b, WeightTiles &wt, acc_tile_t acc, out_tile_t out, pool_acc_t pool_acc) {
+                     param_tile_t params_b, WeightTiles &wt, acc_tile_t acc, sc_tile_t sc_sums, out_tile_t out,
+                     pool_acc_t pool_acc) {
 #pragma HLS INLINE off
 #pragma HLS ALLOCATION function instances = compute_tile limit = 1
 #pragma HLS ALLOCATION function instances = load_weight_tile limit = 1
@@ -57,10 +58,10 @@ WEIGHT_TILES:
     const LayerSpec &N = LAYERS[load ? wt.layer : 0];
     if (wt.a_current) {
       if (load) load_weight_tile(N, weights, params, wt.weight_beat, wt.param_beat, weights_b, params_b);
-      compute_tile(L, last, oc0, first_row, tile, weights_a, params_a, acc, out, pool_acc);
+      compute_tile(L, last, oc0, first_row, tile, weights_a, params_a, acc, sc_sums, out, pool_acc);
     } else {
       if (load) load_weight_tile(N, weights, params, wt.weight_beat, wt.param_beat, weights_a, params_a);
-      compute_tile(L, last, oc0, first_row, tile, weights_b, params_b, acc, out, pool_acc);
+      compute_tile(L, last, oc0, first_row, tile, weights_b, params_b, acc, sc_sums, out, pool_acc);
     }
     wt.a_current = !wt.a_current;
     advance(wt);
@@ -80,7 +81,7 @@ inline void transfer(const LayerSpec &L, bool store, const out_tile_t out, beat_
 inline void pg_layer(const LayerSpec &L, bool last, const beat_t *weights, const beat_t *params, const beat_t *in,
                      beat_t *out_map, tile_t tile_a, tile_t tile_b, out_tile_t out_a, out_tile_t out_b,
                      weight_tile_t weights_a, weight_tile_t weights_b, param_tile_t params_a, param_tile_t params_b,
-                     WeightTiles &wt, acc_tile_t acc, pool_acc_t pool_acc) {
+                     WeightTiles &wt, acc_tile_t acc, sc_tile_t sc_sums, pool_acc_t pool_acc) {
   int first_row = L.ksize == 3 ? -1 : 0;  // row tile t's first input row (-1: the padding row)
   int dst = 0;                            // the next output row tile to store, in beats from out_map
   load_tile(L, in, first_row, tile_a);    // the first input tile (the layer before is stored)
@@ -91,12 +92,12 @@ ROW_TILES:
     const int next_row = first_row + L.row_step;
     if ((t & 1) == 0) {
       transfer(L, store, out_b, out_map + dst, load, in, next_row, tile_b);
-      row_tile(L, last, first_row, weights, params, tile_a, weights_a, weights_b, params_a, params_b, wt, acc, out_a,
-               pool_acc);
+      row_tile(L, last, first_row, weights, params, tile_a, weights_a, weights_b, params_a, params_b, wt, acc, sc_sums,
+               out_a, pool_acc);
     } else {
       transfer(L, store, out_a, out_map + dst, load, in, next_row, tile_a);
-      row_tile(L, last, first_row, weights, params, tile_b, weights_a, weights_b, params_a, params_b, wt, acc, out_b,
-               pool_acc);
+      row_tile(L, last, first_row, weights, params, tile_b, weights_a, weights_b, params_a, params_b, wt, acc, sc_sums,
+               out_b, pool_acc);
     }
     first_row = next_row;
     if (store) dst += L.store_beats;
@@ -190,13 +191,14 @@ void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights
   weight_tile_t weights_a, weights_b;
   param_tile_t params_a, params_b;
   acc_tile_t acc;
+  sc_tile_t sc_sums;
   pool_acc_t pool_acc;
   // Storage, one declaration per array (hls_support.h): banks and ports for the pragmas and the counting build.
   FRACNET_MEMORY_BANKED(stem_table, RAM_1P_LUTRAM, 1)      // a LUTRAM per lane and tap
   FRACNET_MEMORY_BANKED(stem_rows_a, RAM_T2P_BRAM, 1)      // a bank per input row mod 3 and colour
   FRACNET_MEMORY_BANKED(stem_rows_b, RAM_T2P_BRAM, 1)
-  FRACNET_MEMORY_BANKED2(tile_a, RAM_T2P_BRAM, 1, 3)       // a bank per window position (or group mod 9) and plane
-  FRACNET_MEMORY_BANKED2(tile_b, RAM_T2P_BRAM, 1, 3)
+  FRACNET_MEMORY_BANKED2(tile_a, RAM_S2P_BRAM, 1, 3)       // a bank per window position (or group mod 9) and plane
+  FRACNET_MEMORY_BANKED2(tile_b, RAM_S2P_BRAM, 1, 3)
   FRACNET_MEMORY_BANKED(out_a, RAM_T2P_BRAM, 1)            // a bank per slice of LANES channels
   FRACNET_MEMORY_BANKED(out_b, RAM_T2P_BRAM, 1)
   FRACNET_MEMORY_BANKED(weights_a, RAM_T2P_BRAM, 1)        // a bank per slot
@@ -204,6 +206,7 @@ void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights
   FRACNET_REGISTERS(params_a)
   FRACNET_REGISTERS(params_b)
   FRACNET_MEMORY_BANKED(acc, RAM_T2P_BRAM, 2)              // a bank per lane
+  FRACNET_MEMORY(sc_sums, RAM_S2P_BRAM)                    // one bank: the 8 lanes' shortcut sums of a pixel
   FRACNET_MEMORY_BANKED(pool_acc, RAM_1P_LUTRAM, 1)        // a bank per lane
 
   WeightTiles wt = {true, 0, 0, 0, LAYERS[0].weight_beat, LAYERS[0].param_beat};
@@ -214,7 +217,7 @@ LAYER:
     const bool odd = (i & 1) != 0;
     pg_layer(LAYERS[i], i == NUM_LAYERS - 1, weights, params, fmaps + (odd ? FMAP_BEATS : 0),
              fmaps + (odd ? 0 : FMAP_BEATS), tile_a, tile_b, out_a, out_b, weights_a, weights_b, params_a, params_b, wt,
-             acc, pool_acc);
+             acc, sc_sums, pool_acc);
   }
   store_pooled(pool_acc, pooled);
 }

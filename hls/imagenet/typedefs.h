@@ -143,6 +143,8 @@ struct acc_t {                                                 // one lane's par
   sum_t m, l;
 };
 typedef acc_t acc_tile_t[MAX_PIXELS][LANES];                   // a bank per lane
+typedef ap_uint<6 * LANES> sc_word_t;                          // the shortcut's code sums of LANES lanes, 6 bits each
+typedef sc_word_t sc_tile_t[MAX_PIXELS];                       // ... per pixel, from their pass to the last
 typedef int64_t pool_acc_t[LANES][OUT_CHANNELS / LANES];       // the last layer's pooled sums, a bank per lane
 
 #endif  // FRACNET_IMAGENET_TYPEDEFS_H

@@ -173,12 +173,14 @@ int run_pg() {
   static weight_tile_t wbuf;
   static param_tile_t praw;
   static acc_tile_t acc;
+  static sc_tile_t sc_sums;
   static pool_acc_t pool_acc;
   std::memset(tile, 0x3c, sizeof(tile));  // garbage: no result may depend on what the buffers held
   std::memset(out_tile, 0xc3, sizeof(out_tile));
   std::memset(wbuf, 0x96, sizeof(wbuf));
   std::memset(praw, 0x87, sizeof(praw));
   std::memset(acc, 0x69, sizeof(acc));
+  for (int p = 0; p < MAX_PIXELS; p++) sc_sums[p] = ~sc_word_t(0);
   std::memset(pool_acc, 0x5a, sizeof(pool_acc));  // = POOL_SENTINEL: channels the layer does not have keep it
   for (int t = 0; t < L.tiles; t++) {
     const int first_row = t * L.row_step - pad;
@@ -186,7 +188,7 @@ int run_pg() {
     for (int j = 0; j < L.oc_tiles; j++) {
       load_weight_tile(L, weight_beats.data(), param_beats.data(), L.weight_beat + j * L.tile_weight_beats,
                        L.param_beat + j * PARAM_TILE_BEATS, wbuf, praw);
-      compute_tile(L, pooled, j * LANES, first_row, tile, wbuf, praw, acc, out_tile, pool_acc);
+      compute_tile(L, pooled, j * LANES, first_row, tile, wbuf, praw, acc, sc_sums, out_tile, pool_acc);
     }
     if (!pooled)
       store_tile(out_tile, L.pixels * L.gout, L.gout, (L.cout - GROUP * (L.gout - 1)) / LANES,

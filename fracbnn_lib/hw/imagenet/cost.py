@@ -181,15 +181,21 @@ def _weight_writes(layer: Layer) -> int:
     )
 
 
-def _tile_reads(layer: Layer, oc0: int) -> int:
-    """The most reads of one input-tile bank in one iteration of ``pixels``: the window's (or groups') read, and in the
-    last pass the shortcut's on the bank that holds it (3x3: always one of the window's; 1x1: when its group's
-    slot is one the last pass reads)."""
-    if layer.ksize == 3:
-        return 2
+def shortcut_pass(layer: Layer, oc0: int) -> int:
+    """The pass of ``compute_tile`` (weight tile ``oc0``) that reads the shortcut's input group ``(oc0 mod cin) / 64``:
+    its codes are summed there (3x3: pass ``g``; 1x1: pass ``g / 9``)."""
     gs = (oc0 % layer.cin) // GROUP
-    last_slots = layer.gin - TAPS * (layer.passes - 1)
-    return 2 if gs % TAPS < last_slots else 1
+    return gs if layer.ksize == 3 else gs // TAPS
+
+
+def sc_bound(distance: int) -> IIBound:
+    """The shortcut sums' dependence: sc_sums[p] is read in the last pass, ``distance`` iterations after its write."""
+    return IIBound(
+        1,
+        f"dependence: sc_sums[p] read {distance} iterations after its write (the shortcut's pass to the last), "
+        "beyond the pipeline's depth: DEPENDENCE inter false",
+        "sc_sums",
+    )
 
 
 def _input_rows(layer: Layer, tile: int) -> int:
@@ -283,13 +289,21 @@ class _Plan:
         self.parts.append(("stem", _seq(*loops)))
 
     def pixels(self, layer: Layer, last: bool, oc0: int, tile: str, out: str, weights: str) -> LoopCost:
-        uses = [PortUse(f"tile_{tile}", _tile_reads(layer, oc0), 2), PortUse(f"weights_{weights}", 1, 2)]
+        # the tile (simple dual port): each bank read once, the window's element (or group); the shortcut's are
+        # among them in its pass
+        uses = [PortUse(f"tile_{tile}", 1, 1), PortUse(f"weights_{weights}", 1, 2)]
         stated: list[IIBound] = [SHADOW]
-        carried: tuple[tuple[str, int], ...] = ()
+        carried: list[tuple[str, int]] = []
         if layer.passes >= 2:  # pass 0 writes, the last reads, the ones between both
             uses.append(PortUse("acc", 1 if layer.passes == 2 else 2, 2))
-            carried = (("acc", layer.pixels),)
+            carried.append(("acc", layer.pixels))
             stated.append(acc_bound(layer.pixels))
+        sc_pass = shortcut_pass(layer, oc0)
+        if sc_pass < layer.passes - 1:  # written in the shortcut's pass, read in the last
+            distance = (layer.passes - 1 - sc_pass) * layer.pixels
+            uses.append(PortUse("sc_sums", 1, 1))
+            carried.append(("sc_sums", distance))
+            stated.append(sc_bound(distance))
         if last:
             uses.append(PortUse("pool_acc", 1, 1))
             stated.append(POOL_SUM)
@@ -297,7 +311,7 @@ class _Plan:
             uses.append(PortUse(f"out_{out}", 1, 2))
         trips = LANES + layer.passes * layer.pixels
         return LoopCost(
-            layer.name, "pixels", trips, port_use=tuple(sorted(uses)), carried=carried, stated=tuple(stated)
+            layer.name, "pixels", trips, port_use=tuple(sorted(uses)), carried=tuple(carried), stated=tuple(stated)
         )
 
     def pg_layer(self, layer: Layer, last: bool) -> None:
@@ -305,7 +319,7 @@ class _Plan:
 
         def load_tile(t: int, buffer: str) -> int:
             trips = _input_rows(layer, t) * layer.size_in * layer.gin * CODE_BITS // BEAT_WORDS
-            return self.add(LoopCost(layer.name, "load_tile", trips, port_use=(PortUse(f"tile_{buffer}", 1, 2),)))
+            return self.add(LoopCost(layer.name, "load_tile", trips, port_use=(PortUse(f"tile_{buffer}", 1, 1),)))
 
         def store_tile(buffer: str) -> int:
             trips = layer.pixels * layer.gout * CODE_BITS // BEAT_WORDS
@@ -410,10 +424,11 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", l
     param_bits = 16 + 3 * scale + 3 * param  # threshold, scale, bn_scale, res_scale, shift, slope, bn_shift
     settings = CostSettings()
     return [
-        ArrayCost("tile_a, tile_b (input tiles)", 2 * TILE_BANKS * CODE_BITS, 64, TILE_DEPTH, "bram", "tdp"),
+        ArrayCost("tile_a, tile_b (input tiles)", 2 * TILE_BANKS * CODE_BITS, 64, TILE_DEPTH, "bram", "sdp"),
         ArrayCost("out_a, out_b (output codes)", 2 * SLICES, 4 * LANES, OUT_DEPTH, "bram", "tdp"),
         ArrayCost("weights_a, weights_b (weight tiles)", 2 * TAPS, 64, LANES * MAX_GROUPS, "bram", "tdp"),
         ArrayCost("acc (partial sums)", LANES, 32, MAX_PIXELS, "bram", "tdp"),
+        ArrayCost("sc_sums (the shortcut's code sums)", 1, SC_BITS * LANES, MAX_PIXELS, "bram", "sdp"),
         ArrayCost("stem_rows_a, stem_rows_b (level counts)", 2 * TILE_BANKS, 16, STEM_ROW_DEPTH, "bram", "tdp"),
         ArrayCost("AXI burst buffers (allowance: 4 channels)", 4 * settings.axi_buffer_bram18, 36, 512, "bram", "sdp"),
         ArrayCost("stem_table (level-dot tables)", STEM_CHANNELS * TAPS, 8, COLOURS * (levels + 1), "lutram"),
@@ -440,6 +455,8 @@ STEM_SUM_BITS = 11
 """``stem_sum_t``: the stem's sum over 9 taps and 3 colours of 32 levels."""
 CODE_SUM_BITS = 6
 """``code_sum_t``: the shortcut's sum of four 4-bit codes, 0..60."""
+SC_BITS = CODE_SUM_BITS
+"""Bits a lane's shortcut sum takes in ``sc_sums`` (``sc_word_t``: :data:`LANES` of them a word)."""
 
 COUNTER_BITS = {
     "stem_load_tables": (11, 7, 9, 5),  # i (table beats), slot, first, i (parameter beats)
@@ -496,9 +513,11 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
     )
     param_bits = 16 + 3 * scale.width + 3 * param.width
     # one engine instance serves both arrays of a pair: read data and addresses (write data is shared)
-    tile_address, out_address, weight_address, row_address = 9, 11, 7, 10
+    out_address, weight_address, row_address = 11, 7, 10
     ping_pong = (
-        TILE_BANKS * CODE_BITS * (64 + 2 * tile_address)  # compute_tile reads, load_tile writes
+        # compute_tile reads (read data), load_tile writes: the tiles are simple dual port, each port driven by one
+        # engine, so their addresses need no multiplexer
+        TILE_BANKS * CODE_BITS * 64
         + TAPS * (64 + 2 * weight_address)  # compute_tile reads, load_weight_tile writes
         + LANES * param_bits  # compute_tile reads the parameter registers
         + SLICES * (4 * LANES + 2 * out_address)  # store_tile reads, compute_tile writes
@@ -521,6 +540,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         ),
         UnitUse("PG shortcut: those bytes routed to its 4 positions (9:1)", mux9, 4 * CODE_BITS * LANES),
         UnitUse("PG shortcut: code sums (8 lanes)", u("shortcut_codes"), LANES),
+        UnitUse("PG shortcut: sums of its pass or from sc_sums (2:1)", mux2, SC_BITS * LANES),
         UnitUse("PG gates (8 lanes)", u("pg_gate", sum_bits=SUM_BITS, threshold_bits=16), LANES),
         UnitUse("PG epilogues: scale, RPReLU, BN with res_scale (8 lanes)", epilogue, LANES),
         UnitUse("4-bit quantisers (8 PG + 32 stem lanes)", u("quantiser4", **fmt), LANES + STEM_CHANNELS),
