@@ -17,10 +17,12 @@
 // The PG engine (compute_tile) works in passes: for each input group (3x3) or nine input groups (1x1), one pass
 // over the row tile's pixels, one pixel per cycle: TAPS slots x LANES lanes x 2 planes of XOR-popcounts, the
 // slots fed by the nine banks of the input tile (a 3x3 window of one group: banks by row and column mod 3; nine
-// groups of one pixel on a 1x1 layer: element p * gin + g in bank (p * gin + g) mod 9), one read per bank. The
-// lanes' weights for the pass sit in registers, the next pass's shift in one lane a cycle beside them. The
-// partial sums wait in acc between passes; the last pass adds the shortcut (second port of the banks) and runs
-// the epilogue. No pipelined loop divides: every position, bank and address advances by counters.
+// groups of one pixel on a 1x1 layer: banks by the pixel's and the group's digits mod 9, load_tile), one read per
+// bank (the tiles are simple dual port: load_tile writes, compute_tile reads), routed to the slots by two 3:1
+// rotations (rows, then columns). The lanes' weights for the pass sit in registers, the next pass's shift in one
+// lane a cycle beside them. The partial sums wait in acc between passes; the shortcut's codes are summed in the pass
+// that reads its group (among the window's elements) and wait in sc_sums; the last pass adds them and runs the
+// epilogue. No pipelined loop divides: every position, bank and address advances by counters.
 //
 // The numpy twin is fracbnn_lib.hw.imagenet.reference; the cost model (fracbnn_lib.hw.imagenet.cost) predicts every
 // pipelined loop's trips and accesses per memory bank and iteration, checked against the counting build
@@ -258,8 +260,10 @@ STEM_PIXELS:
 
 // Row tile t's input rows (first_row .. first_row + in_rows - 1, those inside the map: one burst) into the input
 // tile. 3x3: local row lr = row - first_row, local column lc = col + 1 (the padding column is lc 0), element
-// (lr, lc, g) in bank (lr mod 3) * 3 + lc mod 3 at ((lr / 3) * bank_cols + lc / 3) * gin + g. 1x1: element
-// e = (lr * size_in + col) * gin + g in bank e mod 9 at e / 9. Planes 0, 1 from a beat, then 2, 3.
+// (lr, lc, g) in bank (lr mod 3) * 3 + lc mod 3 at ((lr / 3) * bank_cols + lc / 3) * gin + g. 1x1: pixel
+// p = lr * size_in + col and group g, with p mod 9 = 3 pr + pc and g mod 9 = 3 gr + gc, in bank
+// ((pr + gr) mod 3) * 3 + (pc + gc) mod 3 at (p / 9) * gin + g: the nine groups of a pass are nine banks, in an order
+// that two 3:1 rotations by (pr, pc) undo (compute_tile). Planes 0, 1 from a beat, then 2, 3.
 inline void load_tile(const LayerSpec &L, const beat_t *in, int first_row, tile_t tile) {
 #pragma HLS INLINE off
   const bool three = L.ksize == 3;
@@ -269,7 +273,8 @@ inline void load_tile(const LayerSpec &L, const beat_t *in, int first_row, tile_
   int half = 0, g = 0, col = 0;
   int r3 = lo - first_row, row_base = 0;  // 3x3: local row mod 3 (starts at 0 or 1) and (local row / 3) x tile_row_step
   int c3 = 1, col_base = 0;               // 3x3: local column mod 3 and (local column / 3) x gin
-  int e9 = 0, eq = 0;                     // 1x1: element mod 9 and / 9
+  int pr = 0, pc = 0, pbase = 0;          // 1x1: the pixel mod 9 (two digits in base 3) and (pixel / 9) x gin
+  int gr = 0, gc = 0;                     // 1x1: the group mod 9 (two digits in base 3)
   FRACNET_LOOP_ENTER("load_tile");
 LOAD_TILE:
   for (int i = 0; i < (hi - lo) * L.in_row_beats; i++) {
@@ -277,8 +282,9 @@ LOAD_TILE:
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     const beat_t beat = src[i];
-    const int bank = three ? r3 * 3 + c3 : e9;
-    const int addr = three ? row_base + col_base + g : eq;
+    const int br = pr + gr >= 3 ? pr + gr - 3 : pr + gr, bc = pc + gc >= 3 ? pc + gc - 3 : pc + gc;
+    const int bank = three ? r3 * 3 + c3 : br * 3 + bc;
+    const int addr = three ? row_base + col_base + g : pbase + g;
     for (int j = 0; j < TILE_BANKS; j++) {
       if (j == bank) {
         for (int b = 0; b < CODE_BITS; b++) {
@@ -288,9 +294,16 @@ LOAD_TILE:
     }
     if (++half == BEAT_WORDS) {  // the element is complete: the next
       half = 0;
-      if (++e9 == TILE_BANKS) e9 = 0, eq++;
+      if (++gc == 3) {
+        gc = 0;
+        if (++gr == 3) gr = 0;
+      }
       if (++g == L.gin) {
-        g = 0;
+        g = 0, gr = gc = 0;
+        if (++pc == 3) {
+          pc = 0;
+          if (++pr == 3) pr = 0, pbase += L.gin;
+        }
         col_base += L.gin;
         if (++c3 == 3) c3 = 0;
         else col_base -= L.gin;
@@ -381,14 +394,14 @@ LOAD_WEIGHTS:
 
 // ------------------------------------------------------------------------------------------------- PG engine
 
-// A 3x3 window whose first local row is `top` (mod 3: r3; its bank address rq): per bank row d, the window row it holds
-// (dy), that row's address in the bank and whether the row is inside the map.
-inline void window_rows(const LayerSpec &L, int first_row, int top, int r3, int rq, int dys[3], int row_base[3],
+// A 3x3 window whose first local row is `top` (mod 3: r3; its bank address rq): per bank row d, the address in the
+// bank of the window row it holds ((d - r3) mod 3) and whether that row is inside the map.
+inline void window_rows(const LayerSpec &L, int first_row, int top, int r3, int rq, int row_base[3],
                         bool row_inside[3]) {
   for (int d = 0; d < 3; d++) {
-    dys[d] = d >= r3 ? d - r3 : d - r3 + 3;
+    const int dy = d >= r3 ? d - r3 : d - r3 + 3;
     row_base[d] = rq + (d < r3 ? L.tile_row_step : 0);
-    const int row = first_row + top + dys[d];
+    const int row = first_row + top + dy;
     row_inside[d] = row >= 0 && row < L.size_in;
   }
 }
@@ -412,9 +425,10 @@ inline fm_t pg_epilogue(sum_t m, sum_t l, int s, sum_t threshold, const scale_t 
 //
 // One flattened loop: LANES iterations that shift the first pass's weights in, then `passes` passes over the
 // row tile's pixels. Per iteration: each input-tile bank read once at the window element (or group) it holds, the
-// nine elements routed to their slots (the bank of slot (dy, dx) is ((r + dy) mod 3, (c + dx) mod 3)); in the last
-// pass the shortcut's elements (group oc0 mod cin / 64) read on the banks' second port; acc read (after the first
-// pass) and written (before the last); the next pass's weights one lane a cycle from the weight buffer.
+// nine elements routed to their slots (the bank of slot (dy, dx) is ((R + dy) mod 3, (C + dx) mod 3): a row rotation
+// by R, then a column rotation by C); in the pass of the shortcut's group (oc0 mod cin / 64) its codes summed from
+// those elements and, unless that pass is the last, written to sc_sums, which the last pass reads; acc read (after
+// the first pass) and written (before the last); the next pass's weights one lane a cycle from the weight buffer.
 inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, const tile_t tile,
                          const weight_tile_t wbuf, const param_tile_t praw, acc_tile_t acc, sc_tile_t sc_sums,
                          out_tile_t out, pool_acc_t pool_acc) {
@@ -443,8 +457,8 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
   const int oc_in = oc0 >= L.cin ? oc0 - L.cin : oc0;  // the shortcut's first channel: o mod cin (cout is cin or 2 cin)
   const int gs = oc_in >> 6, cbase = oc_in & 63;      // its group and first bit
   const int go = oc0 >> 6, slice = (oc0 >> 3) & (SLICES - 1);
-  const int gin_q = L.gin >= TAPS ? 1 : 0, gin_r = L.gin >= TAPS ? L.gin - TAPS : L.gin;  // gin = 9 gin_q + gin_r
-  const int gs_q = gs >= TAPS ? 1 : 0, gs_r = gs >= TAPS ? gs - TAPS : gs;
+  const int gs_q = gs >= TAPS ? 1 : 0, gs_r = gs >= TAPS ? gs - TAPS : gs;  // 1x1: its pass and slot
+  const int gs_row = gs_r >= 6 ? 2 : gs_r >= 3 ? 1 : 0, gs_col = gs_r - 3 * gs_row;
   const int gs_pass = three ? gs : gs_q;  // the pass that reads the shortcut's group: its codes are summed there
   const bool sc_kept = gs_pass != L.passes - 1;  // ... and kept in sc_sums for the last pass
   word_t active[LANES][TAPS], shadow[LANES][TAPS];  // this pass's weights, the next pass's
@@ -457,14 +471,26 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
   int ox = 0;                             // output column in the row tile
   int top = 0, left = 0;                  // 3x3: the window's local row (oy * stride) and column (ox * stride),
   int r3 = 0, rq = 0, c3 = 0, cq = 0;     // mod 3, and / 3 times tile_row_step or gin
-  int e9 = 0, eq = 0;                     // 1x1: p * gin, mod 9 and / 9
+  int p9r = 0, p9c = 0, pbase = 0;        // 1x1: p mod 9 as (p9r, p9c) = its two digits in base 3, and (p / 9) gin
+  int first_group = 0;                    // 1x1: the pass's first group (9 pass)
+  word_t bank_msb[3][3], bank_lsb[3][3];  // per bank (row, column): its element's code planes, the byte at the
+  uint8_t bank_byte[3][3][CODE_BITS];     // shortcut's channels per plane, the valid channels (0: not read)
+  int bank_count[3][3];
+  FRACNET_REGISTERS(bank_msb)
+  FRACNET_REGISTERS(bank_lsb)
+  FRACNET_REGISTERS(bank_byte)
+  FRACNET_REGISTERS(bank_count)
+  for (int br = 0; br < 3; br++)
+    for (int bc = 0; bc < 3; bc++) {
+      bank_msb[br][bc] = bank_lsb[br][bc] = 0, bank_count[br][bc] = 0;
+      for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = 0;
+    }
   int at = go;                            // out tile pixel-group p * gout + go
-  int dys[3], row_base[3];                // 3x3, per bank row: the window row it holds, its address, whether inside
+  int row_base[3];                        // 3x3, per bank row: the address of the window row it holds, whether inside
   bool row_inside[3];                     // the map (set at each window row, kept across its pixels)
-  FRACNET_REGISTERS(dys)
   FRACNET_REGISTERS(row_base)
   FRACNET_REGISTERS(row_inside)
-  window_rows(L, first_row, 0, 0, 0, dys, row_base, row_inside);
+  window_rows(L, first_row, 0, 0, 0, row_base, row_inside);
   FRACNET_LOOP_ENTER("pixels");
 PIXELS:
   for (int i = 0; i < LANES + L.passes * L.pixels; i++) {
@@ -483,59 +509,73 @@ PIXELS:
     }
     if (pass >= 0) {
       const bool final = pass == L.passes - 1, sc_pass = pass == gs_pass;
-      // The nine banks: the window element (or group) each holds, read once; in the pass of the shortcut's group the
-      // shortcut's elements are among them.
+      // The nine banks, each read once: bank (br, bc) holds slot (dy, dx) = ((br - R) mod 3, (bc - C) mod 3) of the
+      // pass (3x3: the window element (dy, dx), (R, C) the window's first local row and column mod 3; 1x1: group
+      // 9 pass + 3 dy + dx of the pixel, (R, C) the digits of p mod 9). Per bank: its code planes and, for the
+      // shortcut, its byte at the shortcut's channels; then two 3:1 rotations route them to the slots, rows first.
+      const int R = three ? r3 : p9r, C = three ? c3 : p9c;
+      int dxs[3], col_base[3];
+      bool col_inside[3];
+      FRACNET_REGISTERS(dxs)
+      FRACNET_REGISTERS(col_base)
+      FRACNET_REGISTERS(col_inside)
+      for (int d = 0; d < 3; d++) {  // 3x3: per bank column, the window column it holds and its address
+        dxs[d] = d >= c3 ? d - c3 : d - c3 + 3, col_base[d] = cq + (d < c3 ? L.gin : 0);
+        const int col = left - 1 + dxs[d];
+        col_inside[d] = col >= 0 && col < L.size_in;
+      }
+      const int n_last = three ? (pass == L.gin - 1 ? L.last_valid : GROUP) : L.last_valid;
+      for (int br = 0; br < 3; br++) {
+        for (int bc = 0; bc < 3; bc++) {
+          const int j = 3 * br + bc;
+          const int dy = br >= R ? br - R : br - R + 3, dx = bc >= C ? bc - C : bc - C + 3, s = 3 * dy + dx;
+          const bool inside = three ? row_inside[br] && col_inside[bc] : s < groups_left;
+          const int addr = three ? row_base[br] + col_base[bc] + pass : pbase + first_group + s;
+          bank_count[br][bc] = 0;
+          if (inside) {
+            word_t b[CODE_BITS];
+            FRACNET_REGISTERS(b)
+            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][addr][k]);
+            code_planes(b, bank_msb[br][bc], bank_lsb[br][bc]);
+            for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = uint8_t(b[k] >> (56 - cbase));
+            bank_count[br][bc] = three || first_group + s == L.gin - 1 ? n_last : GROUP;
+          }
+        }
+      }
+      word_t row_msb[3][3], row_lsb[3][3];  // rows rotated: [dy][bc] = bank ((dy + R) mod 3, bc)
+      int row_count[3][3];
+      uint8_t row_byte[2][3][CODE_BITS];    // the shortcut's rows (3x3: dy = 1, 2; 1x1: its group's row)
+      FRACNET_REGISTERS(row_msb)
+      FRACNET_REGISTERS(row_lsb)
+      FRACNET_REGISTERS(row_count)
+      FRACNET_REGISTERS(row_byte)
+      for (int dy = 0; dy < 3; dy++) {
+        const int br = dy + R >= 3 ? dy + R - 3 : dy + R;
+        for (int bc = 0; bc < 3; bc++) {
+          row_msb[dy][bc] = bank_msb[br][bc], row_lsb[dy][bc] = bank_lsb[br][bc], row_count[dy][bc] = bank_count[br][bc];
+        }
+      }
+      for (int h = 0; h < 2; h++) {
+        const int sy = three ? 1 + h : gs_row, br = sy + R >= 3 ? sy + R - 3 : sy + R;
+        for (int bc = 0; bc < 3; bc++)
+          for (int k = 0; k < CODE_BITS; k++) row_byte[h][bc][k] = bank_byte[br][bc][k];
+      }
       word_t msb[TAPS], lsb[TAPS];
-      int count[TAPS];                // valid channels of the slot's group (0: no element)
-      word_t shortcut[4][CODE_BITS];  // the shortcut's elements: (dy, dx) = (1, 1), (1, 2), (2, 1), (2, 2); 1x1: [0]
+      int count[TAPS];  // valid channels of the slot's group (0: no element)
       FRACNET_REGISTERS(msb)
       FRACNET_REGISTERS(lsb)
       FRACNET_REGISTERS(count)
+      for (int dx = 0; dx < 3; dx++) {  // columns rotated: slot (dy, dx) = row dy's bank column (dx + C) mod 3
+        const int bc = dx + C >= 3 ? dx + C - 3 : dx + C;
+        for (int dy = 0; dy < 3; dy++) {
+          msb[3 * dy + dx] = row_msb[dy][bc], lsb[3 * dy + dx] = row_lsb[dy][bc], count[3 * dy + dx] = row_count[dy][bc];
+        }
+      }
+      uint8_t shortcut[4][CODE_BITS];  // its bytes at (dy, dx) = (1, 1), (1, 2), (2, 1), (2, 2); 1x1: [0], its group
       FRACNET_REGISTERS(shortcut)
-      for (int j = 0; j < TAPS; j++) count[j] = 0;
-      if (three) {  // bank (br, bc) holds window element (dy, dx) = ((br - r) mod 3, (bc - c) mod 3)
-        const int n = pass == L.gin - 1 ? L.last_valid : GROUP;
-        int dxs[3], col_base[3];
-        bool col_inside[3];
-        FRACNET_REGISTERS(dxs)
-        FRACNET_REGISTERS(col_base)
-        FRACNET_REGISTERS(col_inside)
-        for (int d = 0; d < 3; d++) {
-          dxs[d] = d >= c3 ? d - c3 : d - c3 + 3, col_base[d] = cq + (d < c3 ? L.gin : 0);
-          const int col = left - 1 + dxs[d];
-          col_inside[d] = col >= 0 && col < L.size_in;
-        }
-        for (int br = 0; br < 3; br++) {
-          for (int bc = 0; bc < 3; bc++) {
-            const int j = 3 * br + bc, dy = dys[br], dx = dxs[bc], slot = 3 * dy + dx;
-            const int base = row_base[br] + col_base[bc];
-            if (row_inside[br] && col_inside[bc]) {  // (the shortcut's elements are inside the map)
-              word_t b[CODE_BITS];
-              FRACNET_REGISTERS(b)
-              for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][base + pass][k]);
-              code_planes(b, msb[slot], lsb[slot]);
-              count[slot] = n;
-              if (sc_pass && dy >= 1 && dx >= 1 && (wide || (dy == 1 && dx == 1))) {
-                const int which = (dy - 1) * 2 + dx - 1;
-                for (int k = 0; k < CODE_BITS; k++) shortcut[which][k] = b[k];
-              }
-            }
-          }
-        }
-      } else {  // bank j holds group slot = (j - p gin) mod 9 of the pass
-        for (int j = 0; j < TAPS; j++) {
-          const int slot = j >= e9 ? j - e9 : j - e9 + TAPS;
-          if (slot < groups_left) {
-            word_t b[CODE_BITS];
-            FRACNET_REGISTERS(b)
-            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][eq + pass + (j < e9 ? 1 : 0)][k]);
-            code_planes(b, msb[slot], lsb[slot]);
-            count[slot] = pass * TAPS + slot == L.gin - 1 ? L.last_valid : GROUP;
-            if (sc_pass && slot == gs_r) {
-              for (int k = 0; k < CODE_BITS; k++) shortcut[0][k] = b[k];
-            }
-          }
-        }
+      for (int e = 0; e < 4; e++) {
+        const int sx = three ? 1 + (e & 1) : gs_col, bc = sx + C >= 3 ? sx + C - 3 : sx + C;
+        for (int k = 0; k < CODE_BITS; k++) shortcut[e][k] = row_byte[e >> 1][bc][k];
       }
       // Popcounts: the slots' sums of this pass, lane by lane: n - 2 popcount(a ^ w) over the valid slots, i.e. the
       // valid channels less twice the popcounts' sum.
@@ -559,7 +599,7 @@ PIXELS:
         word_t sums = 0;  // byte 7 - k: lane k's sum of codes (at most 60: no carry between bytes)
         for (int e = 0; e < 4; e++) {
           if (e < elements)
-            for (int b = 0; b < CODE_BITS; b++) sums += spread_byte(uint8_t(shortcut[e][b] >> (56 - cbase))) << b;
+            for (int b = 0; b < CODE_BITS; b++) sums += spread_byte(shortcut[e][b]) << b;
         }
         for (int k = 0; k < LANES; k++) s_sums(6 * k + 5, 6 * k) = weight * int((sums >> (8 * (7 - k))) & 0xFF);
         if (sc_kept) FRACNET_WRITE(sc_sums[p]) = s_sums;
@@ -598,23 +638,25 @@ PIXELS:
     // The next iteration's position.
     if (++p == length) {  // the end of a pass (or of the first weights): the next pass's weights take over
       p = 0, length = L.pixels;
-      if (pass >= 0 && !three) groups_left -= TAPS;
+      if (pass >= 0 && !three) groups_left -= TAPS, first_group += TAPS;
       pass++;
       for (int k = 0; k < LANES; k++)
         for (int j = 0; j < TAPS; j++) active[k][j] = shadow[k][j];
-      ox = 0, top = left = 0, r3 = rq = c3 = cq = 0, e9 = eq = 0, at = go;
-      window_rows(L, first_row, 0, 0, 0, dys, row_base, row_inside);
+      ox = 0, top = left = 0, r3 = rq = c3 = cq = 0, p9r = p9c = pbase = 0, at = go;
+      window_rows(L, first_row, 0, 0, 0, row_base, row_inside);
     } else if (pass >= 0) {
       at += L.gout;
-      e9 += gin_r, eq += gin_q;
-      if (e9 >= TAPS) e9 -= TAPS, eq++;
+      if (++p9c == 3) {
+        p9c = 0;
+        if (++p9r == 3) p9r = 0, pbase += L.gin;
+      }
       c3 += L.stride, left += L.stride;
       if (c3 >= 3) c3 -= 3, cq += L.gin;
       if (++ox == L.size_out) {
         ox = 0, c3 = cq = 0, left = 0;
         r3 += L.stride, top += L.stride;
         if (r3 >= 3) r3 -= 3, rq += L.tile_row_step;
-        window_rows(L, first_row, top, r3, rq, dys, row_base, row_inside);
+        window_rows(L, first_row, top, r3, rq, row_base, row_inside);
       }
     }
   }

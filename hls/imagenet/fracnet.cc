@@ -197,7 +197,7 @@ void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights
   FRACNET_MEMORY_BANKED(stem_table, RAM_1P_LUTRAM, 1)      // a LUTRAM per lane and tap
   FRACNET_MEMORY_BANKED(stem_rows_a, RAM_T2P_BRAM, 1)      // a bank per input row mod 3 and colour
   FRACNET_MEMORY_BANKED(stem_rows_b, RAM_T2P_BRAM, 1)
-  FRACNET_MEMORY_BANKED2(tile_a, RAM_S2P_BRAM, 1, 3)       // a bank per window position (or group mod 9) and plane
+  FRACNET_MEMORY_BANKED2(tile_a, RAM_S2P_BRAM, 1, 3)       // a bank per window position (or slot) and plane
   FRACNET_MEMORY_BANKED2(tile_b, RAM_S2P_BRAM, 1, 3)
   FRACNET_MEMORY_BANKED(out_a, RAM_T2P_BRAM, 1)            // a bank per slice of LANES channels
   FRACNET_MEMORY_BANKED(out_b, RAM_T2P_BRAM, 1)

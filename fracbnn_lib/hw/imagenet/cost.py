@@ -7,8 +7,9 @@ port pressure, BRAM packing, the ZU3EG, the summary's keys) and prices resources
 **Loops and IIs.** :func:`accelerator_loops` lists every pipelined loop entry in the order the top function runs
 them, with each on-chip memory's accesses per bank and iteration (the counting build of the C-simulation logs the
 same entries; a test holds them equal) and the bounds stated beside them; the IIs follow
-(:func:`~fracbnn_lib.hw.cost_model.with_loop_iis`). Every loop runs at II 1: the input tile has a bank per window
-position and code plane, read once per iteration for the window and once more (its second port) for the shortcut;
+(:func:`~fracbnn_lib.hw.cost_model.with_loop_iis`). Every loop runs at II 1: the input tile (simple dual port: one
+port writes, the other reads) has a bank per window position and code plane, read once per iteration, the
+shortcut's elements among the window's in the pass of its group (its sums wait in ``sc_sums`` for the last pass);
 the weights of a pass sit in registers (the next pass's are read one lane a cycle from a bank per slot); the partial
 sums are read and written once per lane bank (a dependence at the distance of a row tile's pixels, at least 49,
 beyond the pipeline's depth); the stem reads each table and row bank once per iteration (one colour a cycle).
@@ -462,11 +463,12 @@ COUNTER_BITS = {
     "stem_load_tables": (11, 7, 9, 5),  # i (table beats), slot, first, i (parameter beats)
     "stem_load": (2, 11, 2, 10, 7),  # c, i, bank, addr, col
     "stem_compute": (12, 2, 7, 10, 2, 10),  # i, c, ox, p, r3, rq
-    "load_tile": (13, 1, 4, 7, 2, 9, 2, 9, 4, 9),  # i, half, g, col, r3, row_base, c3, col_base, e9, eq
+    # i, half, g, col, r3, row_base, c3, col_base; 1x1: pr, pc, pbase, gr, gc
+    "load_tile": (13, 1, 4, 7, 2, 9, 2, 9, 2, 2, 9, 2, 2),
     "store_tile": (12, 1, 11, 4),  # i, half, e, g
     "load_weight_tile": (5, 3, 3, 10, 4, 4, 4, 3),  # i, field, lane (parameters); i, slot, pass, g, lane (weights)
-    # i, pass, p, length, groups_left, ox, top, left, r3, rq, c3, cq, e9, eq, at
-    "compute_tile": (15, 5, 10, 11, 5, 7, 8, 8, 2, 9, 2, 9, 4, 9, 11),
+    # i, pass, p, length, groups_left, ox, top, left, r3, rq, c3, cq, p9r, p9c, pbase, first_group, at
+    "compute_tile": (15, 5, 10, 11, 5, 7, 8, 8, 2, 9, 2, 9, 2, 2, 9, 4, 11),
     "store_pooled": (9,),  # i
     # layer, row tile, weight tile, oc0, first_row, dst; the weight tiles' layer, tile, row, beats; stem tile
     "FracNetImageNet": (5, 4, 7, 10, 8, 20, 5, 7, 4, 18, 14, 4),
@@ -490,7 +492,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
     fm, scale, param = formats.fm, formats.scale, formats.param
     u = Unit.of
     fmt = {"fm_w": fm.width, "fm_i": fm.integer}
-    mux2, mux8, mux9 = u("mux", ways=2, width=1), u("mux", ways=8, width=1), u("mux", ways=TAPS, width=1)
+    mux2, mux3, mux8 = u("mux", ways=2, width=1), u("mux", ways=3, width=1), u("mux", ways=8, width=1)
     epilogue = u(
         "imagenet_epilogue",
         **fmt,
@@ -531,14 +533,23 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
             u("dot_sum", taps=TAPS, count_bits=POPCOUNT_BITS, acc_bits=SUM_BITS),
             LANES * 2,
         ),
-        UnitUse("PG slot routing (nine banks to nine slots, 2 planes x 64 bits, 9:1)", mux9, TAPS * 2 * 64),
+        UnitUse(
+            "PG slot routing (nine banks to nine slots, 2 planes x 64 bits: rows, then columns, 3:1 each)",
+            mux3,
+            2 * TAPS * 2 * 64,
+        ),
+        UnitUse("PG slot counts routed the same way (7 bits, two 3:1)", mux3, 2 * TAPS * POPCOUNT_BITS),
         UnitUse("PG code planes (q2 from four planes, nine banks)", u("code_planes", width=64), TILE_BANKS),
         UnitUse(
             "PG shortcut: each bank's byte at the shortcut's channel, 4 planes (8:1)",
             mux8,
             TILE_BANKS * CODE_BITS * LANES,
         ),
-        UnitUse("PG shortcut: those bytes routed to its 4 positions (9:1)", mux9, 4 * CODE_BITS * LANES),
+        UnitUse(
+            "PG shortcut: those bytes routed to its 4 positions (2 rows x 3 banks, then 4 positions; 3:1)",
+            mux3,
+            (2 * 3 + 4) * CODE_BITS * LANES,
+        ),
         UnitUse("PG shortcut: code sums (8 lanes)", u("shortcut_codes"), LANES),
         UnitUse("PG shortcut: sums of its pass or from sc_sums (2:1)", mux2, SC_BITS * LANES),
         UnitUse("PG gates (8 lanes)", u("pg_gate", sum_bits=SUM_BITS, threshold_bits=16), LANES),
