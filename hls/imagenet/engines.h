@@ -111,25 +111,34 @@ inline slice_t place_code(code_t code, int k) {
 
 // ------------------------------------------------------------------------------------------------------- stem
 
-// The stem's level-dot tables (a beat: 16 of the 288 tables at one slot, into their 16 banks; each bank's byte of a
-// beat is fixed, k mod 16) and its BN (registers).
+// The stem's level-dot tables and its BN (registers). A beat holds 16 of the 288 lane-and-tap tables at one slot;
+// table q = lane * 9 + tap (lanes 0..31) lives in bank q mod 144 (the engine's 16 lanes x 9 taps) at half
+// q / 144 (lanes 0..15, then 16..31): address half * STEM_SLOTS + slot. 144 = 9 x 16, so a beat fills 16 banks of one
+// half and each bank's byte of a beat is fixed (k mod 16).
 inline void stem_load_tables(const beat_t *weights, const beat_t *params, stem_table_t table,
                              scale_t scale[STEM_CHANNELS], param_t shift[STEM_CHANNELS]) {
 #pragma HLS INLINE off
-  int slot = 0, first = 0;  // the beat's slot and first table
+  int slot = 0, base = 0, first = 0;  // the beat's slot, its half's address base (0 or STEM_SLOTS), its first bank
   FRACNET_LOOP_ENTER("stem_table");
 STEM_TABLE:
   for (int i = 0; i < STEM_TABLE_BEATS; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     const beat_t beat = weights[i];
-    for (int k = 0; k < STEM_TABLES; k++) {  // table k takes byte k mod 16 of the beats of its slot's run
+    for (int k = 0; k < STEM_BANKS; k++) {  // bank k takes byte k mod 16 of the beats of its run
       if (k >= first && k < first + 2 * 8) {
-        FRACNET_WRITE(table[k][slot]) = int8_t(beat_word(beat, (k % 16) >> 3) >> (8 * (k % 8)));
+        FRACNET_WRITE(table[k][base + slot]) = int8_t(beat_word(beat, (k % 16) >> 3) >> (8 * (k % 8)));
       }
     }
     first += 2 * 8;
-    if (first == STEM_TABLES) first = 0, slot++;
+    if (first == STEM_BANKS) {
+      first = 0;
+      if (base == 0) {
+        base = STEM_SLOTS;
+      } else {
+        base = 0, slot++;
+      }
+    }
   }
   int64_t raw[2 * STEM_CHANNELS];  // scale then shift, shifted in two a beat
   FRACNET_REGISTERS(raw)
@@ -182,22 +191,24 @@ STEM_LOAD_COLOURS:
 }
 
 // Stem tile t: z0 = sum over valid taps and colours of the lane's level-dot table at the colour word's level count;
-// x = fm(scale * z0 + shift); q4(x) into slices 0..3 of the out tile (pixel-group p: one group). One colour per
-// iteration (three per pixel): each row bank of the colour read once (the columns 2 ox and 2 ox + 1 of an
-// element; column 2 ox - 1 kept from the pixel before), each lane-and-tap table once.
+// x = fm(scale * z0 + shift); q4(x) into slices 0..3 of the out tile (pixel-group p: one group). STEM_LANES lanes: two
+// halves over the tile's pixels (channels 0..15, then 16..31: slices 0, 1 then 2, 3). One colour per iteration
+// (three per pixel): each row bank of the colour read once (the columns 2 ox and 2 ox + 1 of an element; column
+// 2 ox - 1 kept from the pixel before), each lane-and-tap table once (at half * STEM_SLOTS + slot).
 inline void stem_compute(int t, const stem_rows_t rows, const stem_table_t table, const scale_t scale[STEM_CHANNELS],
                          const param_t shift[STEM_CHANNELS], out_tile_t out) {
 #pragma HLS INLINE off
-  int z[STEM_CHANNELS];            // conv sums over the colours so far
+  int z[STEM_LANES];               // conv sums over the colours so far
   uint16_t left[COLOURS][3];       // element ox - 1 of each colour and window row: its high count is column 2 ox - 1
   FRACNET_REGISTERS(z)
   FRACNET_REGISTERS(left)
-  int c = 0, ox = 0, p = 0;
+  int half = 0, c = 0, ox = 0, p = 0;
+  int base = 0;                    // the table address of the half's and colour's slot 0: half * STEM_SLOTS + c * 33
   int r3 = 0, rq = 0;              // the window's first local row (2 oy) mod 3 and its bank address (/ 3 x 112)
   bool top = t == 0;               // the window's first row is the padding row -1
   FRACNET_LOOP_ENTER("stem_pixels");
 STEM_PIXELS:
-  for (int i = 0; i < STEM_PIXELS * COLOURS; i++) {
+  for (int i = 0; i < STEM_HALVES * STEM_PIXELS * COLOURS; i++) {
 #pragma HLS PIPELINE II = 1
     FRACNET_LOOP_TRIP();
     uint16_t cur[3];  // window rows 0..2 at element ox of colour c
@@ -217,40 +228,48 @@ STEM_PIXELS:
     FRACNET_REGISTERS(valid)
     for (int d = 0; d < 3; d++) {
       const uint16_t before = c == 0 ? left[0][d] : c == 1 ? left[1][d] : left[2][d];
-      slot[3 * d] = c * LEVEL_SLOTS + (before >> 8);
-      slot[3 * d + 1] = c * LEVEL_SLOTS + (cur[d] & 0xFF);
-      slot[3 * d + 2] = c * LEVEL_SLOTS + (cur[d] >> 8);
+      slot[3 * d] = base + (before >> 8);
+      slot[3 * d + 1] = base + (cur[d] & 0xFF);
+      slot[3 * d + 2] = base + (cur[d] >> 8);
       for (int dx = 0; dx < 3; dx++) valid[3 * d + dx] = !(top && d == 0) && !(ox == 0 && dx == 0);
     }
     for (int cc = 0; cc < COLOURS; cc++) {
       if (cc == c)
         for (int d = 0; d < 3; d++) left[cc][d] = cur[d];
     }
-    slice_t codes[STEM_CHANNELS / LANES];
+    slice_t codes[STEM_LANES / LANES];
     FRACNET_REGISTERS(codes)
-    for (int s = 0; s < STEM_CHANNELS / LANES; s++) codes[s] = 0;
-  STEM_LANES:
-    for (int k = 0; k < STEM_CHANNELS; k++) {
+    for (int s = 0; s < STEM_LANES / LANES; s++) codes[s] = 0;
+  STEM_LANES_LOOP:
+    for (int k = 0; k < STEM_LANES; k++) {
 #pragma HLS UNROLL
       int sum = c == 0 ? 0 : z[k];
       for (int tap = 0; tap < TAPS; tap++) {
         if (valid[tap]) sum += FRACNET_READ(table[k * TAPS + tap][slot[tap]]);
       }
       z[k] = sum;
-      if (c == COLOURS - 1) {
-        const fm_t x = scale[k] * stem_sum_t(sum) + shift[k];
+      if (c == COLOURS - 1) {  // the half's channel: lane k or STEM_LANES + k (a 2:1 choice of its BN)
+        const scale_t a = half ? scale[STEM_LANES + k] : scale[k];
+        const param_t b = half ? shift[STEM_LANES + k] : shift[k];
+        const fm_t x = a * stem_sum_t(sum) + b;
         codes[k / LANES] |= place_code(quantize4(x), k % LANES);
       }
     }
-    if (c == COLOURS - 1) {
-      for (int s = 0; s < STEM_CHANNELS / LANES; s++) FRACNET_WRITE(out[s][p]) = codes[s];
+    if (c == COLOURS - 1) {  // slices 2 half, 2 half + 1
+      for (int s = 0; s < STEM_CHANNELS / LANES; s++) {
+        if ((s >> 1) == half) FRACNET_WRITE(out[s][p]) = codes[s & 1];
+      }
     }
+    base += LEVEL_SLOTS;
     if (++c == COLOURS) {
-      c = 0, p++;
+      c = 0, p++, base -= COLOURS * LEVEL_SLOTS;
       if (++ox == STEM_SIZE) {
         ox = 0, top = false;
         r3 += 2;
         if (r3 >= 3) r3 -= 3, rq += IMG_BEATS_PER_ROW;
+      }
+      if (p == STEM_PIXELS) {  // the second half: the tile's pixels again
+        half = 1, p = 0, base = STEM_SLOTS, top = t == 0, r3 = rq = 0;
       }
     }
   }

@@ -70,8 +70,11 @@ const int LEVEL_SLOTS = LEVELS + 1;  // a colour word holds 0..LEVELS levels
 const int TAPS = 9;
 const int STEM_CHANNELS = 32;
 const int STEM_SIZE = IMG / 2;        // the stem convolves at stride 2: 112 x 112
-const int STEM_TABLES = STEM_CHANNELS * TAPS;  // one level-dot table per stem lane and tap
+const int STEM_TABLES = STEM_CHANNELS * TAPS;  // one level-dot table per stem channel and tap
 const int STEM_SLOTS = COLOURS * LEVEL_SLOTS;  // entries per table
+const int STEM_LANES = 16;                     // the stem engine's lanes: two halves of the 32 channels
+const int STEM_HALVES = STEM_CHANNELS / STEM_LANES;
+const int STEM_BANKS = STEM_LANES * TAPS;      // table banks: one per lane and tap, holding its channels' tables
 const int STEM_ROWS = FRACNET_STEM_ROWS;       // output rows per stem tile
 const int STEM_TILES = STEM_SIZE / STEM_ROWS;
 const int STEM_PIXELS = STEM_ROWS * STEM_SIZE;
@@ -131,7 +134,7 @@ const int STEM_TABLE_BEATS = STEM_SLOTS * STEM_TABLES / (8 * BEAT_WORDS);  // 16
 const int STEM_PARAM_BEATS = 2 * STEM_CHANNELS / BEAT_WORDS;
 
 // On-chip buffers (declared in the top function, FracNetImageNet, with their banks and storage).
-typedef int8_t stem_table_t[STEM_TABLES][STEM_SLOTS];          // level-dot tables, a bank per lane and tap
+typedef int8_t stem_table_t[STEM_BANKS][STEM_HALVES * STEM_SLOTS];  // level-dot tables, a bank per lane and tap
 typedef uint16_t stem_rows_t[TILE_BANKS][STEM_ROW_DEPTH];      // a stem tile's level counts, two columns an
                                                                // element, a bank per row mod 3 and colour
 typedef word_t tile_t[TILE_BANKS][TILE_DEPTH][CODE_BITS];      // a row tile's input codes, a bank per window

@@ -74,6 +74,7 @@ from .layout import (
     SLICES,
     STEM_CHANNELS,
     STEM_IN_ROWS,
+    STEM_LANES,
     STEM_ROW_DEPTH,
     STEM_ROWS,
     STEM_SIZE,
@@ -103,6 +104,7 @@ WRITES = ("store_tile", "store_pooled")
 STEM_TILES = STEM_SIZE // STEM_ROWS
 STEM_PIXELS = STEM_ROWS * STEM_SIZE
 STEM_TABLE_BEATS_PER_SLOT = STEM_CHANNELS * TAPS // 16
+STEM_HALVES = STEM_CHANNELS // STEM_LANES
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,8 @@ class _Plan:
                 PortUse(f"stem_rows_{this}", 1, 2),
                 PortUse("stem_table", 1, 1),
             )
-            pixels = self.add(LoopCost("stem", "stem_pixels", STEM_PIXELS * COLOURS, port_use=uses, stated=(Z_STEM,)))
+            trips = STEM_HALVES * STEM_PIXELS * COLOURS
+            pixels = self.add(LoopCost("stem", "stem_pixels", trips, port_use=uses, stated=(Z_STEM,)))
             loops.append(_par(load, pixels, store(other) if t > 0 else _seq()))
         loops.append(store("a" if STEM_TILES % 2 else "b"))
         self.parts.append(("stem", _seq(*loops)))
@@ -432,7 +435,9 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", l
         ArrayCost("sc_sums (the shortcut's code sums)", 1, SC_BITS * LANES, MAX_PIXELS, "bram", "sdp"),
         ArrayCost("stem_rows_a, stem_rows_b (level counts)", 2 * TILE_BANKS, 16, STEM_ROW_DEPTH, "bram", "tdp"),
         ArrayCost("AXI burst buffers (allowance: 4 channels)", 4 * settings.axi_buffer_bram18, 36, 512, "bram", "sdp"),
-        ArrayCost("stem_table (level-dot tables)", STEM_CHANNELS * TAPS, 8, COLOURS * (levels + 1), "lutram"),
+        ArrayCost(
+            "stem_table (level-dot tables)", STEM_LANES * TAPS, 8, STEM_HALVES * COLOURS * (levels + 1), "lutram"
+        ),
         ArrayCost("pool_acc (pooled sums)", LANES, 64, OUT_CHANNELS // LANES, "lutram"),
         ArrayCost("weights of a pass, and of the next (active, shadow)", 1, 2 * LANES * TAPS * 64, 1, "registers"),
         ArrayCost("params_a, params_b and the tile's typed parameters", 1, 3 * LANES * param_bits, 1, "registers"),
@@ -440,7 +445,7 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", l
         ArrayCost(
             "stem sums and windows, pool sums",
             1,
-            STEM_CHANNELS * STEM_SUM_BITS + COLOURS * 3 * 16 + LANES * 64 + LANES * fm,
+            STEM_LANES * STEM_SUM_BITS + COLOURS * 3 * 16 + LANES * 64 + LANES * fm,
             1,
             "registers",
         ),
@@ -460,9 +465,9 @@ SC_BITS = CODE_SUM_BITS
 """Bits a lane's shortcut sum takes in ``sc_sums`` (``sc_word_t``: :data:`LANES` of them a word)."""
 
 COUNTER_BITS = {
-    "stem_load_tables": (11, 7, 9, 5),  # i (table beats), slot, first, i (parameter beats)
+    "stem_load_tables": (11, 7, 8, 8, 5),  # i (table beats), slot, base, first, i (parameter beats)
     "stem_load": (2, 11, 2, 10, 7),  # c, i, bank, addr, col
-    "stem_compute": (12, 2, 7, 10, 2, 10),  # i, c, ox, p, r3, rq
+    "stem_compute": (13, 1, 2, 7, 10, 8, 2, 10),  # i, half, c, ox, p, base, r3, rq
     # i, half, g, col, r3, row_base, c3, col_base; 1x1: pr, pc, pbase, gr, gc
     "load_tile": (13, 1, 4, 7, 2, 9, 2, 9, 2, 2, 9, 2, 2),
     "store_tile": (12, 1, 11, 4),  # i, half, e, g
@@ -554,14 +559,17 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         UnitUse("PG shortcut: sums of its pass or from sc_sums (2:1)", mux2, SC_BITS * LANES),
         UnitUse("PG gates (8 lanes)", u("pg_gate", sum_bits=SUM_BITS, threshold_bits=16), LANES),
         UnitUse("PG epilogues: scale, RPReLU, BN with res_scale (8 lanes)", epilogue, LANES),
-        UnitUse("4-bit quantisers (8 PG + 32 stem lanes)", u("quantiser4", **fmt), LANES + STEM_CHANNELS),
+        UnitUse("4-bit quantisers (8 PG + 16 stem lanes)", u("quantiser4", **fmt), LANES + STEM_LANES),
         UnitUse("PG pool sums (8 lanes, int64)", u("accumulator", in_bits=fm.width, acc_bits=64), LANES),
         UnitUse(
-            "stem table sums (32 lanes x 9 entries, 3 colours)",
+            "stem table sums (16 lanes x 9 entries, 3 colours)",
             u("adder_tree", inputs=TAPS, width=8, acc_bits=STEM_SUM_BITS),
-            STEM_CHANNELS,
+            STEM_LANES,
         ),
-        UnitUse("stem BN (32 lanes)", stem_bn, STEM_CHANNELS),
+        UnitUse("stem BN (16 lanes)", stem_bn, STEM_LANES),
+        UnitUse(
+            "stem BN: each lane's scale and shift of its half (2:1)", mux2, STEM_LANES * (scale.width + param.width)
+        ),
         UnitUse("stem level counts (two 32-bit words a beat)", u("popcount", n=levels), 2),
         UnitUse("stem table addresses (9 taps)", u("stem_slot", levels=levels, windows=3), TAPS),
         UnitUse("stem window rows (three row banks, rotated)", u("read_column", width=16), 1),

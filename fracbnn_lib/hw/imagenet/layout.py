@@ -52,6 +52,9 @@ IMAGE_SIZE = 224
 COLOURS = 3
 STEM_CHANNELS = 32
 STEM_SIZE = IMAGE_SIZE // 2
+STEM_LANES = 16
+"""Lanes of the stem engine (``typedefs.h``): it computes the 32 channels in two halves over a stem tile's pixels, its
+144 table banks (16 lanes x 9 taps) holding both halves' tables."""
 TAPS = 9
 GROUP = 64
 CODE_BITS = 4
