@@ -631,8 +631,14 @@ def cost_summary(
     formats: str | Formats | Mapping[str, Any] = "default", levels: int = 32, settings: CostSettings | None = None
 ) -> dict[str, Any]:
     """The ``hls.cost`` section of ``metrics.json`` (:data:`~fracbnn_lib.hw.cost_model.SUMMARY_KEYS`, then
-    ``compute_cycles``, ``port_gb_per_s``, ``masters``, ``bram18``, ``estimated_units`` and ``per_layer``).
-    ``estimated_units`` lists units priced without synthesis (formats nobody committed, no yosys here)."""
+    ``compute_cycles``, ``port_gb_per_s``, ``masters``, ``bram18``, ``estimated_units``, ``per_layer`` and
+    ``release``). ``estimated_units`` lists units priced without synthesis (formats nobody committed, no yosys here).
+    ``release``: the model's stated uncertainty. No ImageNet design's resources are reported, so it is the one
+    implemented design the same units are held against, the release's CIFAR-10 accelerator
+    (:func:`fracbnn_lib.hw.cifar10.cost.release_summary`: modelled beside the paper's figures, ``network`` says
+    whose); :func:`~fracbnn_lib.hw.cost_model.budget_check` scales the figures by ``max(1, reported / modelled)``."""
+    from ..cifar10.cost import release_summary
+
     settings = settings or CostSettings()
     loops, parts = _plan(levels, settings)
     cycles = sum(schedule_cycles(node, loops) for _, node in parts)
@@ -685,4 +691,12 @@ def cost_summary(
         "bram18": bram18,
         "estimated_units": sorted({use.unit.key for use in uses if use.cost.estimated}),
         "per_layer": per_layer,
+        "release": {
+            "network": "cifar10",
+            **{
+                key: value
+                for key, value in release_summary().items()
+                if key in ("lut", "dsp", "bram36", "paper", "ratio")
+            },
+        },
     }
