@@ -374,6 +374,7 @@ def test_the_imagenet_engines_are_priced_by_the_same_units():
     checked = cost_model.multiplier_check(imagenet_cost.accelerator_units())
     assert checked and all(row["yosys_dsp"] == row["rule_dsp"] for row in checked)
     arrays = {array.name: array for array in imagenet_cost.accelerator_arrays()}
-    tile = arrays["tile_a, tile_b (input tiles)"]  # true dual port: a 64-bit bank is 4 BRAM18 (1K x 18 each)
-    assert tile.ports == "tdp" and tile.bram18 == tile.banks * 4
+    tile = arrays["tile_a, tile_b (input tiles)"]  # simple dual port: a 64-bit bank of 512 is 2 BRAM18 (512 x 36)
+    assert tile.ports == "sdp" and tile.depth == 512 and tile.bram18 == tile.banks * 2
+    assert arrays["acc (partial sums)"].ports == "tdp"  # read and written by compute_tile on its two ports
     assert summary["bram36"] == -(-sum(array.bram18 for array in arrays.values()) // 2)
