@@ -492,18 +492,6 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
   int r3 = 0, rq = 0, c3 = 0, cq = 0;     // mod 3, and / 3 times tile_row_step or gin
   int p9r = 0, p9c = 0, pbase = 0;        // 1x1: p mod 9 as (p9r, p9c) = its two digits in base 3, and (p / 9) gin
   int first_group = 0;                    // 1x1: the pass's first group (9 pass)
-  word_t bank_msb[3][3], bank_lsb[3][3];  // per bank (row, column): its element's code planes, the byte at the
-  uint8_t bank_byte[3][3][CODE_BITS];     // shortcut's channels per plane, the valid channels (0: not read)
-  int bank_count[3][3];
-  FRACNET_REGISTERS(bank_msb)
-  FRACNET_REGISTERS(bank_lsb)
-  FRACNET_REGISTERS(bank_byte)
-  FRACNET_REGISTERS(bank_count)
-  for (int br = 0; br < 3; br++)
-    for (int bc = 0; bc < 3; bc++) {
-      bank_msb[br][bc] = bank_lsb[br][bc] = 0, bank_count[br][bc] = 0;
-      for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = 0;
-    }
   int at = go;                            // out tile pixel-group p * gout + go
   int row_base[3];                        // 3x3, per bank row: the address of the window row it holds, whether inside
   bool row_inside[3];                     // the map (set at each window row, kept across its pixels)
@@ -516,6 +504,7 @@ PIXELS:
 #pragma HLS LOOP_TRIPCOUNT min = 57 max = 16392 avg = 1600
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = acc inter false
+#pragma HLS DEPENDENCE variable = sc_sums inter false
     FRACNET_LOOP_TRIP();
     const int next = pass + 1;  // the pass whose weights shift in (at p < LANES)
     if (p < LANES && next < L.passes) {
@@ -544,21 +533,25 @@ PIXELS:
         col_inside[d] = col >= 0 && col < L.size_in;
       }
       const int n_last = three ? (pass == L.gin - 1 ? L.last_valid : GROUP) : L.last_valid;
+      word_t bank_msb[3][3], bank_lsb[3][3];  // per bank (row, column): its element's code planes, the byte at the
+      uint8_t bank_byte[3][3][CODE_BITS];     // shortcut's channels per plane, and the valid channels (0: outside
+      int bank_count[3][3];                   // the map, or no group of the pass: read, but not counted)
+      FRACNET_REGISTERS(bank_msb)
+      FRACNET_REGISTERS(bank_lsb)
+      FRACNET_REGISTERS(bank_byte)
+      FRACNET_REGISTERS(bank_count)
       for (int br = 0; br < 3; br++) {
-        for (int bc = 0; bc < 3; bc++) {
-          const int j = 3 * br + bc;
+        for (int bc = 0; bc < 3; bc++) {  // every bank read (3x3: padding positions are in the tile; 1x1: the
+          const int j = 3 * br + bc;      // addresses a pass reads are within the tile, layout._bank_depth)
           const int dy = br >= R ? br - R : br - R + 3, dx = bc >= C ? bc - C : bc - C + 3, s = 3 * dy + dx;
           const bool inside = three ? row_inside[br] && col_inside[bc] : s < groups_left;
           const int addr = three ? row_base[br] + col_base[bc] + pass : pbase + first_group + s;
-          bank_count[br][bc] = 0;
-          if (inside) {
-            word_t b[CODE_BITS];
-            FRACNET_REGISTERS(b)
-            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][addr][k]);
-            code_planes(b, bank_msb[br][bc], bank_lsb[br][bc]);
-            for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = uint8_t(b[k] >> (56 - cbase));
-            bank_count[br][bc] = three || first_group + s == L.gin - 1 ? n_last : GROUP;
-          }
+          word_t b[CODE_BITS];
+          FRACNET_REGISTERS(b)
+          for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][addr][k]);
+          code_planes(b, bank_msb[br][bc], bank_lsb[br][bc]);
+          for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = uint8_t(b[k] >> (56 - cbase));
+          bank_count[br][bc] = !inside ? 0 : three || first_group + s == L.gin - 1 ? n_last : GROUP;
         }
       }
       word_t row_msb[3][3], row_lsb[3][3];  // rows rotated: [dy][bc] = bank ((dy + R) mod 3, bc)

@@ -108,7 +108,9 @@ def _bank_depth(ksize: int, cin: int, size: int, stride: int, rows: int) -> int:
     if ksize == 3:
         in_rows = (rows - 1) * stride + 3
         return -(-in_rows // 3) * -(-(size + 2) // 3) * gin  # rows mod 3, columns (shifted by one) mod 3
-    return -(-rows * size // TILE_BANKS) * gin  # pixel p's group g at (p / 9) gin + g, in a bank by p and g mod 9
+    # pixel p's group g at (p / 9) gin + g, in a bank by p and g mod 9; a pass reads all nine banks, up to its
+    # first group + 8 past the last pixel's base
+    return (-(-rows * size // TILE_BANKS) - 1) * gin + TAPS * -(-gin // TAPS)
 
 
 def tile_rows(ksize: int, cin: int, cout: int, size: int, stride: int) -> int:
