@@ -56,8 +56,13 @@ inline int popcount64(word_t x) {
     count += (x >> i) & 1;
   }
   return count;
-#else
+#elif defined(__POPCNT__)
   return __builtin_popcountll(x);
+#else  // C-simulation without a popcount instruction: SWAR, inline (the builtin would call libgcc)
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  return int((x * 0x0101010101010101ULL) >> 56);
 #endif
 }
 
@@ -414,13 +419,12 @@ LOAD_WEIGHTS:
 // ------------------------------------------------------------------------------------------------- PG engine
 
 // A 3x3 window whose first local row is `top` (mod 3: r3; its bank address rq): per bank row d, the address in the
-// bank of the window row it holds ((d - r3) mod 3) and whether that row is inside the map.
+// bank of the window row it holds ((d - r3) mod 3); per window row dy, whether it is inside the map.
 inline void window_rows(const LayerSpec &L, int first_row, int top, int r3, int rq, int row_base[3],
                         bool row_inside[3]) {
   for (int d = 0; d < 3; d++) {
-    const int dy = d >= r3 ? d - r3 : d - r3 + 3;
     row_base[d] = rq + (d < r3 ? L.tile_row_step : 0);
-    const int row = first_row + top + dy;
+    const int row = first_row + top + d;
     row_inside[d] = row >= 0 && row < L.size_in;
   }
 }
@@ -493,8 +497,8 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
   int p9r = 0, p9c = 0, pbase = 0;        // 1x1: p mod 9 as (p9r, p9c) = its two digits in base 3, and (p / 9) gin
   int first_group = 0;                    // 1x1: the pass's first group (9 pass)
   int at = go;                            // out tile pixel-group p * gout + go
-  int row_base[3];                        // 3x3, per bank row: the address of the window row it holds, whether inside
-  bool row_inside[3];                     // the map (set at each window row, kept across its pixels)
+  int row_base[3];                        // 3x3: per bank row the address of the window row it holds, per window
+  bool row_inside[3];                     // row whether it is inside the map (set at each window row)
   FRACNET_REGISTERS(row_base)
   FRACNET_REGISTERS(row_inside)
   window_rows(L, first_row, 0, 0, 0, row_base, row_inside);
@@ -522,72 +526,88 @@ PIXELS:
       // 9 pass + 3 dy + dx of the pixel, (R, C) the digits of p mod 9). Per bank: its code planes and, for the
       // shortcut, its byte at the shortcut's channels; then two 3:1 rotations route them to the slots, rows first.
       const int R = three ? r3 : p9r, C = three ? c3 : p9c;
-      int dxs[3], col_base[3];
-      bool col_inside[3];
-      FRACNET_REGISTERS(dxs)
-      FRACNET_REGISTERS(col_base)
-      FRACNET_REGISTERS(col_inside)
-      for (int d = 0; d < 3; d++) {  // 3x3: per bank column, the window column it holds and its address
-        dxs[d] = d >= c3 ? d - c3 : d - c3 + 3, col_base[d] = cq + (d < c3 ? L.gin : 0);
-        const int col = left - 1 + dxs[d];
-        col_inside[d] = col >= 0 && col < L.size_in;
-      }
-      const int n_last = three ? (pass == L.gin - 1 ? L.last_valid : GROUP) : L.last_valid;
-      word_t bank_msb[3][3], bank_lsb[3][3];  // per bank (row, column): its element's code planes, the byte at the
-      uint8_t bank_byte[3][3][CODE_BITS];     // shortcut's channels per plane, and the valid channels (0: outside
-      int bank_count[3][3];                   // the map, or no group of the pass: read, but not counted)
+      word_t bank_msb[3][3], bank_lsb[3][3];  // per bank (row, column): its element's code planes and the byte at
+      uint8_t bank_byte[3][3][CODE_BITS];     // the shortcut's channels per plane
+      int count[TAPS];                        // per slot: valid channels (0: outside the map, or no group)
       FRACNET_REGISTERS(bank_msb)
       FRACNET_REGISTERS(bank_lsb)
       FRACNET_REGISTERS(bank_byte)
-      FRACNET_REGISTERS(bank_count)
-      for (int br = 0; br < 3; br++) {
-        for (int bc = 0; bc < 3; bc++) {  // every bank read (3x3: padding positions are in the tile; 1x1: the
-          const int j = 3 * br + bc;      // addresses a pass reads are within the tile, layout._bank_depth)
-          const int dy = br >= R ? br - R : br - R + 3, dx = bc >= C ? bc - C : bc - C + 3, s = 3 * dy + dx;
-          const bool inside = three ? row_inside[br] && col_inside[bc] : s < groups_left;
-          const int addr = three ? row_base[br] + col_base[bc] + pass : pbase + first_group + s;
-          word_t b[CODE_BITS];
-          FRACNET_REGISTERS(b)
-          for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[j][addr][k]);
-          code_planes(b, bank_msb[br][bc], bank_lsb[br][bc]);
-          for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = uint8_t(b[k] >> (56 - cbase));
-          bank_count[br][bc] = !inside ? 0 : three || first_group + s == L.gin - 1 ? n_last : GROUP;
+      FRACNET_REGISTERS(count)
+      // Every bank is read (3x3: padding positions are in the tile; 1x1: the addresses a pass reads are within the
+      // tile, layout._bank_depth); what lies outside the map, or past the layer's groups, is not counted.
+      if (three) {
+        const int n = pass == L.gin - 1 ? L.last_valid : GROUP;
+        int col_base[3];
+        bool col_inside[3];
+        FRACNET_REGISTERS(col_base)
+        FRACNET_REGISTERS(col_inside)
+        for (int d = 0; d < 3; d++) {  // per bank column the address of the window column it holds; per window
+          const int col = left - 1 + d;  // column whether it is inside the map
+          col_base[d] = cq + (d < c3 ? L.gin : 0), col_inside[d] = col >= 0 && col < L.size_in;
         }
+        for (int br = 0; br < 3; br++) {
+          for (int bc = 0; bc < 3; bc++) {
+            word_t b[CODE_BITS];
+            FRACNET_REGISTERS(b)
+            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[3 * br + bc][row_base[br] + col_base[bc] + pass][k]);
+            code_planes(b, bank_msb[br][bc], bank_lsb[br][bc]);
+            // the byte at the shortcut's channels, of the banks that hold its elements (the others' are not used)
+            if (sc_pass) {
+              const int dy = br >= R ? br - R : br - R + 3, dx = bc >= C ? bc - C : bc - C + 3;
+              if (dy >= 1 && dx >= 1 && (wide || (dy == 1 && dx == 1)))
+                for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = uint8_t(b[k] >> (56 - cbase));
+            }
+          }
+        }
+        for (int dy = 0; dy < 3; dy++)
+          for (int dx = 0; dx < 3; dx++) count[3 * dy + dx] = row_inside[dy] && col_inside[dx] ? n : 0;
+      } else {  // bank (br, bc) holds the pass's group s = 3 ((br - R) mod 3) + (bc - C) mod 3 at pbase + 9 pass + s
+        const int last_slot = L.gin - 1 - first_group;  // the layer's last group (its last_valid channels)
+        for (int br = 0; br < 3; br++) {
+          for (int bc = 0; bc < 3; bc++) {
+            const int dy = br >= R ? br - R : br - R + 3, dx = bc >= C ? bc - C : bc - C + 3, s = 3 * dy + dx;
+            word_t b[CODE_BITS];
+            FRACNET_REGISTERS(b)
+            for (int k = 0; k < CODE_BITS; k++) b[k] = FRACNET_READ(tile[3 * br + bc][pbase + first_group + s][k]);
+            code_planes(b, bank_msb[br][bc], bank_lsb[br][bc]);
+            if (sc_pass && s == gs_r)
+              for (int k = 0; k < CODE_BITS; k++) bank_byte[br][bc][k] = uint8_t(b[k] >> (56 - cbase));
+          }
+        }
+        for (int s = 0; s < TAPS; s++) count[s] = s >= groups_left ? 0 : s == last_slot ? L.last_valid : GROUP;
       }
       word_t row_msb[3][3], row_lsb[3][3];  // rows rotated: [dy][bc] = bank ((dy + R) mod 3, bc)
-      int row_count[3][3];
       uint8_t row_byte[2][3][CODE_BITS];    // the shortcut's rows (3x3: dy = 1, 2; 1x1: its group's row)
       FRACNET_REGISTERS(row_msb)
       FRACNET_REGISTERS(row_lsb)
-      FRACNET_REGISTERS(row_count)
       FRACNET_REGISTERS(row_byte)
       for (int dy = 0; dy < 3; dy++) {
         const int br = dy + R >= 3 ? dy + R - 3 : dy + R;
         for (int bc = 0; bc < 3; bc++) {
-          row_msb[dy][bc] = bank_msb[br][bc], row_lsb[dy][bc] = bank_lsb[br][bc], row_count[dy][bc] = bank_count[br][bc];
+          row_msb[dy][bc] = bank_msb[br][bc], row_lsb[dy][bc] = bank_lsb[br][bc];
         }
       }
       for (int h = 0; h < 2; h++) {
         const int sy = three ? 1 + h : gs_row, br = sy + R >= 3 ? sy + R - 3 : sy + R;
-        for (int bc = 0; bc < 3; bc++)
-          for (int k = 0; k < CODE_BITS; k++) row_byte[h][bc][k] = bank_byte[br][bc][k];
+        if (sc_pass)
+          for (int bc = 0; bc < 3; bc++)
+            for (int k = 0; k < CODE_BITS; k++) row_byte[h][bc][k] = bank_byte[br][bc][k];
       }
       word_t msb[TAPS], lsb[TAPS];
-      int count[TAPS];  // valid channels of the slot's group (0: no element)
       FRACNET_REGISTERS(msb)
       FRACNET_REGISTERS(lsb)
-      FRACNET_REGISTERS(count)
       for (int dx = 0; dx < 3; dx++) {  // columns rotated: slot (dy, dx) = row dy's bank column (dx + C) mod 3
         const int bc = dx + C >= 3 ? dx + C - 3 : dx + C;
         for (int dy = 0; dy < 3; dy++) {
-          msb[3 * dy + dx] = row_msb[dy][bc], lsb[3 * dy + dx] = row_lsb[dy][bc], count[3 * dy + dx] = row_count[dy][bc];
+          msb[3 * dy + dx] = row_msb[dy][bc], lsb[3 * dy + dx] = row_lsb[dy][bc];
         }
       }
       uint8_t shortcut[4][CODE_BITS];  // its bytes at (dy, dx) = (1, 1), (1, 2), (2, 1), (2, 2); 1x1: [0], its group
       FRACNET_REGISTERS(shortcut)
       for (int e = 0; e < 4; e++) {
         const int sx = three ? 1 + (e & 1) : gs_col, bc = sx + C >= 3 ? sx + C - 3 : sx + C;
-        for (int k = 0; k < CODE_BITS; k++) shortcut[e][k] = row_byte[e >> 1][bc][k];
+        if (sc_pass)
+          for (int k = 0; k < CODE_BITS; k++) shortcut[e][k] = row_byte[e >> 1][bc][k];
       }
       // Popcounts: the slots' sums of this pass, lane by lane: n - 2 popcount(a ^ w) over the valid slots, i.e. the
       // valid channels less twice the popcounts' sum.
@@ -605,7 +625,8 @@ PIXELS:
       }
       // The shortcut's code sums (four codes' worth, at most 60: 6 bits a lane), in the pass that reads its group;
       // kept in sc_sums until the last pass unless that is the last.
-      sc_word_t s_sums = 0;  // lane k's sum at bits 6 k + 5 .. 6 k
+      int s_sum[LANES];  // lane k's sum; in sc_sums at bits 6 k + 5 .. 6 k
+      FRACNET_REGISTERS(s_sum)
       if (sc_pass) {
         const int elements = three && wide ? 4 : 1, weight = three && wide ? 1 : 4;
         word_t sums = 0;  // byte 7 - k: lane k's sum of codes (at most 60: no carry between bytes)
@@ -613,14 +634,16 @@ PIXELS:
           if (e < elements)
             for (int b = 0; b < CODE_BITS; b++) sums += spread_byte(shortcut[e][b]) << b;
         }
-        for (int k = 0; k < LANES; k++) s_sums(6 * k + 5, 6 * k) = weight * int((sums >> (8 * (7 - k))) & 0xFF);
-        if (sc_kept) FRACNET_WRITE(sc_sums[p]) = s_sums;
+        uint64_t packed = 0;
+        for (int k = 0; k < LANES; k++) {
+          s_sum[k] = weight * int((sums >> (8 * (7 - k))) & 0xFF);
+          packed |= uint64_t(s_sum[k]) << (6 * k);
+        }
+        if (sc_kept) FRACNET_WRITE(sc_sums[p]) = sc_word_t(packed);
       } else if (final) {
-        s_sums = FRACNET_READ(sc_sums[p]);
+        const uint64_t packed = FRACNET_READ(sc_sums[p]).to_uint64();
+        for (int k = 0; k < LANES; k++) s_sum[k] = int((packed >> (6 * k)) & 63);
       }
-      int s_sum[LANES];
-      FRACNET_REGISTERS(s_sum)
-      for (int k = 0; k < LANES; k++) s_sum[k] = int(s_sums(6 * k + 5, 6 * k));
       slice_t codes = 0;
       for (int k = 0; k < LANES; k++) {
         acc_t sums = {sum_t(channels - 2 * m[k]), sum_t(channels - 2 * l[k])};

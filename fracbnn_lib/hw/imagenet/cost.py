@@ -543,7 +543,6 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
             mux3,
             2 * TAPS * 2 * 64,
         ),
-        UnitUse("PG slot counts routed the same way (7 bits, two 3:1)", mux3, 2 * TAPS * POPCOUNT_BITS),
         UnitUse("PG code planes (q2 from four planes, nine banks)", u("code_planes", width=64), TILE_BANKS),
         UnitUse(
             "PG shortcut: each bank's byte at the shortcut's channel, 4 planes (8:1)",
