@@ -369,8 +369,10 @@ STORE_TILE:
 
 // One weight tile (LANES output channels of layer L, from weight beat w and parameter beat p) into a weight buffer
 // and parameter registers. Its parameters are one burst (field-major, LANES each, two a beat); its
-// weights another, lane by lane: 3x3 words (lane, tap, g) into bank tap at g * LANES + lane; 1x1 words (lane, g)
-// into bank g mod 9 at (g / 9) * LANES + lane: the bank is the slot and g / 9 the pass that reads it.
+// weights another, lane by lane: 3x3 words (lane, g, tap) into bank tap at g * LANES + lane; 1x1 words (lane, g)
+// into bank g mod 9 at (g / 9) * LANES + lane: the bank is the slot and g (g / 9) the pass that reads it. A beat's
+// two words go to two banks (the buffers are simple dual port: one write a bank a cycle): consecutive taps, or
+// consecutive groups; a 1x1 layer of one group (two lanes a beat, both slot 0) puts lane k's word in bank k mod 2.
 inline void load_weight_tile(const LayerSpec &L, const beat_t *weights, const beat_t *params, int w, int p,
                              weight_tile_t wbuf, param_tile_t praw) {
 #pragma HLS INLINE off
@@ -386,7 +388,7 @@ LOAD_PARAMS:
     lane += 2;
     if (lane == LANES) lane = 0, field++;
   }
-  const bool three = L.ksize == 3;
+  const bool three = L.ksize == 3, pairs = !three && L.gin == 1;
   int slot = 0, pass = 0, g = 0;
   lane = 0;
   FRACNET_LOOP_ENTER("load_weights");
@@ -400,14 +402,15 @@ LOAD_WEIGHTS:
       for (int j = 0; j < TAPS; j++) {
         if (j == slot) FRACNET_WRITE(wbuf[j][pass * LANES + lane]) = beat_word(beat, h);
       }
-      if (three) {  // (lane, tap, g): g is the pass, the tap the slot
-        if (++pass == L.gin) {
-          pass = 0;
-          if (++slot == TAPS) slot = 0, lane++;
+      if (three) {  // (lane, g, tap): the tap is the slot, g the pass
+        if (++slot == TAPS) {
+          slot = 0;
+          if (++pass == L.gin) pass = 0, lane++;
         }
       } else {  // (lane, g): slot g mod 9, pass g / 9
         if (++g == L.gin) {
-          g = 0, slot = 0, pass = 0, lane++;
+          g = 0, pass = 0, lane++;
+          slot = pairs ? (lane & 1) : 0;
         } else if (++slot == TAPS) {
           slot = 0, pass++;
         }
@@ -476,7 +479,7 @@ inline void compute_tile(const LayerSpec &L, bool last, int oc0, int first_row, 
     res_scale[k] = from_raw<FRACNET_SCALE_W, FRACNET_SCALE_I>(praw[5][k]);
     bn_shift[k] = from_raw<FRACNET_PARAM_W, FRACNET_PARAM_I>(praw[6][k]);
   }
-  const bool three = L.ksize == 3, wide = L.stride == 2;
+  const bool three = L.ksize == 3, wide = L.stride == 2, pairs = !three && L.gin == 1;
   const int oc_in = oc0 >= L.cin ? oc0 - L.cin : oc0;  // the shortcut's first channel: o mod cin (cout is cin or 2 cin)
   const int gs = oc_in >> 6, cbase = oc_in & 63;      // its group and first bit
   const int go = oc0 >> 6, slice = (oc0 >> 3) & (SLICES - 1);
@@ -515,8 +518,8 @@ PIXELS:
       const int slots = three ? TAPS : groups_left - (pass < 0 ? 0 : TAPS);  // 1x1: groups of pass `next`
       for (int k = 0; k < LANES - 1; k++)
         for (int j = 0; j < TAPS; j++) shadow[k][j] = shadow[k + 1][j];
-      for (int j = 0; j < TAPS; j++) {
-        if (j < slots) shadow[LANES - 1][j] = FRACNET_READ(wbuf[j][next * LANES + p]);
+      for (int j = 0; j < TAPS; j++) {  // (a 1x1 layer of one group: an odd lane's word in bank 1)
+        if (j < slots) shadow[LANES - 1][j] = FRACNET_READ(wbuf[j == 0 && pairs && (p & 1) ? 1 : j][next * LANES + p]);
       }
     }
     if (pass >= 0) {

@@ -201,8 +201,8 @@ void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights
   FRACNET_MEMORY_BANKED2(tile_b, RAM_S2P_BRAM, 1, 3)
   FRACNET_MEMORY_BANKED(out_a, RAM_T2P_BRAM, 1)            // a bank per slice of LANES channels
   FRACNET_MEMORY_BANKED(out_b, RAM_T2P_BRAM, 1)
-  FRACNET_MEMORY_BANKED(weights_a, RAM_T2P_BRAM, 1)        // a bank per slot
-  FRACNET_MEMORY_BANKED(weights_b, RAM_T2P_BRAM, 1)
+  FRACNET_MEMORY_BANKED(weights_a, RAM_S2P_BRAM, 1)        // a bank per slot
+  FRACNET_MEMORY_BANKED(weights_b, RAM_S2P_BRAM, 1)
   FRACNET_REGISTERS(params_a)
   FRACNET_REGISTERS(params_b)
   FRACNET_MEMORY_BANKED(acc, RAM_T2P_BRAM, 2)              // a bank per lane

@@ -13,7 +13,7 @@
 //                                      its rows of each colour as one burst
 //   weights uint64 [WEIGHT_WORDS]      the stem's level-dot tables (int8, 8 per word, entry
 //                                      slot * 288 + lane * 9 + tap, slot = colour * (L + 1) + levels), then per
-//                                      PG layer out channel x tap x input group: 64 input channels per word,
+//                                      PG layer out channel x input group x tap: 64 input channels per word,
 //                                      channel k of the group at bit 63 - k (1 = +1); a weight tile (LANES out
 //                                      channels) is one burst
 //   params  int64  [PARAM_WORDS]       raw fixed-point values: stem scale and shift (32 each), then per PG layer
@@ -35,7 +35,7 @@
 
 #include "fracnet_config.h"
 
-#if !defined(FRACNET_LAYOUT_VERSION) || FRACNET_LAYOUT_VERSION != 2
+#if !defined(FRACNET_LAYOUT_VERSION) || FRACNET_LAYOUT_VERSION != 3
 #error "fracnet_config.h was exported for another DRAM layout of hls/imagenet: export the checkpoint again"
 #endif
 

@@ -157,6 +157,7 @@ int run_pg() {
       L.rows * L.tiles != L.size_out || L.pixels != L.rows * L.size_out || L.pixels > MAX_PIXELS ||
       L.pixels < LANES || L.pixels * L.gout > OUT_DEPTH || L.oc_tiles * LANES != L.cout ||
       L.passes != (K == 3 ? L.gin : (L.gin + TAPS - 1) / TAPS) || (pooled && L.tiles != 1) ||
+      (K == 1 && L.gin > 1 && L.gin % TAPS == 1) ||
       L.tile_weight_beats * BEAT_WORDS != LANES * taps * L.gin || L.weight_beat < 0 || L.param_beat < 0 ||
       long(L.weight_beat + L.oc_tiles * L.tile_weight_beats) * BEAT_WORDS > long(weights.size()) ||
       long(L.param_beat + L.oc_tiles * PARAM_TILE_BEATS) * BEAT_WORDS > long(params.size()) ||

@@ -172,11 +172,14 @@ def acc_bound(pixels: int) -> IIBound:
 
 
 def _weight_writes(layer: Layer) -> int:
-    """The most words one beat of ``load_weights`` writes into one slot bank (``engines.h``'s word order)."""
+    """The most words one beat of ``load_weights`` writes into one slot bank (``engines.h``'s word order: 3x3 (lane,
+    g, tap) into bank tap; 1x1 (lane, g) into bank g mod 9, or lane mod 2 for a layer of one group): 1."""
     slots = []
-    for _ in range(LANES):
+    for lane in range(LANES):
         if layer.ksize == 3:
-            slots += [tap for tap in range(TAPS) for _ in range(layer.gin)]
+            slots += [tap for _ in range(layer.gin) for tap in range(TAPS)]
+        elif layer.gin == 1:
+            slots += [lane % 2]
         else:
             slots += [g % TAPS for g in range(layer.gin)]
     return max(
@@ -248,7 +251,7 @@ class _Plan:
             layer.name,
             "load_weights",
             layer.tile_weight_words // BEAT_WORDS,
-            port_use=(PortUse(f"weights_{into}", _weight_writes(layer), 2),),
+            port_use=(PortUse(f"weights_{into}", _weight_writes(layer), 1),),
         )
         return _seq(self.add(params), self.add(weights))
 
@@ -295,7 +298,7 @@ class _Plan:
     def pixels(self, layer: Layer, last: bool, oc0: int, tile: str, out: str, weights: str) -> LoopCost:
         # the tile (simple dual port): each bank read once, the window's element (or group); the shortcut's are
         # among them in its pass
-        uses = [PortUse(f"tile_{tile}", 1, 1), PortUse(f"weights_{weights}", 1, 2)]
+        uses = [PortUse(f"tile_{tile}", 1, 1), PortUse(f"weights_{weights}", 1, 1)]
         stated: list[IIBound] = [SHADOW]
         carried: list[tuple[str, int]] = []
         if layer.passes >= 2:  # pass 0 writes, the last reads, the ones between both
@@ -430,7 +433,7 @@ def accelerator_arrays(formats: str | Formats | Mapping[str, Any] = "default", l
     return [
         ArrayCost("tile_a, tile_b (input tiles)", 2 * TILE_BANKS * CODE_BITS, 64, TILE_DEPTH, "bram", "sdp"),
         ArrayCost("out_a, out_b (output codes)", 2 * SLICES, 4 * LANES, OUT_DEPTH, "bram", "tdp"),
-        ArrayCost("weights_a, weights_b (weight tiles)", 2 * TAPS, 64, LANES * MAX_GROUPS, "bram", "tdp"),
+        ArrayCost("weights_a, weights_b (weight tiles)", 2 * TAPS, 64, LANES * MAX_GROUPS, "bram", "sdp"),
         ArrayCost("acc (partial sums)", LANES, 32, MAX_PIXELS, "bram", "tdp"),
         ArrayCost("sc_sums (the shortcut's code sums)", 1, SC_BITS * LANES, MAX_PIXELS, "bram", "sdp"),
         ArrayCost("stem_rows_a, stem_rows_b (level counts)", 2 * TILE_BANKS, 16, STEM_ROW_DEPTH, "bram", "tdp"),
@@ -520,12 +523,12 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
     )
     param_bits = 16 + 3 * scale.width + 3 * param.width
     # one engine instance serves both arrays of a pair: read data and addresses (write data is shared)
-    out_address, weight_address, row_address = 11, 7, 10
+    out_address, row_address = 11, 10
     ping_pong = (
         # compute_tile reads (read data), load_tile writes: the tiles are simple dual port, each port driven by one
         # engine, so their addresses need no multiplexer
         TILE_BANKS * CODE_BITS * 64
-        + TAPS * (64 + 2 * weight_address)  # compute_tile reads, load_weight_tile writes
+        + TAPS * 64  # compute_tile reads, load_weight_tile writes (simple dual port, as the tiles)
         + LANES * param_bits  # compute_tile reads the parameter registers
         + SLICES * (4 * LANES + 2 * out_address)  # store_tile reads, compute_tile writes
         + TILE_BANKS * (16 + 2 * row_address)  # stem_compute reads, stem_load writes
@@ -544,6 +547,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
             2 * TAPS * 2 * 64,
         ),
         UnitUse("PG code planes (q2 from four planes, nine banks)", u("code_planes", width=64), TILE_BANKS),
+        UnitUse("PG weights: slot 0 of a 1x1 layer of one group from bank 0 or 1 (2:1)", mux2, 64),
         UnitUse(
             "PG shortcut: each bank's byte at the shortcut's channel, 4 planes (8:1)",
             mux8,

@@ -96,12 +96,13 @@ def _layer_values(block: nn.Module, half: int, cout: int) -> tuple[np.ndarray, d
 
 
 def pack_layer_weights(bits: np.ndarray) -> np.ndarray:
-    """``cout x cin x k x k`` booleans -> ``uint64[cout, k*k, groups]`` words (64 input channels each)."""
+    """``cout x cin x k x k`` booleans -> ``uint64[cout, groups, k*k]`` words (64 input channels each; per output
+    channel group-major, then tap: a beat's two words are two taps, :mod:`.layout`)."""
     cout, cin, k, _ = bits.shape
     per_tap = bits.reshape(cout, cin, k * k).transpose(0, 2, 1)  # cout x taps x cin
     padded = np.zeros((cout, k * k, -(-cin // GROUP) * GROUP), dtype=bool)
     padded[..., :cin] = per_tap
-    return pack_bits(padded.reshape(cout, k * k, -1, GROUP))
+    return pack_bits(padded.reshape(cout, k * k, -1, GROUP)).transpose(0, 2, 1).copy()
 
 
 def stem_table(stem_bits: np.ndarray, levels: int) -> np.ndarray:

@@ -20,9 +20,10 @@ two 64-bit words each, the image master 64-bit beats of two image words):
   :func:`fracbnn_lib.pack_thermometer`'s words);
 - ``weights`` (``weights.bin``, uint64 words): the stem's level-dot tables (int8, 8 per word), entry
   ``slot * 288 + lane * 9 + tap`` with ``slot = colour * (L + 1) + levels`` (one beat fills 16 of the 288
-  lane-and-tap tables at one slot), then per layer ``cout x taps x groups`` words of 64 input channels (channel
+  lane-and-tap tables at one slot), then per layer ``cout x groups x taps`` words of 64 input channels (channel
   ``j`` of group ``g`` at bit ``63 - j``, 1 = +1): the words of :data:`LANES` output channels (one weight tile)
-  are one burst;
+  are one burst, a beat's two words two taps (3x3) or two groups (1x1), so they fill two banks of the weight
+  buffer;
 - ``params`` (``params.bin``): int64 raw fixed-point values: the stem's scale and shift (32 each), then per
   layer and weight tile of :data:`LANES` channels the 7 fields of :data:`PARAM_FIELDS` (``LANES`` values each):
   one burst of 56 words per tile (:func:`pack_layer_params`);
@@ -149,6 +150,11 @@ class Layer:
     rows: int = 0
 
     def __post_init__(self) -> None:
+        if self.ksize == 1 and self.gin > 1 and self.gin % TAPS == 1:
+            raise ValueError(
+                f"a 1x1 layer of {self.gin} input groups: a weight beat's two words (a lane's last group, the next "
+                "lane's first) would fill one bank of the weight buffer"
+            )
         if not self.rows:
             object.__setattr__(self, "rows", tile_rows(self.ksize, self.cin, self.cout, self.size_in, self.stride))
 
@@ -301,8 +307,9 @@ def stem_table_dots(entries: np.ndarray, levels: int) -> np.ndarray:
     return np.asarray(entries)[: slots * STEM_CHANNELS * TAPS].reshape(slots, STEM_CHANNELS, TAPS).transpose(1, 2, 0)
 
 
-LAYOUT_VERSION = 2
-"""Bumped when the DRAM layout changes (2: weight-tile parameters, slot-major stem tables, 128-bit beats)."""
+LAYOUT_VERSION = 3
+"""Bumped when the DRAM layout changes (2: weight-tile parameters, slot-major stem tables, 128-bit beats; 3: a
+layer's weights group-major, then tap)."""
 
 
 def layout_string(levels: int) -> str:

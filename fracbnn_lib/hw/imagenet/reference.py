@@ -84,7 +84,8 @@ def stem_conv_bn(dp: ImageNetDatapath, words: np.ndarray) -> np.ndarray:
 
 def _layer_weight(p: DramRegions, layer: Layer) -> np.ndarray:
     k, g = layer.ksize, -(-layer.cin // GROUP)
-    words = p.weights[layer.weight_word : layer.weight_word + layer.weight_words].reshape(layer.cout, k * k, g)
+    words = p.weights[layer.weight_word : layer.weight_word + layer.weight_words].reshape(layer.cout, g, k * k)
+    words = words.transpose(0, 2, 1)  # cout x taps x groups
     bits = unpack_bits(words, GROUP).reshape(layer.cout, k * k, g * GROUP)[..., : layer.cin]
     return plus_minus_one(bits.transpose(0, 2, 1).reshape(layer.cout, layer.cin, k, k))
 
