@@ -208,7 +208,7 @@ def images_per_s(cycles: float, clock_mhz: float = CLOCK_MHZ) -> float:
 class ArrayCost:
     """One on-chip array: ``banks`` banks of ``width`` bits x ``depth`` words after partitioning, its storage
     (``"bram"``, ``"lutram"`` or ``"registers"``) and, in BRAM, its ports: ``"tdp"`` (true dual port, two
-    read/write ports: ``ram_t2p``), ``"sdp"`` (simple dual port, one read and one write port: ``ram_2p``) or
+    read/write ports: ``ram_t2p``), ``"sdp"`` (simple dual port, one read and one write port: ``ram_s2p``) or
     ``"rom"`` (read-only, one or two read ports: ``rom_1p``/``rom_2p``, built in simple-dual-port mode)."""
 
     name: str
