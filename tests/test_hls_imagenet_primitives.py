@@ -5,13 +5,15 @@ generated ``fracnet_config.h``: default formats, 32 levels as exported; a second
 the stem's input words), once per module. Each test runs one of its sub-commands on seeded random inputs
 and compares every integer it prints with :mod:`fracbnn_lib.hw.imagenet.reference`, ``.layout`` and
 ``.params``: ``quantize4`` (at every code boundary and both saturation ends) and the 2-bit code it
-implies, ``code_planes`` and ``code_at`` on planes packed with ``pack_bits``, ``stem_conv_bn`` on a
-whole input (the engine's size is fixed: 224 x 224) of ``image_words``, and ``pg_conv_bn`` itself called
-with a small ``LayerSpec`` (3x3 and 1x1, stride 1 and 2, identity and duplicated shortcuts, one and
-two groups in and out, gates open, closed and mixed, saturating parameters; every output word of the
-map, or every pooled sum of the last layer's form). The engines' inline arithmetic (BN, RPReLU, the
-shortcut sums, packing codes into planes, ``fmap_word``) is reached through the engines' outputs; lanes
-whose parameters pass only the shortcut through also check the shortcut sums against their definition.
+implies, ``code_planes`` and ``code_at`` on planes packed with ``pack_bits``, the stem's engines
+(``stem_load_tables``, ``stem_load``, ``stem_compute``, ``store_tile``) on a whole input (their size is fixed:
+224 x 224) of ``image_words``, and the PG engines (``load_tile``, ``load_weight_tile``, ``compute_tile``,
+``store_tile``, ``store_pooled``) on every row tile and weight tile of a small layer (``Layer.spec``: 3x3 and 1x1,
+stride 1 and 2, identity and duplicated shortcuts, one and two groups in and out, gates open, closed and mixed,
+saturating parameters, weights and parameters at random beat offsets; every output word of the map, or every
+pooled sum of the last layer's form). The engines' inline arithmetic (BN, RPReLU, the shortcut sums, packing
+codes into slices and planes) is reached through the engines' outputs; lanes whose parameters pass only the
+shortcut through also check the shortcut sums against their definition.
 """
 
 from functools import cache
@@ -40,6 +42,7 @@ from fracbnn_lib.hw.imagenet.layout import (
     groups,
     image_words,
     layer_table,
+    pack_layer_params,
 )
 from fracbnn_lib.hw.imagenet.params import DramRegions
 from fracbnn_lib.hw.imagenet.reference import Q2_OF_Q4, ImageNetDatapath, pg_conv_bn, quantize4, stem_conv_bn
@@ -241,13 +244,13 @@ def _layer_params(rng: np.random.Generator, layer: Layer) -> np.ndarray:
 
 def _layer_case(rng: np.random.Generator, ksize: int, cin: int, cout: int, size: int, stride: int):
     """A layer placed at random offsets in weights and params regions of random garbage, and its input codes."""
-    weight_word, param_word = (int(v) for v in rng.integers(1, 100, size=2))
+    weight_word, param_word = (2 * int(v) for v in rng.integers(1, 50, size=2))  # whole 128-bit beats
     layer = Layer(0, 1 if ksize == 3 else 2, ksize, cin, cout, size, stride, weight_word, param_word)
     weights = _random_words(rng, weight_word + layer.weight_words + 37)
     bits = rng.random((cout, cin, ksize, ksize)) < 0.5
     weights[weight_word : weight_word + layer.weight_words] = pack_layer_weights(bits).ravel()
     params = rng.integers(-(2**40), 2**40, size=param_word + len(PARAM_FIELDS) * cout + 29)
-    params[param_word : param_word + len(PARAM_FIELDS) * cout] = _layer_params(rng, layer).ravel()
+    params[param_word : param_word + len(PARAM_FIELDS) * cout] = pack_layer_params(_layer_params(rng, layer))
     codes = rng.integers(0, 16, size=(cin, size, size))
     codes[0], codes[1, : size // 2] = 0, 15  # a channel at code 0, half a channel at 15
     return layer, weights, params, codes
@@ -257,8 +260,7 @@ def _run_pg(program: Path, layer: Layer, weights, params, codes, pooled: bool):
     """``pg_conv_bn`` in C++: (output map words incl. the guard, 1024 pooled sums)."""
     inputs = _fmap_words(codes)
     out_words = layer.fmap_words_out + GUARD
-    spec = [layer.ksize, layer.cin, layer.cout, layer.size_in, layer.stride, layer.weight_word, layer.param_word]
-    values = [*spec, int(pooled), len(weights), *weights, len(params), *params, len(inputs), *inputs, out_words]
+    values = [*layer.spec(), int(pooled), len(weights), *weights, len(params), *params, len(inputs), *inputs, out_words]
     out = _run(program, "pg", values)
     return out[:out_words].astype(np.uint64), out[out_words:].astype(np.int64)
 

@@ -52,6 +52,8 @@ def test_our_cycles_and_the_budgets():
     # the LUTs fit the allowance, also with the model's uncertainty (the release's LUTs are over-counted: 1)
     assert checks["lut"].fits_with_uncertainty is True and summary["lut"] < 0.95 * checks["lut"].allowed
     assert checks["ff"].uncertainty is None and checks["ff"].fits_with_uncertainty is None  # no implemented FF figure
+    lutram = cost_model.budget_check(summary, ("lutram",))["lutram"]  # the resources checked are the caller's
+    assert lutram.fits and lutram.modelled == summary["lutram"] and lutram.allowed == 0.8 * cost_model.ZU3EG["lutram"]
 
 
 def test_the_design_space_the_built_design_is_the_fastest_that_fits():
@@ -283,7 +285,7 @@ def test_no_pipelined_loop_reads_a_partitioned_map_through_a_run_time_bank():
 
 ALIASES = {
     "cifar10": {"map"},  # read_column / write_row reach the row-banked maps through `map`
-    "imagenet": {"table", "rows", "wbuf", "b"},  # the engines' parameters; code_planes / code_at read the tile as `b`
+    "imagenet": {"table", "rows", "tile", "out", "wbuf"},  # the engines' parameters
 }
 
 
@@ -339,10 +341,12 @@ def test_the_access_rule_finds_what_is_not_counted():
     assert unwrapped_accesses(code, {"fmap", "map"}) == ["fmap[k][i + 1];", "map[2];"]
 
 
-def test_cifar10_divides_only_by_constants_and_bounds_every_variable_loop():
-    """No divider or modulo by a run-time value in the synthesised C++ (stride is a select), and every loop whose
-    bound is a run-time value has a LOOP_TRIPCOUNT, so csynth reports a latency."""
-    for path in _sources("cifar10"):
+@pytest.mark.parametrize("accelerator", ["cifar10", "imagenet"])
+def test_divides_only_by_constants_and_bounds_every_variable_loop(accelerator):
+    """No divider or modulo by a run-time value in the synthesised C++ (stride is a select; ImageNet's layer table
+    carries every quotient), and every loop whose bound is a run-time value has a LOOP_TRIPCOUNT, so csynth reports
+    a latency."""
+    for path in _sources(accelerator):
         code = _code(path)
         for operand in re.findall(r"[^/*][/%]\s*(\([^)]*\)|[A-Za-z_]\w*|\d[\w.]*)", code):
             assert not re.search(r"\b[a-z_]\w*", operand), f"{path.name}: division by {operand}"
@@ -352,17 +356,25 @@ def test_cifar10_divides_only_by_constants_and_bounds_every_variable_loop():
                 assert "LOOP_TRIPCOUNT" in body.split("\n", 2)[1], f"{path.name}: no LOOP_TRIPCOUNT for {loop.group(0)}"
 
 
-def test_the_imagenet_engines_are_priced_and_do_not_fit():
-    """ImageNet's logic by the same units, for its engines as they are today: it says it does not fit."""
-    from fracbnn_lib.hw.imagenet import cost as imagenet_cost
-
+def test_the_imagenet_engines_are_priced_by_the_same_units():
+    """ImageNet's logic by the same units and functions as CIFAR-10's (``unit_costs.json``, none estimated), its
+    BRAM by port mode, its flip-flops from the units, the register arrays and the allowance. Whether it fits:
+    ``test_imagenet_accelerator.py``."""
     summary = imagenet_cost.cost_summary()
     assert summary["not_modelled"] == [] and summary["estimated_units"] == []
-    assert all(isinstance(summary[name], int) for name in ("lut", "ff", "dsp", "bram36"))
+    assert all(isinstance(summary[name], int) for name in ("lut", "ff", "dsp", "bram36", "lutram"))
     luts = imagenet_cost.accelerator_luts()
-    assert luts["PG popcounts (32 lanes x 9 taps x 2 planes)"] == 576 * unit_cost("xor_popcount(n=64)").lut
+    popcounts = imagenet_cost.TAPS * imagenet_cost.LANES * 2
+    assert luts["PG XOR-popcounts (9 slots x 8 lanes x 2 planes)"] == popcounts * unit_cost("xor_popcount(n=64)").lut
     assert sum(luts.values()) == summary["lut"] and sum(imagenet_cost.accelerator_ffs().values()) == summary["ff"]
-    checks = cost_model.budget_check(summary)
-    assert not checks["lut"].fits and summary["lut"] > 3 * cost_model.ZU3EG["lut"]  # a redesign follows
-    assert checks["dsp"].fits and checks["bram36"].fits
+    checks = cost_model.budget_check(summary, imagenet_cost.BUDGET_RESOURCES)
+    assert set(checks) == {"lut", "ff", "dsp", "bram36", "lutram"} and checks["lutram"].allowed == 0.8 * 28_800
+    assert all(check.modelled == summary[name] for name, check in checks.items())
     assert sum(imagenet_cost.accelerator_dsps("paper").values()) < summary["dsp"]  # the formats price its DSPs
+    checked = cost_model.multiplier_check(imagenet_cost.accelerator_units())
+    assert checked and all(row["yosys_dsp"] == row["rule_dsp"] for row in checked)
+    arrays = {array.name: array for array in imagenet_cost.accelerator_arrays()}
+    tile = arrays["tile_a, tile_b (input tiles)"]  # simple dual port: a 64-bit bank of 512 is 2 BRAM18 (512 x 36)
+    assert tile.ports == "sdp" and tile.depth == 512 and tile.bram18 == tile.banks * 2
+    assert arrays["acc (partial sums)"].ports == "tdp"  # read and written by compute_tile on its two ports
+    assert summary["bram36"] == -(-sum(array.bram18 for array in arrays.values()) // 2)

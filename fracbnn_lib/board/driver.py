@@ -383,7 +383,11 @@ class ImageNetPynqBackend(_BoardIP):
 
     The weights and parameters (``weights.bin``, ``params.bin`` of the export) are copied to the board's
     DRAM once; per image the input words go in, the IP runs, and the 1024 pooled sums come back, which the
-    ARM turns into logits (:func:`fracbnn_lib.hw.imagenet.params.classify`).
+    ARM turns into logits (:func:`fracbnn_lib.hw.imagenet.params.classify`). The IP reads ``weights``,
+    ``params`` and ``fmaps`` and writes ``fmaps`` and ``pooled`` as 128-bit beats (two 64-bit words, the first in
+    the low half) and reads ``image`` as 64-bit beats (two words): the buffers hold the export's words as they
+    are, each a whole number of beats and page-aligned by ``pynq.allocate``; ``fmaps`` is the two ping-pong maps
+    the IP writes and reads back (``manifest.json`` ``dram_bytes``).
     """
 
     def __init__(self, bitstream: str | Path, export_dir: str | Path, ip_name: str = "", timeout_s: float = 2.0):

@@ -59,8 +59,8 @@ SUMMARY_KEYS = (
 (a figure an accelerator's model does not price yet is ``None``, and listed in ``not_modelled``). ``loops``:
 per loop label, its trips over all entries, its II and what bounds the II (:func:`loop_summary`)."""
 
-ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216}
-"""The Ultra96v2's xczu3eg-sbva484-1-e."""
+ZU3EG = {"lut": 70_560, "ff": 141_120, "dsp": 360, "bram36": 216, "lutram": 28_800}
+"""The Ultra96v2's xczu3eg-sbva484-1-e (``lutram``: the LUTs of its SLICEMs, 1.8 Mbit of distributed RAM)."""
 BUDGET = 0.8
 """Share of each ZU3EG resource the model allows (room for routing, the AXI interconnect, timing)."""
 
@@ -208,7 +208,7 @@ def images_per_s(cycles: float, clock_mhz: float = CLOCK_MHZ) -> float:
 class ArrayCost:
     """One on-chip array: ``banks`` banks of ``width`` bits x ``depth`` words after partitioning, its storage
     (``"bram"``, ``"lutram"`` or ``"registers"``) and, in BRAM, its ports: ``"tdp"`` (true dual port, two
-    read/write ports: ``ram_t2p``), ``"sdp"`` (simple dual port, one read and one write port: ``ram_2p``) or
+    read/write ports: ``ram_t2p``), ``"sdp"`` (simple dual port, one read and one write port: ``ram_s2p``) or
     ``"rom"`` (read-only, one or two read ports: ``rom_1p``/``rom_2p``, built in simple-dual-port mode)."""
 
     name: str
@@ -303,6 +303,7 @@ def multiplier_check(uses: Iterable[UnitUse]) -> list[dict[str, Any]]:
 
 
 BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram36")
+"""The resources every accelerator's check covers; ImageNet's adds ``"lutram"`` (its distributed RAM)."""
 
 
 class Budget(NamedTuple):
@@ -318,8 +319,9 @@ class Budget(NamedTuple):
     fits_with_uncertainty: bool | None
 
 
-def budget_check(summary: Mapping[str, Any]) -> dict[str, Budget]:
-    """Per resource the model prices: :class:`Budget` against 80% of the ZU3EG.
+def budget_check(summary: Mapping[str, Any], resources: Sequence[str] = BUDGET_RESOURCES) -> dict[str, Budget]:
+    """Per resource the model prices, of ``resources`` (ImageNet's check adds ``"lutram"``): :class:`Budget`
+    against 80% of the ZU3EG.
 
     The uncertainty of a resource is ``max(1, reported / modelled)`` for the release's design
     (``summary["release"]``: the model's figures for the release's structure beside the paper's
@@ -329,7 +331,7 @@ def budget_check(summary: Mapping[str, Any]) -> dict[str, Budget]:
     release = summary.get("release") or {}
     reported = release.get("paper") or {}
     rows = {}
-    for name in BUDGET_RESOURCES:
+    for name in resources:
         if summary.get(name) is None:
             continue
         allowed = BUDGET * ZU3EG[name]

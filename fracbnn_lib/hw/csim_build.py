@@ -151,7 +151,8 @@ class PortUse(NamedTuple):
     """One declared on-chip memory in one pipelined loop entry (``hls/common/hls_support.h``).
 
     ``accesses``: the most accesses (reads and writes) to one of its banks in one iteration; ``ports``: its
-    ports per bank (2: true dual-port RAM, 1: single-port ROM or RAM).
+    ports per bank (2: true dual-port RAM, 1: single-port ROM or RAM). A simple dual-port RAM (``RAM_S2P_BRAM``: one
+    port reads, the other writes) is counted per direction: the most reads, or the most writes, against 1 port.
     """
 
     array: str

@@ -307,7 +307,7 @@ def dot_sum(m: Module, taps: int, count_bits: int, acc_bits: int) -> None:
     """One lane's binary conv sum over ``taps`` taps: ``sum of n - 2 popcount`` over the taps inside the map.
 
     ``n`` (the valid channels, ``count_bits`` wide) is a run-time input; with ``acc_bits`` the sum is added
-    to an accumulator (cleared by ``clear``: ImageNet's input groups, the release's partial sums). Registered.
+    to an accumulator (cleared by ``clear``: ImageNet's partial sums over its passes, the release's). Registered.
     """
     n = int_input(m, "n", count_bits, signed=False)
     inside = m.input("inside", taps)
@@ -328,7 +328,7 @@ def dot_sum(m: Module, taps: int, count_bits: int, acc_bits: int) -> None:
 
 def adder_tree(m: Module, inputs: int, width: int, acc_bits: int) -> None:
     """A masked sum of ``inputs`` signed ``width``-bit values (the stems' table lookups), with an optional
-    accumulator of ``acc_bits`` (CIFAR-10's stem sums its three colours over three cycles). Registered."""
+    accumulator of ``acc_bits`` (both stems sum their three colours over three cycles). Registered."""
     inside = m.input("inside", inputs)
     terms = []
     for i in range(inputs):
@@ -480,15 +480,12 @@ def code_planes(m: Module, width: int) -> None:
     m.output("lsb", width, lsb, registered=False)
 
 
-def shortcut_codes(m: Module, group: int) -> None:
-    """ImageNet's shortcut for one lane: four 4-bit codes picked from four pixels' planes at a run-time
-    channel (``code_at``, a ``group``:1 multiplexer per plane), summed at stride 2 or ``4 k`` at stride 1."""
-    sel = m.input("channel", (group - 1).bit_length())
+def shortcut_codes(m: Module) -> None:
+    """ImageNet's shortcut for one lane (``compute_tile``): the lane's 4-bit codes at four positions, summed at
+    stride 2 (the 2x2 block's), or ``4 k`` of the first at stride 1. Each code's four plane bits are the lane's bit
+    of the shortcut's channel byte, picked in each bank and routed to the positions before (``mux`` units)."""
     stride2 = m.input("stride2", 1)
-    codes = []
-    for p in range(4):
-        planes = [m.input(f"p{p}b{b}", group) for b in range(4)]
-        codes.append(m.wire(f"{{{', '.join(f'{planes[b]}[{sel}]' for b in reversed(range(4)))}}}", 4, signed=False))
+    codes = [m.input(f"k{p}", 4) for p in range(4)]
     total = m.wire(" + ".join(f"{{2'b0, {c}}}" for c in codes), 6, signed=False)
     m.output("s", 6, f"{stride2} ? {total} : {{{codes[0]}, 2'b0}}", signed=False)
 
@@ -572,8 +569,8 @@ def mux(m: Module, ways: int, width: int) -> None:
 
 
 def read_column(m: Module, width: int) -> None:
-    """``layers.h`` ``read_column``: three bank words, each zeroed outside the map, rotated into window order
-    by the window's first bank (three 3:1 multiplexers). Combinational."""
+    """``layers.h`` ``read_column`` (and ImageNet's stem window rows, ``stem_compute``): three bank words, each zeroed
+    outside the map, rotated into window order by the window's first bank (three 3:1 multiplexers). Combinational."""
     bank = m.input("bank", 2)
     inside = m.input("inside", 3)
     banked = [m.wire(f"{inside}[{j}] ? {m.input(f'b{j}', width)} : {width}'d0", width, signed=False) for j in range(3)]
@@ -595,9 +592,9 @@ def place_tile(m: Module, lanes: int, word: int) -> None:
 
 
 def stem_slot(m: Module, levels: int, windows: int) -> None:
-    """CIFAR-10's stem table address of one tap: ``colour * (levels + 1) + on``, ``on`` the level count of the
-    iteration's colour, picked from ``windows`` windows (3: one per colour, a 3:1 multiplexer; 1: the one window
-    of a colour-major stem). Combinational."""
+    """A stem's table address of one tap: ``colour * (levels + 1) + on``, ``on`` the level count of the
+    iteration's colour, picked from ``windows`` windows (3: one per colour, a 3:1 multiplexer, ImageNet's stem and
+    CIFAR-10's row-major one; 1: the one window of CIFAR-10's colour-major stem). Combinational."""
     bits = levels.bit_length()
     colour = m.input("colour", 2)
     on = [m.input(f"on{c}", bits) for c in range(windows)]
@@ -624,20 +621,6 @@ def counter(m: Module, width: int) -> None:
 def register(m: Module, width: int) -> None:
     """A ``width``-bit register stage (flip-flops only)."""
     m.output("q", width, m.input("d", width), signed=False)
-
-
-def divider_stage(m: Module, width: int) -> None:
-    """One stage of a pipelined unsigned ``width``-bit divider (restoring division, as HLS's ``udiv``/``urem``
-    cores are built): the partial remainder shifted in the next dividend bit, compared with the divisor and
-    reduced, and the dividend, divisor and quotient carried on. A divider is ``width`` stages."""
-    rem, bit = m.input("rem", width), m.input("next_bit", 1)
-    divisor, quotient, rest = m.input("divisor", width), m.input("quotient", width), m.input("rest", width)
-    shifted = m.wire(f"{{{rem}, {bit}}}", width + 1, signed=False)
-    diff = m.wire(f"{shifted} - {{1'b0, {divisor}}}", width + 1, signed=False)
-    m.output("rem_out", width, f"{diff}[{width}] ? {shifted}[{width - 1}:0] : {diff}[{width - 1}:0]", signed=False)
-    m.output("quotient_out", width, f"{{{quotient}[{width - 2}:0], ~{diff}[{width}]}}", signed=False)
-    m.output("divisor_out", width, divisor, signed=False)
-    m.output("rest_out", width, rest, signed=False)
 
 
 KINDS: dict[str, Callable[..., None]] = {
@@ -672,7 +655,6 @@ KINDS: dict[str, Callable[..., None]] = {
         stem_slot,
         counter,
         register,
-        divider_stage,
     )
 }
 """Every unit kind: its Verilog generator, called with a fresh :class:`Module` and the unit's parameters."""

@@ -15,7 +15,10 @@
 //   FRACNET_REGISTERS(a)                    every element a register (complete partition of all dimensions)
 //
 // KIND (ports per bank, what the HLS tool binds):
-//   RAM_T2P_BRAM    2  true dual-port block RAM, each port reads or writes
+//   RAM_T2P_BRAM    2  true dual-port block RAM, each port reads or writes (UG573: at most 18 bits a RAMB18)
+//   RAM_S2P_BRAM    1+1 simple dual-port block RAM: one port reads, the other writes (UG573: 36 bits a RAMB18,
+//                   72 a RAMB36); counted per direction: the most reads, or the most writes, to one bank in one
+//                   iteration, against one port (logged as 1 port)
 //   ROM_1P_BRAM     1  single-port block ROM
 //   ROM_1P_LUTRAM   1  single-port distributed ROM
 //   RAM_1P_LUTRAM   1  single-port distributed RAM
@@ -43,6 +46,8 @@
 #define FRACNET_HLS_SUPPORT_H
 
 #define FRACNET_PRAGMA(text) _Pragma(#text)
+// A pragma whose text names macros (a depth from fracnet_config.h): they are expanded before it is stringized.
+#define FRACNET_PRAGMA_EXPANDED(text) FRACNET_PRAGMA(text)
 
 // ------------------------------------------------------------------------------------------------ storage
 // Binding in both tools' spelling: Vitis HLS BIND_STORAGE, Vivado HLS 2019.2 RESOURCE.
@@ -52,16 +57,26 @@
 #else
 #define FRACNET_BIND(a, vitis_type, vitis_impl, vivado_core) FRACNET_PRAGMA(HLS RESOURCE variable = a core = vivado_core)
 #endif
+// A struct on an AXI master packed into one wide word (its first field at the least significant bits).
+#ifdef __VITIS_HLS__
+#define FRACNET_PACKED(port) FRACNET_PRAGMA(HLS AGGREGATE variable = port)
+#else
+#define FRACNET_PACKED(port) FRACNET_PRAGMA(HLS DATA_PACK variable = port)
+#endif
 #define FRACNET_BIND_RAM_T2P_BRAM(a) FRACNET_BIND(a, ram_t2p, bram, RAM_T2P_BRAM)
+#define FRACNET_BIND_RAM_S2P_BRAM(a) FRACNET_BIND(a, ram_s2p, bram, RAM_S2P_BRAM)
 #define FRACNET_BIND_ROM_1P_BRAM(a) FRACNET_BIND(a, rom_1p, bram, ROM_1P_BRAM)
 #define FRACNET_BIND_ROM_1P_LUTRAM(a) FRACNET_BIND(a, rom_1p, lutram, ROM_1P_LUTRAM)
 #define FRACNET_BIND_RAM_1P_LUTRAM(a) FRACNET_BIND(a, ram_1p, lutram, RAM_1P_LUTRAM)
 #define FRACNET_BIND_RAM_TOOL(a)
 #define FRACNET_PORTS_RAM_T2P_BRAM 2
+#define FRACNET_PORTS_RAM_S2P_BRAM FRACNET_SIMPLE_DUAL_PORT
 #define FRACNET_PORTS_ROM_1P_BRAM 1
 #define FRACNET_PORTS_ROM_1P_LUTRAM 1
 #define FRACNET_PORTS_RAM_1P_LUTRAM 1
 #define FRACNET_PORTS_RAM_TOOL 2
+
+#define FRACNET_SIMPLE_DUAL_PORT (-1)  // one read port and one write port per bank
 
 #define FRACNET_COMPLETE(a, d) FRACNET_PRAGMA(HLS ARRAY_PARTITION variable = a complete dim = d)
 #define FRACNET_CYCLIC(a, d, f) FRACNET_PRAGMA(HLS ARRAY_PARTITION variable = a cyclic factor = f dim = d)
@@ -99,9 +114,10 @@ struct FracnetArray {
   uintptr_t base;
   size_t bytes, element;
   int ports;
+  bool simple;                   // simple dual port: reads and writes counted apart (one port each)
   std::vector<long> strides, extents, factors;  // per banked dimension: element stride, extent, banks (factor)
   long banks;
-  std::vector<int> count;        // accesses per bank in the open iteration
+  std::vector<int> count;        // accesses per bank in the open iteration (simple: reads, then writes per bank)
   std::vector<long> touched;     // banks with a nonzero count in the open iteration
   std::vector<long> last_write;  // per element: the iteration serial of its last write (-1: none)
   long bank_of(size_t index) const {
@@ -182,7 +198,7 @@ struct FracnetCounter {
       return;
     }
     const size_t index = (reinterpret_cast<uintptr_t>(element) - array->base) / array->element;
-    const long bank = array->bank_of(index);
+    const long bank = array->bank_of(index) + (array->simple && write ? array->banks : 0);
     if (array->touched.empty()) open_arrays.push_back(array);
     if (array->count[bank]++ == 0) array->touched.push_back(bank);
     long &written = array->last_write[index];
@@ -204,7 +220,9 @@ struct FracnetCounter {
     }
     while (it != arrays.end() && it->second.base < base + bytes) arrays.erase(it++);
     FracnetArray array;
-    array.name = name, array.base = base, array.bytes = bytes, array.element = element, array.ports = ports;
+    array.name = name, array.base = base, array.bytes = bytes, array.element = element;
+    array.simple = ports == FRACNET_SIMPLE_DUAL_PORT;
+    array.ports = array.simple ? 1 : ports;
     array.banks = 1;
     long stride = long(bytes / element);
     for (size_t d = 0; d < dims.size(); d++) {
@@ -213,7 +231,7 @@ struct FracnetCounter {
       array.strides.push_back(stride), array.extents.push_back(dims[d]), array.factors.push_back(factors[d]);
       array.banks *= factors[d];
     }
-    array.count.assign(array.banks, 0);
+    array.count.assign(array.simple ? 2 * array.banks : array.banks, 0);
     array.last_write.assign(bytes / element, -1);
     arrays[base] = array;
     last = 0;

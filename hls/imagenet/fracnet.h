@@ -4,7 +4,9 @@
 
 #include "typedefs.h"
 
-void FracNetImageNet(const uint32_t image[COLOURS * IMG * IMG], const word_t weights[WEIGHT_WORDS],
-                     const int64_t params[PARAM_WORDS], word_t fmaps[2 * FMAP_WORDS], int64_t pooled[OUT_CHANNELS]);
+// image: the thermometer words uint32[3][224][224], two a 64-bit beat; weights, params, fmaps (two maps) and
+// pooled (int64[1024]): 128-bit beats of two 64-bit words, the first in the low half.
+void FracNetImageNet(const image_beat_t image[IMAGE_BEATS], const beat_t weights[WEIGHT_BEATS],
+                     const beat_t params[PARAM_BEATS], beat_t fmaps[2 * FMAP_BEATS], beat_t pooled[POOLED_BEATS]);
 
 #endif  // FRACNET_IMAGENET_H

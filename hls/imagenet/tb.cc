@@ -6,24 +6,29 @@
 // expected_pooled.npy (int64 N x 1024, the bit-exact reference's outputs), all written by `fracbnn export`,
 // runs the first N images (default: all) and prints how many outputs differ. Exit status 0 only if none.
 // Used by `make csim` (g++) and csim.tcl (Vivado/Vitis HLS C simulation).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "engines.h"
 #include "fracnet.h"
 #include "npy.h"
 
 namespace {
 
-template <typename T>
-bool read_region(const std::string &path, long words, std::vector<T> &out) {
+// A DRAM region of little-endian 64-bit words as the 128-bit beats of its master (word 2 i in the low half of beat i).
+bool read_region(const std::string &path, long words, std::vector<beat_t> &out) {
   std::ifstream in(path.c_str(), std::ios::binary | std::ios::ate);
-  if (!in || long(in.tellg()) != words * long(sizeof(T))) return false;
-  out.resize(words);
+  if (!in || long(in.tellg()) != words * 8) return false;
+  std::vector<uint64_t> raw(words);
   in.seekg(0);
-  in.read(reinterpret_cast<char *>(out.data()), words * sizeof(T));
+  in.read(reinterpret_cast<char *>(raw.data()), words * 8);
+  out.resize(words / BEAT_WORDS);
+  for (long i = 0; i < long(out.size()); i++) out[i] = make_beat(raw[2 * i], raw[2 * i + 1]);
   return bool(in);
 }
 
@@ -35,8 +40,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  std::vector<word_t> weights;
-  std::vector<int64_t> params;
+  std::vector<beat_t> weights, params;
   if (!read_region(dir + "/weights.bin", WEIGHT_WORDS, weights) || !read_region(dir + "/params.bin", PARAM_WORDS, params)) {
     std::fprintf(stderr, "error: %s/weights.bin or params.bin is missing or does not fit this build: export again\n",
                  dir.c_str());
@@ -58,13 +62,15 @@ int main(int argc, char **argv) {
   const long n = argc > 2 ? std::min(total, std::atol(argv[2])) : total;
   const uint32_t *words = reinterpret_cast<const uint32_t *>(images.data.data());
   const int64_t *reference = reinterpret_cast<const int64_t *>(expected.data.data());
-  std::vector<word_t> fmaps(2 * FMAP_WORDS);
+  std::vector<beat_t> fmaps(2 * FMAP_BEATS), pooled(POOLED_BEATS);
+  std::vector<image_beat_t> image(IMAGE_BEATS);
   long mismatched = 0;
   for (long i = 0; i < n; i++) {
-    int64_t pooled[OUT_CHANNELS];
-    FracNetImageNet(words + i * COLOURS * IMG * IMG, weights.data(), params.data(), fmaps.data(), pooled);
+    const uint32_t *first = words + i * COLOURS * IMG * IMG;
+    for (int j = 0; j < IMAGE_BEATS; j++) image[j] = image_beat_t(first[2 * j]) | image_beat_t(first[2 * j + 1]) << 32;
+    FracNetImageNet(image.data(), weights.data(), params.data(), fmaps.data(), pooled.data());
     for (int o = 0; o < OUT_CHANNELS; o++)
-      if (have_expected && pooled[o] != reference[i * OUT_CHANNELS + o]) mismatched++;
+      if (have_expected && int64_t(beat_word(pooled[o / 2], o % 2)) != reference[i * OUT_CHANNELS + o]) mismatched++;
   }
   std::printf("csim: %ld images", n);
   if (have_expected) std::printf(", %ld of %ld outputs differ from expected_pooled.npy", mismatched, n * OUT_CHANNELS);

@@ -12,21 +12,23 @@
 //   planes    n, then n cases of the four code planes b0 b1 b2 b3 of 64 channels (one pixel and group of
 //             an fmap). Prints per case code_planes' msb and lsb words, then code_at(b, k) for k = 0 .. 63.
 //   stem      STEM_TABLE_WORDS words of level-dot tables (the head of weights.bin), 2 x 32 raw params
-//             (scale, shift), 3 x 224 x 224 uint32 image words, then the size of the output buffer.
-//             Calls stem_conv_bn itself (the engine has the image size built in: the whole 224 x 224 input
-//             is the smallest it can run) and prints the whole output buffer, which starts as 0xa5.. words
-//             (words past the 112 x 112 x 4 map must stay so).
-//   pg        a layer description {ksize, cin, cout, size_in, stride, weight_word, param_word} and a
-//             pooled flag (0: write codes, 1: the last layer, write pooled sums), then the weights region
-//             (count, words), the params region (count, raws), the input map (count, words) and the size
-//             of the output map buffer. Calls pg_conv_bn itself with that LayerSpec (it needs no layer
-//             table; every output height is a multiple of ROW_TILE) on on-chip buffers full of garbage,
-//             and prints the whole output map buffer (0xa5.. words beforehand) and then the 1024 pooled
-//             sums (0x5a.. beforehand: only the layer's cout are written, and only when pooled).
+//             (scale, shift), 3 x 224 x 224 uint32 image words, then the size of the output buffer (words).
+//             Runs the stem's engines as fracnet.cc does, one after the other (stem_load_tables, then per stem
+//             tile stem_load, stem_compute and store_tile) on on-chip buffers full of garbage, and prints the whole
+//             output buffer, which starts as 0xa5.. words (words past the 112 x 112 x 4 map must stay so).
+//   pg        a LayerSpec (typedefs.h, fracbnn_lib.hw.imagenet.layout.Layer.spec: offsets in 128-bit beats) and a
+//             pooled flag (0: write codes, 1: the last layer, write pooled sums), then the weights region (count,
+//             words), the params region (count, raws), the input map (count, words) and the size of the output
+//             map buffer. Runs the PG engines on every row tile and weight tile of the layer, one after the other
+//             (load_tile, then per weight tile load_weight_tile and compute_tile, then store_tile; store_pooled at
+//             the end of the pooled form) on on-chip buffers full of garbage, and prints the whole output map
+//             buffer (0xa5.. words beforehand) and then the 1024 pooled sums (0x5a.. beforehand: pool_acc starts
+//             as 0x5a.. too, so only the layer's cout sums change, and only when pooled).
 //
 // Not reachable alone: the stem's and the PG epilogue's fixed-point arithmetic (BN, RPReLU, shortcut
-// sums), the packing of codes into planes and fmap_word are inline in the engines; they are tested
-// through stem_conv_bn and pg_conv_bn, whose every output word is compared. popcount64's __SYNTHESIS__
+// sums), the packing of codes into slices and planes are inline in the engines; they are tested through the stem's
+// and the PG engines' outputs, every word of which is compared. The overlapped schedule of fracnet.cc (the steps, the
+// weight-tile sequence) is checked by the C-simulation against the reference on whole images. popcount64's __SYNTHESIS__
 // loop is not compiled here (g++ takes __builtin_popcountll).
 #include <cstdint>
 #include <cstdio>
@@ -80,80 +82,123 @@ int run_planes() {
   return 0;
 }
 
+// 64-bit words as 128-bit beats (an odd count gets a zero word).
+std::vector<beat_t> beats_of(const std::vector<word_t> &words) {
+  std::vector<beat_t> beats((words.size() + 1) / BEAT_WORDS);
+  for (size_t i = 0; i < beats.size(); i++)
+    beats[i] = make_beat(words[2 * i], 2 * i + 1 < words.size() ? words[2 * i + 1] : word_t(0));
+  return beats;
+}
+
+void print_beats(const std::vector<beat_t> &beats, long words) {
+  for (long i = 0; i < words; i++) print_word(beat_word(beats[i / 2], int(i % 2)));
+}
+
 int run_stem() {
-  std::vector<word_t> weights(STEM_TABLE_WORDS);
+  std::vector<word_t> weights(STEM_TABLE_BEATS * BEAT_WORDS);
   for (size_t i = 0; i < weights.size(); i++) weights[i] = read_word();
-  std::vector<int64_t> params(2 * STEM_CHANNELS);
-  for (size_t i = 0; i < params.size(); i++) params[i] = read_int();
-  std::vector<uint32_t> image(long(COLOURS) * IMG * IMG);
-  for (size_t i = 0; i < image.size(); i++) {
+  std::vector<word_t> params(2 * STEM_CHANNELS);
+  for (size_t i = 0; i < params.size(); i++) params[i] = word_t(read_int());
+  std::vector<image_beat_t> image(IMAGE_BEATS);
+  for (size_t i = 0; i < 2 * image.size(); i++) {
     const word_t word = read_word();
     if (word >> 32) {
       std::fprintf(stderr, "unit_tests stem: image words are 32-bit\n");
       return 2;
     }
-    image[i] = uint32_t(word);
+    image[i / 2] |= image_beat_t(word) << (32 * (i % 2));
   }
   const long out_words = read_count(1L << 24);
-  if (out_words < long(STEM_SIZE) * STEM_SIZE * CODE_BITS) {
-    std::fprintf(stderr, "unit_tests stem: the output buffer must hold the 112 x 112 map\n");
+  if (out_words < long(STEM_SIZE) * STEM_SIZE * CODE_BITS || out_words % 2) {
+    std::fprintf(stderr, "unit_tests stem: the output buffer must hold the 112 x 112 map, in whole beats\n");
     return 2;
   }
-  std::vector<word_t> out(out_words, MAP_SENTINEL);
+  std::vector<beat_t> out(out_words / 2, make_beat(MAP_SENTINEL, MAP_SENTINEL));
+  const std::vector<beat_t> weight_beats = beats_of(weights), param_beats = beats_of(params);
   static stem_table_t table;
   static stem_rows_t rows;
+  static out_tile_t tile;
   std::memset(table, 0x5b, sizeof(table));  // garbage: no result may depend on what the buffers held
   std::memset(rows, 0x6c, sizeof(rows));
-  stem_conv_bn(image.data(), weights.data(), params.data(), out.data(), table, rows);
-  for (long i = 0; i < out_words; i++) print_word(out[i]);
+  std::memset(tile, 0xc3, sizeof(tile));
+  scale_t scale[STEM_CHANNELS];
+  param_t shift[STEM_CHANNELS];
+  stem_load_tables(weight_beats.data(), param_beats.data(), table, scale, shift);
+  for (int t = 0; t < STEM_TILES; t++) {
+    stem_load(image.data(), t, rows);
+    stem_compute(t, rows, table, scale, shift, tile);
+    store_tile(tile, STEM_PIXELS, 1, STEM_CHANNELS / LANES, out.data() + t * STEM_PIXELS * BEAT_WORDS);
+  }
+  print_beats(out, out_words);
   return 0;
 }
 
 int run_pg() {
   LayerSpec L;
-  L.ksize = int(read_int());
-  L.cin = int(read_int());
-  L.cout = int(read_int());
-  L.size_in = int(read_int());
-  L.stride = int(read_int());
-  L.weight_word = long(read_int());
-  L.param_word = long(read_int());
+  int *field[] = {&L.ksize, &L.cin, &L.cout, &L.size_in, &L.stride, &L.size_out, &L.gin, &L.gout, &L.rows,
+                  &L.tiles, &L.pixels, &L.passes, &L.oc_tiles, &L.in_rows, &L.bank_cols, &L.tile_row_step,
+                  &L.last_valid, &L.row_step, &L.in_row_beats, &L.store_beats, &L.weight_beat, &L.param_beat,
+                  &L.tile_weight_beats};
+  for (size_t i = 0; i < sizeof(field) / sizeof(field[0]); i++) *field[i] = int(read_int());
   const bool pooled = read_int() != 0;
   std::vector<word_t> weights(read_count(WEIGHT_WORDS));
   for (size_t i = 0; i < weights.size(); i++) weights[i] = read_word();
-  std::vector<int64_t> params(read_count(PARAM_WORDS));
-  for (size_t i = 0; i < params.size(); i++) params[i] = read_int();
+  std::vector<word_t> params(read_count(PARAM_WORDS));
+  for (size_t i = 0; i < params.size(); i++) params[i] = word_t(read_int());
   std::vector<word_t> in(read_count(FMAP_WORDS));
   for (size_t i = 0; i < in.size(); i++) in[i] = read_word();
   const long out_words = read_count(FMAP_WORDS + 4096);
 
-  const int S = L.size_in, K = L.ksize;
-  const int so = (L.stride == 1 || L.stride == 2) ? S / L.stride : 0;
-  const int gin = (L.cin + GROUP - 1) / GROUP, gout = (L.cout + GROUP - 1) / GROUP;
-  const long tile_rows = (ROW_TILE - 1) * L.stride + K;
-  if ((K != 1 && K != 3) || so < 1 || S % L.stride || so % ROW_TILE || S > MAX_IN_WIDTH || L.cin < 1 ||
+  const int S = L.size_in, K = L.ksize, pad = K / 2;
+  const int taps = K * K;
+  if ((K != 1 && K != 3) || (L.stride != 1 && L.stride != 2) || L.size_out * L.stride != S || L.cin < 1 ||
       L.cin > MAX_CHANNELS || L.cout < LANES || L.cout % LANES || L.cout > MAX_CHANNELS ||
-      tile_rows * S * gin * CODE_BITS > TILE_WORDS || L.weight_word < 0 || L.param_word < 0 ||
-      L.weight_word + long(L.cout) * K * K * gin > long(weights.size()) ||
-      L.param_word + long(PARAM_ARRAYS) * L.cout > long(params.size()) ||
-      long(S) * S * gin * CODE_BITS > long(in.size()) || long(so) * so * gout * CODE_BITS > out_words) {
+      L.gin != (L.cin + GROUP - 1) / GROUP || L.gout != (L.cout + GROUP - 1) / GROUP ||
+      L.rows * L.tiles != L.size_out || L.pixels != L.rows * L.size_out || L.pixels > MAX_PIXELS ||
+      L.pixels < LANES || L.pixels * L.gout > OUT_DEPTH || L.oc_tiles * LANES != L.cout ||
+      L.passes != (K == 3 ? L.gin : (L.gin + TAPS - 1) / TAPS) || (pooled && L.tiles != 1) ||
+      (K == 1 && L.gin > 1 && L.gin % TAPS == 1) ||
+      L.tile_weight_beats * BEAT_WORDS != LANES * taps * L.gin || L.weight_beat < 0 || L.param_beat < 0 ||
+      long(L.weight_beat + L.oc_tiles * L.tile_weight_beats) * BEAT_WORDS > long(weights.size()) ||
+      long(L.param_beat + L.oc_tiles * PARAM_TILE_BEATS) * BEAT_WORDS > long(params.size()) ||
+      long(S) * S * L.gin * CODE_BITS > long(in.size()) || out_words % 2 ||
+      long(L.size_out) * L.size_out * L.gout * CODE_BITS > out_words) {
     std::fprintf(stderr, "unit_tests pg: the layer does not fit the engine or the regions given\n");
     return 2;
   }
-  std::vector<word_t> out(out_words, MAP_SENTINEL);
-  std::vector<int64_t> pooled_sums(OUT_CHANNELS, POOL_SENTINEL);
+  std::vector<beat_t> out(out_words / 2, make_beat(MAP_SENTINEL, MAP_SENTINEL));
+  std::vector<beat_t> pooled_sums(POOLED_BEATS);
+  const std::vector<beat_t> weight_beats = beats_of(weights), param_beats = beats_of(params), in_beats = beats_of(in);
   static tile_t tile;
   static out_tile_t out_tile;
   static weight_tile_t wbuf;
-  static int64_t pool_acc[OUT_CHANNELS];
+  static param_tile_t praw;
+  static acc_tile_t acc;
+  static sc_tile_t sc_sums;
+  static pool_acc_t pool_acc;
   std::memset(tile, 0x3c, sizeof(tile));  // garbage: no result may depend on what the buffers held
   std::memset(out_tile, 0xc3, sizeof(out_tile));
   std::memset(wbuf, 0x96, sizeof(wbuf));
-  std::memset(pool_acc, 0x69, sizeof(pool_acc));
-  pg_conv_bn(L, weights.data(), params.data(), in.data(), out.data(), pooled ? pooled_sums.data() : NULL, tile,
-             out_tile, wbuf, pool_acc);
-  for (long i = 0; i < out_words; i++) print_word(out[i]);
-  for (int o = 0; o < OUT_CHANNELS; o++) print_int(pooled_sums[o]);
+  std::memset(praw, 0x87, sizeof(praw));
+  std::memset(acc, 0x69, sizeof(acc));
+  for (int p = 0; p < MAX_PIXELS; p++) sc_sums[p] = ~sc_word_t(0);
+  std::memset(pool_acc, 0x5a, sizeof(pool_acc));  // = POOL_SENTINEL: channels the layer does not have keep it
+  for (int t = 0; t < L.tiles; t++) {
+    const int first_row = t * L.row_step - pad;
+    load_tile(L, in_beats.data(), first_row, tile);
+    for (int j = 0; j < L.oc_tiles; j++) {
+      load_weight_tile(L, weight_beats.data(), param_beats.data(), L.weight_beat + j * L.tile_weight_beats,
+                       L.param_beat + j * PARAM_TILE_BEATS, wbuf, praw);
+      compute_tile(L, pooled, j * LANES, first_row, tile, wbuf, praw, acc, sc_sums, out_tile, pool_acc);
+    }
+    if (!pooled)
+      store_tile(out_tile, L.pixels * L.gout, L.gout, (L.cout - GROUP * (L.gout - 1)) / LANES,
+                 out.data() + t * L.store_beats);
+  }
+  if (pooled) store_pooled(pool_acc, pooled_sums.data());
+  print_beats(out, out_words);
+  for (int o = 0; o < OUT_CHANNELS; o++)
+    print_int(pooled ? int64_t(beat_word(pooled_sums[o / 2], o % 2)) : POOL_SENTINEL);
   return 0;
 }
 

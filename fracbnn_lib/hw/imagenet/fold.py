@@ -34,7 +34,9 @@ from .layout import (
     SCALE_FIELDS,
     STEM_CHANNELS,
     layer_table,
+    pack_layer_params,
     param_words,
+    stem_table_order,
     stem_table_words,
     weight_words,
 )
@@ -94,18 +96,20 @@ def _layer_values(block: nn.Module, half: int, cout: int) -> tuple[np.ndarray, d
 
 
 def pack_layer_weights(bits: np.ndarray) -> np.ndarray:
-    """``cout x cin x k x k`` booleans -> ``uint64[cout, k*k, groups]`` words (64 input channels each)."""
+    """``cout x cin x k x k`` booleans -> ``uint64[cout, groups, k*k]`` words (64 input channels each; per output
+    channel group-major, then tap: a beat's two words are two taps, :mod:`.layout`)."""
     cout, cin, k, _ = bits.shape
     per_tap = bits.reshape(cout, cin, k * k).transpose(0, 2, 1)  # cout x taps x cin
     padded = np.zeros((cout, k * k, -(-cin // GROUP) * GROUP), dtype=bool)
     padded[..., :cin] = per_tap
-    return pack_bits(padded.reshape(cout, k * k, -1, GROUP))
+    return pack_bits(padded.reshape(cout, k * k, -1, GROUP)).transpose(0, 2, 1).copy()
 
 
 def stem_table(stem_bits: np.ndarray, levels: int) -> np.ndarray:
-    """The stem's level-dot tables as words: int8 ``32 x 9 x 3 x (L+1)``, 8 entries per little-endian word."""
+    """The stem's level-dot tables as words: int8 ``32 x 9 x 3 (L+1)`` in DRAM order (:func:`~.layout.stem_table_order`:
+    slot-major), 8 entries per little-endian word."""
     words = pack_bits(stem_bits.reshape(STEM_CHANNELS, COLOURS, levels, 9).transpose(0, 1, 3, 2))  # 32 x 3 x 9
-    dots = stem_level_dots(words, levels).astype(np.int8).reshape(-1)
+    dots = stem_table_order(stem_level_dots(words, levels)).astype(np.int8)
     padded = np.zeros(stem_table_words(levels) * 8, dtype=np.int8)
     padded[: dots.size] = dots
     return padded.view("<u8").astype(np.uint64)
@@ -121,14 +125,18 @@ def fold_reactnet(model: nn.Module, formats: Formats) -> DramRegions:
     params = np.zeros(param_words(levels), dtype=np.int64)
     saturated: dict[str, int] = {}
 
-    def put(offset: int, values: np.ndarray, field: str) -> None:
+    def quantized(values: np.ndarray, field: str) -> np.ndarray:
         fmt = formats.scale if field in SCALE_FIELDS else formats.param
         if field == "threshold":
             raw, clamped = values.astype(np.int64), np.zeros(values.shape, bool)
         else:
             raw, clamped = fmt.quantize(values)
-        params[offset : offset + len(raw)] = raw
         saturated[field] = saturated.get(field, 0) + int(clamped.sum())
+        return raw
+
+    def put(offset: int, values: np.ndarray, field: str) -> None:
+        raw = quantized(values, field)
+        params[offset : offset + len(raw)] = raw
 
     weights[: stem_table_words(levels)] = stem_table(weight_bits(stem.weight), levels)
     scale, shift = bn_affine(body[0][1])
@@ -138,8 +146,8 @@ def fold_reactnet(model: nn.Module, formats: Formats) -> DramRegions:
         bits, values = _layer_values(body[layer.block + 1], layer.half, layer.cout)
         words = pack_layer_weights(bits).reshape(-1)
         weights[layer.weight_word : layer.weight_word + words.size] = words
-        for f, field in enumerate(PARAM_FIELDS):
-            put(layer.param_word + f * layer.cout, values[field], field)
+        fields = np.stack([quantized(values[field], field) for field in PARAM_FIELDS])
+        params[layer.param_word : layer.param_word + layer.param_words] = pack_layer_params(fields)
     fc = model.fc
     bias = fc.bias.detach().double().numpy().copy() if fc.bias is not None else np.zeros(fc.out_features)
     return DramRegions(formats, levels, weights, params, fc.weight.detach().double().numpy().copy(), bias, saturated)

@@ -18,7 +18,18 @@ import torch
 
 from ..bits import unpack_bits
 from ..datapath import Datapath, ReferenceTrace, plus_minus_one, thermometer_planes
-from .layout import GROUP, LANES, STEM_CHANNELS, Layer, image_words, layer_table, stem_table_words
+from .layout import (
+    GROUP,
+    LANES,
+    PARAM_FIELDS,
+    STEM_CHANNELS,
+    Layer,
+    image_words,
+    layer_table,
+    stem_table_dots,
+    stem_table_words,
+    unpack_layer_params,
+)
 from .params import DramRegions
 
 CHUNK = 4
@@ -49,7 +60,9 @@ class ImageNetDatapath(Datapath):
     """The shared fixed-point operations (``assign``: AP_RND then AP_SAT, counted) on the DRAM parameter region."""
 
     def field(self, layer_word: int, index: int, cout: int) -> np.ndarray:
-        return self.p.params[layer_word + index * cout : layer_word + (index + 1) * cout][None, :, None, None]
+        """Field ``index`` of a layer's parameters (stored per weight tile, :func:`~.layout.pack_layer_params`)."""
+        words = self.p.params[layer_word : layer_word + len(PARAM_FIELDS) * cout]
+        return unpack_layer_params(words, cout)[index][None, :, None, None]
 
 
 def stem_conv_bn(dp: ImageNetDatapath, words: np.ndarray) -> np.ndarray:
@@ -58,7 +71,7 @@ def stem_conv_bn(dp: ImageNetDatapath, words: np.ndarray) -> np.ndarray:
     counts = unpack_bits(words.astype(np.uint64) << np.uint64(32), levels).sum(axis=-1, dtype=np.int64)
     table = dp.p.weights[: stem_table_words(levels)].astype("<u8").view(np.int8)
     # the stem's weights, read back from its tables: w_b = (dot(b + 1) - dot(b)) / 2
-    dots = table[: STEM_CHANNELS * 9 * 3 * (levels + 1)].astype(np.int64).reshape(STEM_CHANNELS, 9, 3, levels + 1)
+    dots = stem_table_dots(table, levels).astype(np.int64).reshape(STEM_CHANNELS, 9, 3, levels + 1)
     w = ((dots[..., 1:] - dots[..., :-1]) // 2).transpose(0, 2, 3, 1).reshape(STEM_CHANNELS, 3 * levels, 3, 3)
     z0 = _conv(thermometer_planes(counts, levels), w.astype(np.float32), 3, 2)
     fs, fp = dp.p.formats.scale.frac, dp.p.formats.param.frac
@@ -71,7 +84,8 @@ def stem_conv_bn(dp: ImageNetDatapath, words: np.ndarray) -> np.ndarray:
 
 def _layer_weight(p: DramRegions, layer: Layer) -> np.ndarray:
     k, g = layer.ksize, -(-layer.cin // GROUP)
-    words = p.weights[layer.weight_word : layer.weight_word + layer.weight_words].reshape(layer.cout, k * k, g)
+    words = p.weights[layer.weight_word : layer.weight_word + layer.weight_words].reshape(layer.cout, g, k * k)
+    words = words.transpose(0, 2, 1)  # cout x taps x groups
     bits = unpack_bits(words, GROUP).reshape(layer.cout, k * k, g * GROUP)[..., : layer.cin]
     return plus_minus_one(bits.transpose(0, 2, 1).reshape(layer.cout, layer.cin, k, k))
 
