@@ -1,7 +1,11 @@
 """Data sets: the synthetic set in CIFAR-10's exact layout, local CIFAR-10 (folder or archive), loaders."""
 
+import colorsys
+import json
 import pickle
+import shutil
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +13,7 @@ import torch
 
 from fracbnn_lib.data import (
     CIFAR10_CLASSES,
+    COLOUR_CLASSES,
     DATASETS,
     IMAGENET_PCA_EIGVAL,
     IMAGENET_PCA_EIGVEC,
@@ -19,12 +24,14 @@ from fracbnn_lib.data import (
     DatasetNotFoundError,
     Lighting,
     ShardSampler,
+    colour_image,
     load_test_images,
     make_dataset,
     make_loaders,
     prepare_dataset,
     synthetic_split,
     write_synthetic_cifar10,
+    write_synthetic_imagefolder,
 )
 
 TRAIN_PER_CLASS, TEST_PER_CLASS = 6, 3
@@ -133,13 +140,49 @@ def test_imagenet_tiny_is_generated_as_jpeg_imagefolders_and_read_by_the_real_lo
     assert all(p.suffix == ".jpg" and p.read_bytes()[:3] == b"\xff\xd8\xff" for p in jpegs)  # JPEG files
     train_loader, test_loader = make_loaders("imagenet-tiny", root, batch_size=4, workers=0, seed=0)
     images, labels = next(iter(test_loader))
-    assert images.shape == (4, 3, 224, 224) and len(train_loader.dataset) == 60 and len(test_loader.dataset) == 20
+    assert images.shape == (4, 3, 224, 224)
+    assert len(train_loader.dataset) == TINY_IMAGENET["classes"] * TINY_IMAGENET["per_class"] == 160
+    assert len(test_loader.dataset) == 40 and train_loader.dataset.classes == [f"class_{k}" for k in range(10)]
     raw, _ = load_test_images("imagenet-tiny", root, 2)
     assert 0.0 <= float(raw.min()) and float(raw.max()) <= 1.0  # not normalised: the accelerator's input
     foreign = tmp_path / "other"
     (foreign / "train").mkdir(parents=True)
     with pytest.raises(DatasetNotFoundError, match="not the generated imagenet-tiny"):
         prepare_dataset("imagenet-tiny", foreign)
+
+
+def test_imagenet_tiny_made_by_other_settings_is_generated_again_and_a_foreign_set_is_left_alone(tmp_path):
+    root = prepare_dataset("imagenet-tiny", tmp_path / "tiny")
+    first = (root / "val" / "class_0" / "0000.jpg").read_bytes()
+    mark = json.loads((root / TINY_MARK).read_text())
+    (root / TINY_MARK).write_text(json.dumps({**mark, "per_class": 6}))  # an earlier version's set
+    shutil.rmtree(root / "train" / "class_9")
+    assert prepare_dataset("imagenet-tiny", root) == root
+    assert json.loads((root / TINY_MARK).read_text()) == mark
+    assert len(list((root / "train" / "class_9").iterdir())) == TINY_IMAGENET["per_class"]
+    assert (root / "val" / "class_0" / "0000.jpg").read_bytes() == first  # same seed, same images
+    assert (
+        prepare_dataset("imagenet-tiny", root, seed=1) == root
+        and json.loads((root / TINY_MARK).read_text())["seed"] == 1
+    )
+    assert (root / "val" / "class_0" / "0000.jpg").read_bytes() != first
+    assert sorted(p.name for p in root.iterdir()) == [TINY_MARK, "train", "val"]
+
+
+def test_colour_classes_differ_by_hue_or_brightness():
+    """imagenet-tiny's classes: hue (k mod 5) / 5, light for k < 5, dark otherwise (the shape is no cue)."""
+    rng = np.random.default_rng(0)
+    for k in range(len(COLOUR_CLASSES)):
+        hsv = np.array(
+            [colorsys.rgb_to_hsv(*(colour_image(k, rng, 32).reshape(-1, 3).mean(0) / 255)) for _ in range(8)]
+        )
+        hue_error = np.abs((hsv[:, 0] - (k % 5) / 5 + 0.5) % 1.0 - 0.5)
+        assert hue_error.max() < 0.1, (COLOUR_CLASSES[k], hue_error)
+        assert (hsv[:, 2].min() > 0.6) if k < 5 else (hsv[:, 2].max() < 0.55), (COLOUR_CLASSES[k], hsv[:, 2])
+    with pytest.raises(ValueError, match="0..9"):
+        colour_image(10, rng)
+    with pytest.raises(ValueError, match="kind must be"):
+        write_synthetic_imagefolder(Path("unused"), kind="texture")
 
 
 def test_missing_imagenet_is_a_clear_error(tmp_path):
