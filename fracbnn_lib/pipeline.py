@@ -118,6 +118,7 @@ PARAMETER_RULES: dict[str, tuple[Any, str]] = {
     "stage3_epochs": _count(1),
     "sweep_epochs": _count(0),  # 0 (or no targets): no sweep
     "lr": ((lambda v: v is None or (_number(v) and v > 0)), "null (the recipe's) or a positive number"),
+    "binary_lr": ((lambda v: v is None or (_number(v) and v > 0)), "null (lr's) or a positive number"),
     "gating_target": (_number, "a finite number"),
     "gating_reg": ((lambda v: _number(v) and v >= 0), "a number >= 0"),
     "threshold_lr_scale": ((lambda v: _number(v) and v > 0), "a positive number"),

@@ -697,6 +697,8 @@ def test_a_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch):
         (["--set", "batch_size=0"], "parameter batch_size must be an integer >= 1, got 0"),
         (["--set", "lr=abc"], "parameter lr must be null (the recipe's) or a positive number, got 'abc'"),
         (["--set", "lr=0"], "parameter lr must be null"),
+        (["--set", "binary_lr=-0.5"], "parameter binary_lr must be null (lr's) or a positive number, got -0.5"),
+        (["--set", "checkpoint=nowhere.pt"], "nowhere.pt not found (parameter checkpoint)"),
         (["--set", "device=foo"], "parameter device must be auto, cpu, mps, cuda or cuda:N, got 'foo'"),
         (["--set", "device=cuda:7"], "(parameter device)"),
         (["--set", "gating_target=.nan"], "parameter gating_target must be a finite number"),
