@@ -234,7 +234,7 @@ def test_an_unreadable_image_file_is_named_or_skipped_and_counted(tmp_path, caps
     assert f"{bad} is not a readable image" in message and "--skip-bad-images" in message
     assert cli.main([*argv, "--workers", "0", "--skip-bad-images"]) == 0
     out, err = capsys.readouterr()
-    assert "on 19 images (1 unreadable skipped)" in out and f"(skip_bad_images): {bad}" in err
+    assert "on 39 images (1 unreadable skipped)" in out and f"(skip_bad_images): {bad}" in err
 
 
 def test_imagenet_class_folders_are_checked_before_use(tmp_path):
