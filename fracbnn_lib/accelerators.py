@@ -32,7 +32,7 @@ HARDWARE_MODULES = {
     "export": ("NETWORK", "EXPORT_FILES", "export_accelerator", "load_export", "pack_images", "reference_predict"),
     "csim": ("SOURCES", "source_dir", "build_library", "csim_forward", "csim_predict", "ExportCsim", "loop_counts"),
     "reference": ("reference_forward",),
-    "cost": ("accelerator_loops", "cost_summary"),
+    "cost": ("accelerator_loops", "cost_summary", "table_units"),
     "ladder": ("run_ladder", "layer_error_table", "plot_layer_errors", "cost_vs_paper"),
 }
 """Where each operation lives in a hardware package (its module), the same on both; a package adds

@@ -29,8 +29,9 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from .csim_build import LoopRecord, PortUse
+from .fixed_point import Formats
 from .synthesis import UnitCost, unit_cost
-from .units import Unit
+from .units import Unit, dsp_per_multiply
 
 CLOCK_MHZ = 200.0
 """The accelerators' clock: ``CLOCK_MHZ`` of ``hls/common/clock.mk``, which the HLS target (``project.tcl``) and the
@@ -260,9 +261,20 @@ def bram18_per_bank(width: int, depth: int, ports: str) -> int:
     return math.ceil(depth / 16384) * width
 
 
-def dsp_per_multiply(a_bits: int, b_bits: int) -> int:
-    """DSP48E2 slices for an ``a`` x ``b``-bit multiply (27 x 18 signed; the wider operand on the 27-bit port)."""
-    return math.ceil(max(a_bits, b_bits) / 27) * math.ceil(min(a_bits, b_bits) / 18)
+def stem_bn_unit(formats: Formats, sum_bits: int) -> Unit:
+    """The stem's batch norm on both accelerators: ``fm(scale * sum + shift)`` on a ``sum_bits``-bit level sum
+    (the synthesised ``mac_round_sat`` at ``formats``)."""
+    scale, param, fm = formats.scale, formats.param, formats.fm
+    return Unit.of(
+        "mac_round_sat",
+        a_w=scale.width,
+        a_i=scale.integer,
+        b_bits=sum_bits,
+        c_w=param.width,
+        c_i=param.integer,
+        out_w=fm.width,
+        out_i=fm.integer,
+    )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ Yosys splits multiplies wider than 27 x 18 over several DSP48E2 and adds the par
 :func:`unit_cost` reads the committed table (:data:`TABLE_FILE`); a unit it does not hold (a format or a
 level count nobody committed) is synthesised on the spot where yosys is installed, and otherwise
 estimated from the nearest committed unit of its kind (scaled by input bits; DSPs by
-:func:`~.cost_model.dsp_per_multiply`) and marked ``estimated``.
+:func:`~.units.dsp_per_multiply`) and marked ``estimated``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from .units import Unit, build
+from .units import Unit, build, dsp_per_multiply
 
 FLOW = "synth_xilinx -family xcup -abc9 -noiopad -noclkbuf"
 """The yosys command every unit goes through (UltraScale+ cells: LUT6, CARRY, DSP48E2, FDRE)."""
@@ -213,8 +213,6 @@ def _input_bits(unit: Unit) -> int:
 
 
 def _estimate(unit: Unit) -> UnitCost:
-    from .cost_model import dsp_per_multiply
-
     same_kind = [Unit.parse(key) for key in load_table()["units"] if key.startswith(unit.kind + "(")]
     if not same_kind:
         raise UnitCostError(f"no unit of kind {unit.kind} in {TABLE_FILE.name} to estimate {unit.key} from")
@@ -245,10 +243,10 @@ def unit_cost(unit: Unit | str) -> UnitCost:
 def model_units() -> list[Unit]:
     """Every unit the cost models price, at every format set they are asked about (presets, the format
     sweep's candidates) and 32 thermometer levels, and the release's units."""
-    from .cifar10 import cost as cifar10_cost
-    from .imagenet import cost as imagenet_cost
+    from ..accelerators import ACCELERATORS  # each accelerator's cost model, found through the registry
 
-    return sorted(set(cifar10_cost.table_units()) | set(imagenet_cost.table_units()), key=lambda u: u.key)
+    units = {unit for accelerator in ACCELERATORS for unit in accelerator.hardware().table_units()}
+    return sorted(units, key=lambda u: u.key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

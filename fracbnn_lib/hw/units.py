@@ -24,6 +24,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+
+def dsp_per_multiply(a_bits: int, b_bits: int) -> int:
+    """DSP48E2 slices for an ``a`` x ``b``-bit multiply (27 x 18 signed; the wider operand on the 27-bit port)."""
+    return math.ceil(max(a_bits, b_bits) / 27) * math.ceil(min(a_bits, b_bits) / 18)
+
+
 # --------------------------------------------------------------------------- naming
 
 
@@ -69,7 +75,7 @@ class Unit:
         return hashlib.sha256(self.verilog().encode()).hexdigest()
 
     def multiplies(self) -> list[tuple[int, int]]:
-        """Operand widths of the unit's variable multiplies (what :func:`~.cost_model.dsp_per_multiply` prices)."""
+        """Operand widths of the unit's variable multiplies (what :func:`dsp_per_multiply` prices)."""
         return list(build(self).multiplies)
 
     def __str__(self) -> str:

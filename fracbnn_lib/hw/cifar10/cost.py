@@ -93,6 +93,7 @@ from ..cost_model import (
     images_per_s,
     loop_summary,
     part_totals,
+    stem_bn_unit,
     total_cycles,
     with_loop_iis,
 )
@@ -495,16 +496,7 @@ def _formats_units(formats: Formats) -> dict[str, Unit]:
     fc_acc = param.width + fm.width + 7
     return {
         "epilogue": u("pg_epilogue", **_fmt(fm, "fm"), **_fmt(scale, "scale"), **_fmt(param, "param"), z_bits=SUM_BITS),
-        "stem_bn": u(
-            "mac_round_sat",
-            a_w=scale.width,
-            a_i=scale.integer,
-            b_bits=SUM_BITS,
-            c_w=param.width,
-            c_i=param.integer,
-            out_w=fm.width,
-            out_i=fm.integer,
-        ),
+        "stem_bn": stem_bn_unit(formats, SUM_BITS),
         "quantiser": u("quantiser2", **_fmt(fm, "fm")),
         "avgpool": u("avgpool4", **_fmt(fm, "fm")),
         "global_pool": u("global_pool_lane", **_fmt(fm, "fm")),

@@ -61,6 +61,7 @@ from ..cost_model import (
     images_per_s,
     loop_summary,
     part_totals,
+    stem_bn_unit,
     with_loop_iis,
 )
 from ..fixed_point import FORMAT_PRESETS, Formats, resolve_formats
@@ -518,16 +519,7 @@ def accelerator_units(formats: str | Formats | Mapping[str, Any] = "default", le
         z_bits=SUM_BITS,
         s_bits=CODE_SUM_BITS,
     )
-    stem_bn = u(
-        "mac_round_sat",
-        a_w=scale.width,
-        a_i=scale.integer,
-        b_bits=STEM_SUM_BITS,
-        c_w=param.width,
-        c_i=param.integer,
-        out_w=fm.width,
-        out_i=fm.integer,
-    )
+    stem_bn = stem_bn_unit(formats, STEM_SUM_BITS)
     param_bits = 16 + 3 * scale.width + 3 * param.width
     # one engine instance serves both arrays of a pair: read data and addresses (write data is shared)
     out_address, row_address = 11, 10
